@@ -1,0 +1,65 @@
+"""The Slack edge as `tunebot serve` loads it (entry point ``tunebot.edges: slack``).
+
+HTTP mode mounts /slack/events; Socket Mode (SLACK_APP_TOKEN set) opens a websocket instead. The same
+Bolt app serves both.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request, Response
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from starlette.concurrency import run_in_threadpool
+
+from bot.app import build_app
+from services.client import ServiceClient
+from services.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+class SlackEdge:
+    name = "slack"
+
+    def __init__(self, settings: Settings, app: App) -> None:
+        self._settings = settings
+        self._app = app
+        self._socket: SocketModeHandler | None = None
+
+    def router(self) -> APIRouter | None:
+        router = APIRouter()
+        app = self._app
+
+        @router.post("/slack/events", include_in_schema=False)
+        async def slack_events(request: Request) -> Response:
+            body = (await request.body()).decode("utf-8")
+            bolt_request = to_bolt_request(request, body)
+            # Bolt's dispatch blocks; in the event loop it would stall every other request.
+            bolt_response = await run_in_threadpool(app.dispatch, bolt_request)
+            return to_starlette_response(bolt_response)
+
+        return router
+
+    def start(self) -> None:
+        if self._settings.slack_app_token is not None:
+            self._socket = SocketModeHandler(self._app, self._settings.slack_app_token.get_secret_value())
+            self._socket.connect()
+            log.info("slack connected", extra={"mode": "socket"})
+        else:
+            log.info("slack listening", extra={"mode": "http", "path": "/slack/events"})
+
+    def stop(self) -> None:
+        if self._socket is not None:
+            self._socket.close()
+
+
+def slack_edge(settings: Settings) -> SlackEdge | None:
+    """Entry-point factory: the edge when Slack is configured, else None."""
+    if not settings.slack_http_enabled:
+        return None
+    assert settings.service_url is not None and settings.api_token is not None
+    service = ServiceClient(settings.service_url, settings.api_token.get_secret_value())
+    return SlackEdge(settings, build_app(settings, service))

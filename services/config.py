@@ -1,0 +1,201 @@
+"""Settings: every environment variable tunebot reads, validated once at start-up.
+
+Read with ``load_settings()``; pass the object down. Nothing else in the code reads ``os.environ``
+for tunebot's own settings (AWS credentials stay with boto3's default chain).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlparse
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-zA-Z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+S3_URI_PATTERN = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?$")
+SLACK_ID_PATTERN = re.compile(r"^[A-Z0-9]{2,}$")
+
+Backend = Literal["bedrock", "sandbox"]
+
+
+class ConfigError(Exception):
+    """A setting has a value tunebot cannot use; the message is one line for the operator."""
+
+
+def _check_http_url(value: str | None, what: str) -> str | None:
+    if value is None or value == "":
+        return None
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError(f"expected {what}, an http:// or https:// URL such as https://example.com")
+    return value.rstrip("/")
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """tunebot's configuration. Field aliases are the environment variable names."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        hide_input_in_errors=True,
+    )
+
+    # Slack (the bot's half)
+    slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field("https://slack.com/api/", alias="TUNEBOT_SLACK_API_URL")
+
+    # The service's half
+    database_url: str = Field("sqlite:///./tunebot.db", alias="TUNEBOT_DATABASE_URL")
+    service_url: str | None = Field(None, alias="TUNEBOT_SERVICE_URL")
+    api_token: SecretStr | None = Field(None, alias="TUNEBOT_API_TOKEN")
+    role_arn: str | None = Field(None, alias="TUNEBOT_ROLE_ARN")
+    s3_uri: str | None = Field(None, alias="TUNEBOT_S3_URI")
+    poll_seconds: int = Field(60, ge=5, le=3600, alias="TUNEBOT_POLL_SECONDS")
+    backend: Backend | None = Field(None, alias="TUNEBOT_BACKEND")
+    data_dir: Path = Field(Path("./tunebot-data"), alias="TUNEBOT_DATA_DIR")
+    prices_file: Path | None = Field(None, alias="TUNEBOT_PRICES_FILE")
+
+    # Limits and policy
+    max_concurrent_jobs: int = Field(2, ge=1, le=100, alias="TUNEBOT_MAX_CONCURRENT_JOBS")
+    max_launch_cost_usd: float = Field(500.0, ge=0, alias="TUNEBOT_MAX_LAUNCH_COST_USD")
+    max_upload_mb: int = Field(500, ge=1, le=10_000, alias="TUNEBOT_MAX_UPLOAD_MB")
+    eval_max_hours: float = Field(6.0, gt=0, le=72, alias="TUNEBOT_EVAL_MAX_HOURS")
+    sandbox_train_seconds: int = Field(20, ge=1, le=3600, alias="TUNEBOT_SANDBOX_TRAIN_SECONDS")
+    admins: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="TUNEBOT_ADMINS")
+    allowed_channels: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, alias="TUNEBOT_ALLOWED_CHANNELS"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="TUNEBOT_LOG_LEVEL")
+
+    # AWS (credentials come from boto3's default chain, never from here)
+    aws_region: str = Field("us-west-2", alias="AWS_REGION")
+    aws_endpoint_url: str | None = Field(None, alias="AWS_ENDPOINT_URL")
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _slack_api_url(cls, value: str) -> str:
+        checked = _check_http_url(value, "the Slack Web API base URL")
+        assert checked is not None
+        return checked + "/"
+
+    @field_validator("service_url", "aws_endpoint_url")
+    @classmethod
+    def _optional_urls(cls, value: str | None) -> str | None:
+        return _check_http_url(value, "a URL")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
+            raise ValueError(
+                "expected a SQLAlchemy URL starting sqlite:/// or postgresql+psycopg://user@host:5432/db"
+            )
+        if value.startswith("postgresql://"):
+            # The psycopg 3 driver is the one we ship; plain postgresql:// would ask for psycopg2.
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    @field_validator("role_arn")
+    @classmethod
+    def _role_arn(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        if not ROLE_ARN_PATTERN.match(value):
+            raise ValueError("expected an IAM role ARN like arn:aws:iam::123456789012:role/TunebotBedrock")
+        return value
+
+    @field_validator("s3_uri")
+    @classmethod
+    def _s3_uri(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        if not S3_URI_PATTERN.match(value):
+            raise ValueError("expected s3://bucket/prefix with a valid bucket name")
+        return value.rstrip("/")
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value() and not value.get_secret_value().startswith("xoxb-"):
+            raise ValueError("expected a bot token starting xoxb- (Slack app > OAuth & Permissions)")
+        return value if value is None or value.get_secret_value() else None
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value() and not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("expected an app-level token starting xapp- (Slack app > Basic Information)")
+        return value if value is None or value.get_secret_value() else None
+
+    @field_validator("slack_signing_secret", "api_token")
+    @classmethod
+    def _empty_secret_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is None or value.get_secret_value() else None
+
+    @field_validator("admins", "allowed_channels", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("admins", "allowed_channels")
+    @classmethod
+    def _slack_ids(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not SLACK_ID_PATTERN.match(item):
+                raise ValueError(f"expected comma-separated Slack IDs such as U012ABCDEF, got {item!r}")
+        return value
+
+    @field_validator("aws_region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if not re.match(r"^[a-z]{2}(-gov)?-[a-z]+-\d$", value):
+            raise ValueError("expected an AWS region such as us-west-2")
+        return value
+
+    # Derived views, so callers never re-derive them differently.
+    @property
+    def slack_http_enabled(self) -> bool:
+        return self.slack_bot_token is not None and self.slack_signing_secret is not None
+
+    @property
+    def slack_socket_mode(self) -> bool:
+        return self.slack_http_enabled and self.slack_app_token is not None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _describe(error: ValidationError) -> str:
+    """One line per bad variable: its name and what it expects (never the value: it may be a secret)."""
+    lines = []
+    aliases = {name: field.alias or name for name, field in Settings.model_fields.items()}
+    for item in error.errors():
+        location = item["loc"][0] if item["loc"] else "?"
+        variable = aliases.get(str(location), str(location))
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"{variable}: {message}")
+    return "; ".join(lines)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment (and .env) once; raise ConfigError with one readable line on bad values."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise ConfigError(f"configuration error: {_describe(error)}") from None

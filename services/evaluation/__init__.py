@@ -1,0 +1,1 @@
+"""Evaluation: metrics (pure), the 11B-vs-90B comparison (pure) and its charts."""

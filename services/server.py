@@ -1,0 +1,195 @@
+"""The ASGI app behind `tunebot serve`: health, readiness, metrics, the API, and the chat edges."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Literal
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CollectorRegistry, Counter, Info, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from services import __version__, api
+from services.backend import resolve_backend
+from services.client import ServiceClient
+from services.config import ConfigError, Settings
+from services.edges import Edge, load_edges
+from services.errors import install_error_handlers
+from services.scheduler import Scheduler
+from services.store.db import make_engine, make_session_factory, ping
+from services.store.migrate import upgrade
+
+log = logging.getLogger(__name__)
+
+Role = Literal["all", "bot", "service"]
+
+
+def instance_name() -> str:
+    """Who this replica is, in leases and logs: host, pid and a random suffix against pid reuse."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class Runtime:
+    """What one server process owns; built at start-up, closed at shutdown."""
+
+    role: Role
+    owner: str
+    backend: str
+    engine: Engine | None = None
+    sessions: sessionmaker[Session] | None = None
+    scheduler: Scheduler | None = None
+    edges: list[Edge] = field(default_factory=list)
+
+
+class _SchedulerTicks(Collector):
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    def collect(self) -> Iterable[CounterMetricFamily]:
+        family = CounterMetricFamily("tunebot_scheduler_ticks", "Scheduled task runs done here", labels=["task"])
+        if self._runtime.scheduler is not None:
+            for task, count in self._runtime.scheduler.ticks.items():
+                family.add_metric([task], count)
+        yield family
+
+
+def create_app(settings: Settings, role: Role = "all", port: int = 8080) -> FastAPI:
+    """Assemble the app for ``role``. Nothing touches the network or database until start-up."""
+    serves_api = role in ("all", "service")
+    api_token = settings.api_token.get_secret_value() if settings.api_token else None
+    if role == "service" and api_token is None:
+        raise ConfigError(
+            "configuration error: TUNEBOT_API_TOKEN: required for --role service "
+            "(a long random string; the bot and the CLI send it)"
+        )
+    if role == "bot" and settings.service_url is None:
+        raise ConfigError(
+            "configuration error: TUNEBOT_SERVICE_URL: required for --role bot (the job service's base URL)"
+        )
+    if api_token is None:
+        # Embedded mode: the in-process bot is the only caller, so a per-process token is enough.
+        api_token = secrets.token_urlsafe(32)
+        log.info("no TUNEBOT_API_TOKEN set; the API accepts a per-process token only")
+    if role == "all" and settings.service_url is None:
+        settings = settings.model_copy(update={"service_url": f"http://127.0.0.1:{port}"})
+    if settings.api_token is None:
+        settings = settings.model_copy(update={"api_token": api_token})
+
+    runtime = Runtime(role=role, owner=instance_name(), backend=resolve_backend(settings))
+    registry = CollectorRegistry()
+    requests_total = Counter(
+        "tunebot_http_requests", "HTTP requests served", ["method", "status"], registry=registry
+    )
+    Info("tunebot", "Build and role", registry=registry).info(
+        {"version": __version__, "role": role, "backend": runtime.backend}
+    )
+    registry.register(_SchedulerTicks(runtime))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        _start(runtime, settings, serves_api)
+        try:
+            yield
+        finally:
+            _stop(runtime)
+
+    app = FastAPI(title="tunebot", version=__version__, lifespan=lifespan)
+    app.state.api_token = api_token
+    app.state.backend = runtime.backend
+    app.state.runtime = runtime
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def _count(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response: Response = await call_next(request)
+        requests_total.labels(request.method, str(response.status_code)).inc()
+        return response
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> JSONResponse:
+        problem = _readiness_problem(runtime, settings)
+        if problem:
+            return JSONResponse({"status": "unavailable", "reason": problem}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest(registry).decode(), media_type="text/plain; version=0.0.4")
+
+    if serves_api:
+        app.include_router(api.router)
+        runtime.engine = make_engine(settings.database_url)
+        app.state.engine = runtime.engine
+    if role in ("all", "bot"):
+        runtime.edges = load_edges(settings)
+        for edge in runtime.edges:
+            router = edge.router()
+            if router is not None:
+                app.include_router(router)
+        if not runtime.edges:
+            log.warning(
+                "Slack is not configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (and SLACK_APP_TOKEN "
+                "for Socket Mode); the API and scheduler run without it"
+            )
+    return app
+
+
+def _start(runtime: Runtime, settings: Settings, serves_api: bool) -> None:
+    if serves_api:
+        assert runtime.engine is not None
+        upgrade(runtime.engine)
+        runtime.sessions = make_session_factory(runtime.engine)
+        runtime.scheduler = Scheduler(runtime.sessions, runtime.owner)
+        _register_tasks(runtime.scheduler, runtime, settings)
+        runtime.scheduler.start()
+    for edge in runtime.edges:
+        edge.start()
+    log.info(
+        "tunebot started",
+        extra={"role": runtime.role, "backend": runtime.backend, "owner": runtime.owner},
+    )
+
+
+def _register_tasks(scheduler: Scheduler, runtime: Runtime, settings: Settings) -> None:
+    """Periodic work of the service role. Domain tasks (polling, janitors) register here."""
+    scheduler.every("heartbeat", settings.poll_seconds, lambda: None)
+
+
+def _stop(runtime: Runtime) -> None:
+    for edge in runtime.edges:
+        edge.stop()
+    if runtime.scheduler is not None:
+        runtime.scheduler.stop()
+    if runtime.engine is not None:
+        runtime.engine.dispose()
+    log.info("tunebot stopped cleanly", extra={"owner": runtime.owner})
+
+
+def _readiness_problem(runtime: Runtime, settings: Settings) -> str | None:
+    if runtime.engine is not None:
+        try:
+            ping(runtime.engine)
+        except Exception as error:  # any driver error means "not ready"
+            return f"database unreachable: {type(error).__name__}"
+    elif settings.service_url is not None:
+        assert settings.api_token is not None
+        client = ServiceClient(settings.service_url, settings.api_token.get_secret_value(), timeout=2.0)
+        if not client.healthy():
+            return "job service unreachable at TUNEBOT_SERVICE_URL"
+    return None

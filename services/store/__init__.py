@@ -1,0 +1,1 @@
+"""Persistence: tables, sessions, migrations, leases and the outbox."""
