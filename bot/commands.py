@@ -47,11 +47,14 @@ def parse(text: str) -> Command:
     if name in SUBCOMMANDS:
         return NotYetAvailable(name)
     closest = _closest(name)
-    return UsageError(f"`{words[0]}` is not a /finetune command.", SUBCOMMANDS.get(closest, SUBCOMMANDS["help"]))
+    return UsageError(
+        f"`{words[0]}` is not a /finetune command.", SUBCOMMANDS.get(closest, SUBCOMMANDS["help"])
+    )
 
 
 def _closest(word: str) -> str:
     """The subcommand sharing the longest prefix with ``word`` (typos keep their start)."""
+
     def shared(candidate: str) -> int:
         count = 0
         for a, b in zip(word, candidate, strict=False):

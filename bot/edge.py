@@ -35,8 +35,7 @@ class SlackEdge:
 
         @router.post("/slack/events", include_in_schema=False)
         async def slack_events(request: Request) -> Response:
-            body = (await request.body()).decode("utf-8")
-            bolt_request = to_bolt_request(request, body)
+            bolt_request = to_bolt_request(request, await request.body())
             # Bolt's dispatch blocks; in the event loop it would stall every other request.
             bolt_response = await run_in_threadpool(app.dispatch, bolt_request)
             return to_starlette_response(bolt_response)
@@ -46,14 +45,14 @@ class SlackEdge:
     def start(self) -> None:
         if self._settings.slack_app_token is not None:
             self._socket = SocketModeHandler(self._app, self._settings.slack_app_token.get_secret_value())
-            self._socket.connect()
+            self._socket.connect()  # type: ignore[no-untyped-call]
             log.info("slack connected", extra={"mode": "socket"})
         else:
             log.info("slack listening", extra={"mode": "http", "path": "/slack/events"})
 
     def stop(self) -> None:
         if self._socket is not None:
-            self._socket.close()
+            self._socket.close()  # type: ignore[no-untyped-call]
 
 
 def slack_edge(settings: Settings) -> SlackEdge | None:

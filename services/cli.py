@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 
 import typer
 
@@ -20,7 +20,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
-class ServeRole(str, Enum):
+class ServeRole(StrEnum):
     all = "all"
     bot = "bot"
     service = "service"
@@ -37,7 +37,9 @@ def settings_or_exit() -> Settings:
 
 @app.command()
 def serve(
-    role: ServeRole = typer.Option(ServeRole.all, help="Run both halves, or only the Slack bot or the job service."),
+    role: ServeRole = typer.Option(
+        ServeRole.all, help="Run both halves, or only the Slack bot or the job service."
+    ),
     host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 in a container)."),
     port: int = typer.Option(8080, min=1, max=65535, help="Port to listen on."),
 ) -> None:
@@ -96,6 +98,9 @@ def _register_domain_commands() -> None:
     from services.cli_datasets import register as register_datasets
 
     register_datasets(app)
+    from services.cli_score import register as register_score
+
+    register_score(app)
 
 
 try:

@@ -37,7 +37,8 @@ class ServiceClient:
             return False
 
     def info(self) -> dict[str, Any]:
-        return self._request("GET", "/api/v1/info")
+        info: dict[str, Any] = self._request("GET", "/api/v1/info")
+        return info
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
@@ -50,5 +51,6 @@ class ServiceClient:
             body = response.json()["error"]
         except (ValueError, KeyError, TypeError):
             body = {"code": "http_error", "message": response.text[:200]}
-        raise ServiceError(response.status_code, body.get("code", "http_error"), body.get("message", ""),
-                           body.get("field"))
+        raise ServiceError(
+            response.status_code, body.get("code", "http_error"), body.get("message", ""), body.get("field")
+        )

@@ -131,14 +131,22 @@ class Settings(BaseSettings):
     @field_validator("slack_bot_token")
     @classmethod
     def _bot_token(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and value.get_secret_value() and not value.get_secret_value().startswith("xoxb-"):
+        if (
+            value is not None
+            and value.get_secret_value()
+            and not value.get_secret_value().startswith("xoxb-")
+        ):
             raise ValueError("expected a bot token starting xoxb- (Slack app > OAuth & Permissions)")
         return value if value is None or value.get_secret_value() else None
 
     @field_validator("slack_app_token")
     @classmethod
     def _app_token(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and value.get_secret_value() and not value.get_secret_value().startswith("xapp-"):
+        if (
+            value is not None
+            and value.get_secret_value()
+            and not value.get_secret_value().startswith("xapp-")
+        ):
             raise ValueError("expected an app-level token starting xapp- (Slack app > Basic Information)")
         return value if value is None or value.get_secret_value() else None
 

@@ -51,7 +51,9 @@ class Clients:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._config = BotoConfig(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=10)
+        self._config = BotoConfig(
+            retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=10
+        )
 
     def __call__(self, service: str, region: str | None = None) -> Any:
         return boto3.client(
@@ -78,12 +80,16 @@ def check_database(settings: Settings) -> CheckResult:
         current = current_revision(engine)
     except Exception as error:  # any driver error
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        return fail("database", f"cannot connect ({reason})", "check TUNEBOT_DATABASE_URL and that the server runs")
+        return fail(
+            "database", f"cannot connect ({reason})", "check TUNEBOT_DATABASE_URL and that the server runs"
+        )
     finally:
         engine.dispose()
     head = head_revision()
     if current != head:
-        return fail("database", f"schema at {current or 'empty'}, code expects {head}", "run `tunebot db upgrade`")
+        return fail(
+            "database", f"schema at {current or 'empty'}, code expects {head}", "run `tunebot db upgrade`"
+        )
     return ok("database", f"{engine.dialect.name}, schema {current}")
 
 
@@ -92,12 +98,15 @@ def check_credentials(settings: Settings, clients: Clients) -> CheckResult:
         return fail(
             "aws credentials",
             "none found by boto3's default chain",
-            "set AWS_PROFILE, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run on a role (or TUNEBOT_BACKEND=sandbox)",
+            "set AWS_PROFILE, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run on a role "
+            "(or TUNEBOT_BACKEND=sandbox)",
         )
     try:
         identity = clients("sts").get_caller_identity()
     except (ClientError, BotoCoreError) as error:
-        return fail("aws credentials", f"rejected ({_aws_reason(error)})", "refresh or replace the credentials")
+        return fail(
+            "aws credentials", f"rejected ({_aws_reason(error)})", "refresh or replace the credentials"
+        )
     return ok("aws credentials", f"account {identity['Account']}")
 
 
@@ -113,26 +122,36 @@ def check_region(settings: Settings) -> CheckResult:
 
 def check_role(settings: Settings, clients: Clients) -> CheckResult:
     if settings.role_arn is None:
-        return fail("role arn", "TUNEBOT_ROLE_ARN is not set", "create the role from aws/trust-policy.json and set it")
+        return fail(
+            "role arn", "TUNEBOT_ROLE_ARN is not set", "create the role from aws/trust-policy.json and set it"
+        )
     role_name = settings.role_arn.rsplit("/", 1)[-1]
     try:
         role = clients("iam").get_role(RoleName=role_name)["Role"]
     except (ClientError, BotoCoreError) as error:
-        return fail("role arn", f"cannot read {role_name} ({_aws_reason(error)})", "create it, or grant iam:GetRole")
+        return fail(
+            "role arn", f"cannot read {role_name} ({_aws_reason(error)})", "create it, or grant iam:GetRole"
+        )
     policy = role.get("AssumeRolePolicyDocument", {})
     if "bedrock.amazonaws.com" not in str(policy):
-        return fail("role arn", f"{role_name} does not trust bedrock.amazonaws.com", "apply aws/trust-policy.json")
+        return fail(
+            "role arn", f"{role_name} does not trust bedrock.amazonaws.com", "apply aws/trust-policy.json"
+        )
     return ok("role arn", f"{role_name} trusts bedrock.amazonaws.com")
 
 
 def check_bucket(settings: Settings, clients: Clients) -> CheckResult:
     if settings.s3_uri is None:
-        return fail("s3 bucket", "TUNEBOT_S3_URI is not set", "set it to s3://bucket/prefix for data and outputs")
+        return fail(
+            "s3 bucket", "TUNEBOT_S3_URI is not set", "set it to s3://bucket/prefix for data and outputs"
+        )
     bucket = settings.s3_uri.removeprefix("s3://").split("/", 1)[0]
     try:
         clients("s3").head_bucket(Bucket=bucket)
     except (ClientError, BotoCoreError) as error:
-        return fail("s3 bucket", f"{bucket}: {_aws_reason(error)}", "create the bucket or grant s3:ListBucket")
+        return fail(
+            "s3 bucket", f"{bucket}: {_aws_reason(error)}", "create the bucket or grant s3:ListBucket"
+        )
     return ok("s3 bucket", bucket)
 
 
@@ -159,13 +178,21 @@ def check_slack(settings: Settings) -> CheckResult:
 
     if settings.slack_bot_token is None:
         return skip("slack", "SLACK_BOT_TOKEN is not set; the bot is off", "set it to run the Slack bot")
-    client = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url, timeout=10)
+    client = WebClient(
+        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url, timeout=10
+    )
     try:
         answer = client.auth_test()
     except SlackApiError as error:
-        return fail("slack", f"auth.test said {error.response.get('error')}", "reinstall the app and copy its bot token")
+        return fail(
+            "slack",
+            f"auth.test said {error.response.get('error')}",
+            "reinstall the app and copy its bot token",
+        )
     except (SlackClientError, OSError) as error:
-        return fail("slack", f"cannot reach Slack ({type(error).__name__})", "check TUNEBOT_SLACK_API_URL and network")
+        return fail(
+            "slack", f"cannot reach Slack ({type(error).__name__})", "check TUNEBOT_SLACK_API_URL and network"
+        )
     signing = "" if settings.slack_signing_secret else " (SLACK_SIGNING_SECRET missing: HTTP mode is off)"
     return ok("slack", f"bot {answer.get('user')} in {answer.get('team')}{signing}")
 
@@ -173,7 +200,9 @@ def check_slack(settings: Settings) -> CheckResult:
 def run_checks(settings: Settings) -> list[CheckResult]:
     results = [check_database(settings)]
     if resolve_backend(settings) == "sandbox":
-        results.append(skip("aws", "sandbox backend: jobs are simulated offline", "configure AWS for real jobs"))
+        results.append(
+            skip("aws", "sandbox backend: jobs are simulated offline", "configure AWS for real jobs")
+        )
     else:
         clients = Clients(settings)
         aws_checks: list[Callable[[], CheckResult]] = [

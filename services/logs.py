@@ -16,7 +16,13 @@ class KeyValueFormatter(logging.Formatter):
             "logger": record.name,
             "event": record.getMessage(),
         }
-        fields.update({k: v for k, v in vars(record).items() if k not in _RESERVED and k not in ("message", "color_message")})
+        fields.update(
+            {
+                k: v
+                for k, v in vars(record).items()
+                if k not in _RESERVED and k not in ("message", "color_message")
+            }
+        )
         line = " ".join(f"{key}={_quote(value)}" for key, value in fields.items())
         if record.exc_info:
             # Tracebacks stay in the operator's log; they never reach a user.

@@ -59,4 +59,3 @@ class Scheduler:
         with unit_of_work(self._sessions) as session:
             released = leases.release_all(session, self.owner)
         log.info("scheduler stopped", extra={"owner": self.owner, "leases_released": released})
-

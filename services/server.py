@@ -6,6 +6,7 @@ import logging
 import os
 import secrets
 import socket
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -51,6 +52,10 @@ class Runtime:
     sessions: sessionmaker[Session] | None = None
     scheduler: Scheduler | None = None
     edges: list[Edge] = field(default_factory=list)
+    database_thread: threading.Thread | None = None
+    database_ready: threading.Event = field(default_factory=threading.Event)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class _SchedulerTicks(Collector):
@@ -58,7 +63,9 @@ class _SchedulerTicks(Collector):
         self._runtime = runtime
 
     def collect(self) -> Iterable[CounterMetricFamily]:
-        family = CounterMetricFamily("tunebot_scheduler_ticks", "Scheduled task runs done here", labels=["task"])
+        family = CounterMetricFamily(
+            "tunebot_scheduler_ticks", "Scheduled task runs done here", labels=["task"]
+        )
         if self._runtime.scheduler is not None:
             for task, count in self._runtime.scheduler.ticks.items():
                 family.add_metric([task], count)
@@ -152,18 +159,44 @@ def create_app(settings: Settings, role: Role = "all", port: int = 8080) -> Fast
 
 def _start(runtime: Runtime, settings: Settings, serves_api: bool) -> None:
     if serves_api:
-        assert runtime.engine is not None
-        upgrade(runtime.engine)
-        runtime.sessions = make_session_factory(runtime.engine)
-        runtime.scheduler = Scheduler(runtime.sessions, runtime.owner)
-        _register_tasks(runtime.scheduler, runtime, settings)
-        runtime.scheduler.start()
+        runtime.database_thread = threading.Thread(
+            target=_bring_up_database, args=(runtime, settings), name="database-up", daemon=True
+        )
+        runtime.database_thread.start()
     for edge in runtime.edges:
         edge.start()
     log.info(
         "tunebot started",
         extra={"role": runtime.role, "backend": runtime.backend, "owner": runtime.owner},
     )
+
+
+def _bring_up_database(runtime: Runtime, settings: Settings) -> None:
+    """Migrate, then start the scheduler. A database that is down at start is retried, not fatal:
+    the process stays up (health 200, readiness 503) until it can reach it."""
+    assert runtime.engine is not None
+    delay = 1.0
+    while not runtime.stopping.is_set():
+        try:
+            upgrade(runtime.engine)
+            break
+        except Exception as error:  # any driver error: report, wait, retry
+            log.error(
+                "database unavailable; retrying",
+                extra={"error": type(error).__name__, "retry_seconds": delay},
+            )
+            runtime.stopping.wait(delay)
+            delay = min(delay * 2, 30.0)
+    else:
+        return
+    with runtime.lock:
+        if runtime.stopping.is_set():
+            return
+        runtime.sessions = make_session_factory(runtime.engine)
+        runtime.scheduler = Scheduler(runtime.sessions, runtime.owner)
+        _register_tasks(runtime.scheduler, runtime, settings)
+        runtime.scheduler.start()
+        runtime.database_ready.set()
 
 
 def _register_tasks(scheduler: Scheduler, runtime: Runtime, settings: Settings) -> None:
@@ -174,8 +207,10 @@ def _register_tasks(scheduler: Scheduler, runtime: Runtime, settings: Settings) 
 def _stop(runtime: Runtime) -> None:
     for edge in runtime.edges:
         edge.stop()
-    if runtime.scheduler is not None:
-        runtime.scheduler.stop()
+    with runtime.lock:
+        runtime.stopping.set()
+        if runtime.scheduler is not None:
+            runtime.scheduler.stop()
     if runtime.engine is not None:
         runtime.engine.dispose()
     log.info("tunebot stopped cleanly", extra={"owner": runtime.owner})
@@ -187,6 +222,8 @@ def _readiness_problem(runtime: Runtime, settings: Settings) -> str | None:
             ping(runtime.engine)
         except Exception as error:  # any driver error means "not ready"
             return f"database unreachable: {type(error).__name__}"
+        if not runtime.database_ready.is_set():
+            return "database schema is being migrated"
     elif settings.service_url is not None:
         assert settings.api_token is not None
         client = ServiceClient(settings.service_url, settings.api_token.get_secret_value(), timeout=2.0)

@@ -1,0 +1,47 @@
+"""Readers: one module per source format, each a generator of canonical examples.
+
+``read_examples(root, fmt, options)`` yields an ``Example`` per record it could read and an error
+``Finding`` (``bad_record``, with the file and line or index) per record it could not, and keeps
+going. Problems with the dataset as a whole (a CSV without a question column, PDFs without questions)
+raise ``SourceError``, possibly only once iteration reaches them.
+
+Readers never load a whole file: JSONL and CSV go line by line, JSON lists element by element,
+parquet in row batches. They resolve image paths but do not check them (the image stage does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from services.datasets.model import ReadResult
+from services.datasets.readers import bedrock, chartqa, docvqa, hf_llava, llava, pdf, tabular, vqav2
+from services.datasets.readers._common import ReaderOptions
+from services.datasets.sources import SourceError
+
+__all__ = ["FORMATS", "ReaderOptions", "read_examples"]
+
+Reader = Callable[[Path, ReaderOptions], Iterator[ReadResult]]
+
+_READERS: dict[str, Reader] = {
+    "bedrock": bedrock.read,
+    "llava": llava.read,
+    "hf-llava": hf_llava.read,
+    "chartqa": chartqa.read,
+    "vqav2": vqav2.read,
+    "docvqa": docvqa.read,
+    "csv": tabular.read_csv,
+    "jsonl": tabular.read_jsonl,
+    "pdf": pdf.read,
+}
+FORMATS: tuple[str, ...] = tuple(_READERS)
+
+
+def read_examples(root: Path, fmt: str, options: ReaderOptions | None = None) -> Iterator[ReadResult]:
+    """The records under ``root`` (a folder or one file, as ``sources.open_source`` returns) in ``fmt``."""
+    reader = _READERS.get(fmt)
+    if reader is None:
+        raise SourceError(
+            "format_unknown", f'there is no format "{fmt}"; pass --format with one of: {", ".join(FORMATS)}'
+        )
+    return reader(root, options or ReaderOptions())

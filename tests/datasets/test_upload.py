@@ -1,0 +1,166 @@
+"""Uploading a prepared folder to S3 (moto): in parallel, and skipping what is already there unchanged."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import boto3
+import pytest
+from moto import mock_aws
+from typer.testing import CliRunner
+
+from services.cli import app
+from services.datasets.upload import UploadError, split_s3_uri, upload_folder
+from tests.datasets.fixtures import make_chartqa
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+BUCKET = "tunebot-test"
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Client]:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_REGION", "us-west-2")
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-west-2")
+        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+        yield client
+
+
+def prepared_folder(root: Path) -> Path:
+    (root / "images").mkdir(parents=True)
+    for i in range(5):
+        (root / "images" / f"{i:064x}.png").write_bytes(f"image {i}".encode() * 100)
+    for name in ("train.jsonl", "validation.jsonl", "test.jsonl"):
+        (root / name).write_text('{"schemaVersion":"bedrock-conversation-2024"}\n')
+    (root / "report.json").write_text("{}")
+    return root
+
+
+def keys(client: S3Client, prefix: str) -> set[str]:
+    listing = client.list_objects_v2(Bucket=BUCKET, Prefix=prefix)
+    return {item["Key"] for item in listing.get("Contents", [])}
+
+
+def test_uploads_every_file_under_the_prefix_with_its_hash(s3: S3Client, tmp_path: Path) -> None:
+    folder = prepared_folder(tmp_path / "out")
+
+    summary = upload_folder(folder, f"s3://{BUCKET}/team/charts", s3, max_concurrency=4)
+
+    assert (summary.uploaded, summary.skipped) == (9, 0)
+    assert keys(s3, "team/charts/") == {
+        *(f"team/charts/images/{i:064x}.png" for i in range(5)),
+        "team/charts/train.jsonl",
+        "team/charts/validation.jsonl",
+        "team/charts/test.jsonl",
+        "team/charts/report.json",
+    }
+    head = s3.head_object(Bucket=BUCKET, Key=f"team/charts/images/{0:064x}.png")
+    assert head["ContentType"] == "image/png"
+    expected = hashlib.sha256((folder / "images" / f"{0:064x}.png").read_bytes()).hexdigest()
+    assert head["Metadata"]["sha256"] == expected
+
+
+def test_second_upload_skips_unchanged_objects_and_sends_changed_ones(s3: S3Client, tmp_path: Path) -> None:
+    folder = prepared_folder(tmp_path / "out")
+    upload_folder(folder, f"s3://{BUCKET}/ds", s3)
+    (folder / "train.jsonl").write_text('{"changed": true}\n')
+
+    summary = upload_folder(folder, f"s3://{BUCKET}/ds", s3)
+
+    assert (summary.uploaded, summary.skipped) == (1, 8)
+    body = s3.get_object(Bucket=BUCKET, Key="ds/train.jsonl")["Body"].read()
+    assert body == b'{"changed": true}\n'
+
+
+def test_same_size_different_content_is_uploaded_again(s3: S3Client, tmp_path: Path) -> None:
+    folder = prepared_folder(tmp_path / "out")
+    original = (folder / "report.json").read_bytes()
+    s3.put_object(Bucket=BUCKET, Key="ds/report.json", Body=b"[]", Metadata={"sha256": "stale"})
+    assert len(original) == 2
+
+    upload_folder(folder, f"s3://{BUCKET}/ds", s3)
+
+    assert s3.get_object(Bucket=BUCKET, Key="ds/report.json")["Body"].read() == original
+
+
+def test_multipart_object_is_compared_by_stored_hash(s3: S3Client, tmp_path: Path) -> None:
+    folder = prepared_folder(tmp_path / "out")
+    data = (folder / "test.jsonl").read_bytes()
+    key = "ds/test.jsonl"
+    started = s3.create_multipart_upload(
+        Bucket=BUCKET, Key=key, Metadata={"sha256": hashlib.sha256(data).hexdigest()}
+    )
+    part = s3.upload_part(Bucket=BUCKET, Key=key, UploadId=started["UploadId"], PartNumber=1, Body=data)
+    s3.complete_multipart_upload(
+        Bucket=BUCKET,
+        Key=key,
+        UploadId=started["UploadId"],
+        MultipartUpload={"Parts": [{"ETag": part["ETag"], "PartNumber": 1}]},
+    )
+    assert "-" in s3.head_object(Bucket=BUCKET, Key=key)["ETag"]  # not an MD5: the metadata decides
+
+    summary = upload_folder(folder, f"s3://{BUCKET}/ds", s3)
+
+    assert summary.skipped == 1 and summary.uploaded == 8
+
+
+def test_missing_bucket_is_an_upload_error_naming_the_object(s3: S3Client, tmp_path: Path) -> None:
+    folder = prepared_folder(tmp_path / "out")
+    with pytest.raises(UploadError, match="s3://no-such-bucket/"):
+        upload_folder(folder, "s3://no-such-bucket/x", s3)
+
+
+def test_split_s3_uri() -> None:
+    assert split_s3_uri("s3://bucket/a/b/") == ("bucket", "a/b")
+    assert split_s3_uri("s3://bucket") == ("bucket", "")
+    with pytest.raises(ValueError, match="s3://"):
+        split_s3_uri("https://bucket")
+
+
+def test_prepare_with_upload_puts_the_dataset_where_its_records_point(s3: S3Client, tmp_path: Path) -> None:
+    source = make_chartqa(tmp_path / "chartqa", 120, splits=("train",), questions_per_image=2)
+    out = tmp_path / "out"
+    uri = f"s3://{BUCKET}/datasets/charts"
+    runner = CliRunner()
+
+    first = runner.invoke(
+        app, ["prepare", str(source), "--out", str(out), "--s3-uri", uri, "--upload", "--json"]
+    )
+    second = runner.invoke(
+        app, ["prepare", str(source), "--out", str(out), "--s3-uri", uri, "--upload", "--json"]
+    )
+
+    assert first.exit_code == 0, first.output
+    report = json.loads(first.output)
+    assert report["upload"]["uploaded"] == report["counts"]["images"] + 4 == 64
+    for line in (out / "train.jsonl").read_text().splitlines():
+        uri_in_record = json.loads(line)["messages"][0]["content"][1]["image"]["source"]["s3Location"]["uri"]
+        assert uri_in_record.removeprefix(f"s3://{BUCKET}/") in keys(s3, "datasets/charts/images/")
+    again = json.loads(second.output)["upload"]
+    assert again["skipped"] >= 63 and again["uploaded"] <= 1  # only report.json may differ
+
+
+def test_upload_failure_is_one_line_and_exit_1(s3: S3Client, tmp_path: Path) -> None:
+    source = make_chartqa(tmp_path / "chartqa", 120, splits=("train",))
+    result = CliRunner().invoke(
+        app,
+        [
+            "prepare",
+            str(source),
+            "--out",
+            str(tmp_path / "out"),
+            "--s3-uri",
+            "s3://missing-bucket/x",
+            "--upload",
+        ],
+    )
+    assert result.exit_code == 1
+    assert "missing-bucket" in result.output and "Traceback" not in result.output
