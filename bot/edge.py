@@ -7,6 +7,7 @@ Bolt app serves both.
 from __future__ import annotations
 
 import logging
+import threading
 
 from fastapi import APIRouter, Request, Response
 from slack_bolt import App
@@ -28,6 +29,8 @@ class SlackEdge:
         self._settings = settings
         self._app = app
         self._socket: SocketModeHandler | None = None
+        self._connector: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     def router(self) -> APIRouter | None:
         router = APIRouter()
@@ -43,14 +46,33 @@ class SlackEdge:
         return router
 
     def start(self) -> None:
-        if self._settings.slack_app_token is not None:
-            self._socket = SocketModeHandler(self._app, self._settings.slack_app_token.get_secret_value())
-            self._socket.connect()  # type: ignore[no-untyped-call]
-            log.info("slack connected", extra={"mode": "socket"})
-        else:
+        if self._settings.slack_app_token is None:
             log.info("slack listening", extra={"mode": "http", "path": "/slack/events"})
+            return
+        self._socket = SocketModeHandler(self._app, self._settings.slack_app_token.get_secret_value())
+        # Connecting talks to Slack; a refusal must not stop the server (health, API) from starting.
+        self._connector = threading.Thread(target=self._connect_socket, name="slack-socket", daemon=True)
+        self._connector.start()
+
+    def _connect_socket(self) -> None:
+        assert self._socket is not None
+        delay = 2.0
+        while not self._stopping.is_set():
+            try:
+                self._socket.connect()  # type: ignore[no-untyped-call]
+                log.info("slack connected", extra={"mode": "socket"})
+                return
+            except Exception as error:  # a SlackApiError or a network error: say which, retry
+                reason = getattr(getattr(error, "response", None), "get", lambda _key: None)("error")
+                log.error(
+                    "slack socket mode connection failed; retrying",
+                    extra={"error": reason or type(error).__name__, "retry_seconds": delay},
+                )
+                self._stopping.wait(delay)
+                delay = min(delay * 2, 60.0)
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._socket is not None:
             self._socket.close()  # type: ignore[no-untyped-call]
 

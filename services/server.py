@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CollectorRegistry, Counter, Info, generate_latest
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
+from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -92,7 +93,7 @@ def create_app(settings: Settings, role: Role = "all", port: int = 8080) -> Fast
     if role == "all" and settings.service_url is None:
         settings = settings.model_copy(update={"service_url": f"http://127.0.0.1:{port}"})
     if settings.api_token is None:
-        settings = settings.model_copy(update={"api_token": api_token})
+        settings = settings.model_copy(update={"api_token": SecretStr(api_token)})
 
     runtime = Runtime(role=role, owner=instance_name(), backend=resolve_backend(settings))
     registry = CollectorRegistry()
@@ -150,9 +151,10 @@ def create_app(settings: Settings, role: Role = "all", port: int = 8080) -> Fast
             if router is not None:
                 app.include_router(router)
         if not runtime.edges:
+            without = "the API and scheduler run without it" if serves_api else "this process serves health only"
             log.warning(
                 "Slack is not configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (and SLACK_APP_TOKEN "
-                "for Socket Mode); the API and scheduler run without it"
+                f"for Socket Mode); {without}"
             )
     return app
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.store.db import make_engine, make_session_factory
 from services.store.migrate import upgrade
+from tests.slack_stub import SlackStub
 
 PG_ENV = "TUNEBOT_TEST_DATABASE_URL"
 TUNEBOT_BIN = str(Path(sys.executable).with_name("tunebot"))
@@ -69,3 +70,10 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def slack_stub() -> Iterator[SlackStub]:
+    stub = SlackStub().start()
+    yield stub
+    stub.stop()
