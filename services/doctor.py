@@ -65,10 +65,14 @@ class Clients:
 
 
 def _aws_reason(error: Exception) -> str:
+    """AWS's own words, on one short line (some endpoints answer with a whole HTML page)."""
     if isinstance(error, ClientError):
         info = error.response.get("Error", {})
-        return f"{info.get('Code', 'error')}: {info.get('Message', '')}".strip()
-    return f"{type(error).__name__}: {error}"
+        reason = f"{info.get('Code', 'error')}: {info.get('Message', '')}"
+    else:
+        reason = f"{type(error).__name__}: {error}"
+    reason = " ".join(reason.split()).rstrip(": ")
+    return reason if len(reason) <= 120 else reason[:117] + "..."
 
 
 def check_database(settings: Settings) -> CheckResult:

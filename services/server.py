@@ -151,7 +151,7 @@ def create_app(settings: Settings, role: Role = "all", port: int = 8080) -> Fast
             if router is not None:
                 app.include_router(router)
         if not runtime.edges:
-            without = "the API and scheduler run without it" if serves_api else "this process serves health only"
+            without = "the API and scheduler run without it" if serves_api else "this process serves health"
             log.warning(
                 "Slack is not configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (and SLACK_APP_TOKEN "
                 f"for Socket Mode); {without}"

@@ -26,20 +26,36 @@ def test_defaults_run_embedded_on_sqlite() -> None:
         ("TUNEBOT_POLL_SECONDS", "often", "TUNEBOT_POLL_SECONDS: Input should be a valid integer"),
         ("TUNEBOT_POLL_SECONDS", "1", "TUNEBOT_POLL_SECONDS: Input should be greater than or equal to 5"),
         ("TUNEBOT_ROLE_ARN", "arn:aws:iam::12:role/x", "TUNEBOT_ROLE_ARN: expected an IAM role ARN"),
-        ("TUNEBOT_ROLE_ARN", "arn:aws:iam::123456789012:user/bob", "TUNEBOT_ROLE_ARN: expected an IAM role ARN"),
-        ("TUNEBOT_SLACK_API_URL", "slack.com/api", "TUNEBOT_SLACK_API_URL: expected the Slack Web API base URL"),
+        (
+            "TUNEBOT_ROLE_ARN",
+            "arn:aws:iam::123456789012:user/bob",
+            "TUNEBOT_ROLE_ARN: expected an IAM role ARN",
+        ),
+        (
+            "TUNEBOT_SLACK_API_URL",
+            "slack.com/api",
+            "TUNEBOT_SLACK_API_URL: expected the Slack Web API base URL",
+        ),
         ("TUNEBOT_SERVICE_URL", "ftp://service", "TUNEBOT_SERVICE_URL: expected a URL"),
         ("AWS_ENDPOINT_URL", "localhost:5000", "AWS_ENDPOINT_URL: expected a URL"),
         ("TUNEBOT_DATABASE_URL", "mysql://db/x", "TUNEBOT_DATABASE_URL: expected a SQLAlchemy URL"),
         ("TUNEBOT_S3_URI", "bucket/prefix", "TUNEBOT_S3_URI: expected s3://bucket/prefix"),
         ("TUNEBOT_BACKEND", "local", "TUNEBOT_BACKEND: Input should be 'bedrock' or 'sandbox'"),
         ("TUNEBOT_ADMINS", "U123,alice", "TUNEBOT_ADMINS: expected comma-separated Slack IDs"),
-        ("TUNEBOT_ALLOWED_CHANNELS", "#general", "TUNEBOT_ALLOWED_CHANNELS: expected comma-separated Slack IDs"),
+        (
+            "TUNEBOT_ALLOWED_CHANNELS",
+            "#general",
+            "TUNEBOT_ALLOWED_CHANNELS: expected comma-separated Slack IDs",
+        ),
         ("TUNEBOT_MAX_CONCURRENT_JOBS", "0", "TUNEBOT_MAX_CONCURRENT_JOBS: Input should be greater than"),
         ("TUNEBOT_MAX_LAUNCH_COST_USD", "-5", "TUNEBOT_MAX_LAUNCH_COST_USD: Input should be greater than"),
         ("TUNEBOT_MAX_UPLOAD_MB", "lots", "TUNEBOT_MAX_UPLOAD_MB: Input should be a valid integer"),
         ("TUNEBOT_EVAL_MAX_HOURS", "0", "TUNEBOT_EVAL_MAX_HOURS: Input should be greater than 0"),
-        ("TUNEBOT_SANDBOX_TRAIN_SECONDS", "x", "TUNEBOT_SANDBOX_TRAIN_SECONDS: Input should be a valid integer"),
+        (
+            "TUNEBOT_SANDBOX_TRAIN_SECONDS",
+            "x",
+            "TUNEBOT_SANDBOX_TRAIN_SECONDS: Input should be a valid integer",
+        ),
         ("TUNEBOT_LOG_LEVEL", "LOUD", "TUNEBOT_LOG_LEVEL: Input should be"),
         ("AWS_REGION", "oregon", "AWS_REGION: expected an AWS region"),
         ("SLACK_BOT_TOKEN", "xoxp-user-token", "SLACK_BOT_TOKEN: expected a bot token starting xoxb-"),
@@ -108,6 +124,8 @@ def test_serve_refuses_to_start_on_a_bad_value_with_one_line(monkeypatch: pytest
 
 
 def test_role_service_needs_an_api_token() -> None:
-    result = subprocess.run([TUNEBOT_BIN, "serve", "--role", "service"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [TUNEBOT_BIN, "serve", "--role", "service"], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
     assert "TUNEBOT_API_TOKEN: required for --role service" in result.stderr

@@ -100,7 +100,11 @@ def test_embedded_defaults_use_sqlite_in_the_working_directory(tmp_path: Path) -
 
 def test_bot_role_is_ready_only_while_the_service_answers(database_url: str) -> None:
     token = "shared-api-token-for-tests"
-    service_env = {"TUNEBOT_DATABASE_URL": database_url, "TUNEBOT_API_TOKEN": token, "TUNEBOT_BACKEND": "sandbox"}
+    service_env = {
+        "TUNEBOT_DATABASE_URL": database_url,
+        "TUNEBOT_API_TOKEN": token,
+        "TUNEBOT_BACKEND": "sandbox",
+    }
     with serving(service_env, "--role", "service") as (service_base, service):
         assert wait_for_status(service_base + "/readyz", 200).status_code == 200
         bot_env = {"TUNEBOT_SERVICE_URL": service_base, "TUNEBOT_API_TOKEN": token}

@@ -95,8 +95,17 @@ def test_slack_http_mode_answers_signed_requests_only(
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
     monkeypatch.setenv("SLACK_SIGNING_SECRET", "signing-secret")
     monkeypatch.setenv("TUNEBOT_SLACK_API_URL", slack_stub.api_url)
-    body = urlencode({"command": "/finetune", "text": "help", "user_id": "U1", "channel_id": "C1",
-                      "team_id": "T1", "trigger_id": "1.2.3", "response_url": slack_stub.api_url + "respond"})
+    body = urlencode(
+        {
+            "command": "/finetune",
+            "text": "help",
+            "user_id": "U1",
+            "channel_id": "C1",
+            "team_id": "T1",
+            "trigger_id": "1.2.3",
+            "response_url": slack_stub.api_url + "respond",
+        }
+    )
     with TestClient(create_app(load_settings(), role="all")) as client:
         answer = client.post("/slack/events", content=body, headers=signed("signing-secret", body))
         assert answer.status_code == 200

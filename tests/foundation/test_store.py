@@ -26,7 +26,7 @@ def test_migrations_create_every_table_from_empty_and_rerun_harmlessly(database_
     upgrade(engine)
     upgrade(engine)  # every start runs it again
     assert current_revision(engine) == head_revision()
-    assert TABLES <= set(inspect(engine).get_table_names())
+    assert set(inspect(engine).get_table_names()) >= TABLES
     lease_columns = {column["name"] for column in inspect(engine).get_columns("jobs")}
     assert {"lease_owner", "lease_expires_at"} <= lease_columns
     engine.dispose()
@@ -57,9 +57,18 @@ def _dataset_with_job(session: Session) -> Job:
     session.add(group)
     session.flush()
     job = Job(
-        group_id=group.id, dataset_id=dataset.id, model="11b", name="charts-11b", requested_by="U1",
-        bedrock_job_name="tunebot-abc", custom_model_name="tunebot-abc", client_request_token="abc",
-        epochs=8, learning_rate=1e-5, recommended_epochs=8, recommended_learning_rate=1e-5,
+        group_id=group.id,
+        dataset_id=dataset.id,
+        model="11b",
+        name="charts-11b",
+        requested_by="U1",
+        bedrock_job_name="tunebot-abc",
+        custom_model_name="tunebot-abc",
+        client_request_token="abc",
+        epochs=8,
+        learning_rate=1e-5,
+        recommended_epochs=8,
+        recommended_learning_rate=1e-5,
     )
     session.add(job)
     return job
