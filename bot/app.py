@@ -32,4 +32,5 @@ def build_app(settings: Settings, service: ServiceClient) -> App:
     app.command("/finetune")(handlers.finetune_command)
     # Subscribed message events must be answered, or Slack retries them; uploads are handled later.
     app.event("message")(handlers.ignore_event)
+    app.event("app_home_opened")(handlers.ignore_event)
     return app

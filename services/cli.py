@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from enum import StrEnum
 
 import typer
@@ -94,16 +93,12 @@ def _first_line(error: BaseException) -> str:
 
 
 def _register_domain_commands() -> None:
-    # Each domain keeps its own commands; an import failure there should not hide `serve`.
+    # Each domain keeps its own commands beside its code; this is the one place that lists them.
     from services.cli_datasets import register as register_datasets
-
-    register_datasets(app)
     from services.cli_score import register as register_score
 
+    register_datasets(app)
     register_score(app)
 
 
-try:
-    _register_domain_commands()
-except ImportError as error:  # pragma: no cover - only while a domain module is missing
-    print(f"tunebot: some commands are unavailable: {error}", file=sys.stderr)
+_register_domain_commands()
