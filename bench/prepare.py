@@ -200,6 +200,15 @@ def run_floor(source: Path) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - started, "accepted": len(rows), "images": decoded}
 
 
+def peak_rss_mb() -> float:
+    """This process's own peak RSS. Not ru_maxrss: Linux carries that across exec, so a child would
+    report the bench parent's (moto keeps every uploaded object in memory) instead of its own."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child(mode: str, source: Path, out: Path, upload_uri: str | None) -> None:
     if mode == "tunebot":
         result = run_tunebot(source, out, upload_uri)
@@ -208,7 +217,8 @@ def child(mode: str, source: Path, out: Path, upload_uri: str | None) -> None:
         result = run_naive(source, out, upload_uri)
     else:
         result = run_floor(source)
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_rss_mb"] = peak_rss_mb()
+    # Pool workers are forked (not exec'd), so their ru_maxrss is their own peak.
     result["children_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(json.dumps(result))
 

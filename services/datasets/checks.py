@@ -230,21 +230,23 @@ def leakage_key(image_hashes: Sequence[str], question: str) -> bytes:
     return digest.digest()
 
 
-class DuplicateTracker:
-    """Remembers a 16-byte digest per record (not the record) to flag exact duplicates."""
+def find_duplicates(keys: Sequence[bytes]) -> dict[int, int]:
+    """Index of each record whose ``content_key`` an earlier record already has -> that earlier index."""
+    first_seen: dict[bytes, int] = {}
+    duplicates: dict[int, int] = {}
+    for index, key in enumerate(keys):
+        first = first_seen.setdefault(key, index)
+        if first != index:
+            duplicates[index] = first
+    return duplicates
 
-    def __init__(self) -> None:
-        self._first_seen: dict[bytes, SourceRef] = {}
 
-    def check(self, key: bytes, where: SourceRef) -> Finding | None:
-        first = self._first_seen.setdefault(key, where)
-        if first is where:
-            return None
-        return warning(
-            "duplicate",
-            f"same images and text as {first}: remove one copy unless you mean to weight it",
-            where,
-        )
+def duplicate_warning(where: SourceRef, first: SourceRef | str) -> Finding:
+    return warning(
+        "duplicate",
+        f"same images and text as {first}: remove one copy unless you mean to weight it",
+        where,
+    )
 
 
 def leakage_warning(where: SourceRef, train_side: str = "train") -> Finding:

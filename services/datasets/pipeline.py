@@ -4,8 +4,9 @@ Memory stays flat as the dataset grows:
 - records stream from the reader; at most ``in_flight`` of them wait for their images at once;
 - image work runs in a process pool; a worker reads, normalises and writes the image itself and
   returns only its hash, format and size, so image bytes never travel back or pile up here;
+- at most IMAGE_MEMORY distinct images are remembered (to process each once), whatever the dataset size;
 - accepted records are spooled to a temporary JSON Lines file; what stays in memory per record is a
-  16-byte group key, a 16-byte leakage key and a token count, for the split (pass 2 re-reads the spool).
+  packed 16-byte group key, leakage key and content key and a token count (pass 2 re-reads the spool).
 """
 
 from __future__ import annotations
@@ -15,21 +16,23 @@ import hashlib
 import json
 import multiprocessing
 import os
+import re
 import tempfile
 import threading
 from array import array
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from services.datasets.checks import (
-    DuplicateTracker,
     JsonAnswerTally,
     check_record,
     content_key,
+    duplicate_warning,
+    find_duplicates,
     leakage_key,
     leakage_warning,
     leaked_test_indices,
@@ -42,7 +45,7 @@ from services.datasets.model import Example, Finding, ImageRef, SourceRef, error
 from services.datasets.readers import ReaderOptions, read_examples
 from services.datasets.report import Counts, FindingLog, JsonAnswers, Report, Tokens, Upload
 from services.datasets.sources import open_source
-from services.datasets.split import Side, SplitPlan, assign_sides, group_key
+from services.datasets.split import PackedKeys, Side, SplitPlan, assign_sides, group_key
 from services.datasets.upload import split_s3_uri, upload_folder
 from services.datasets.writer import (
     EVALUATION_FIELD,
@@ -63,6 +66,7 @@ if TYPE_CHECKING:
 
 FORMATS = ("auto", "bedrock", "llava", "hf-llava", "chartqa", "vqav2", "docvqa", "csv", "jsonl", "pdf")
 REPORT_FILE = "report.json"
+_IMAGE_NAME = re.compile(r"[0-9a-f]{64}\.(png|jpg|gif|webp)")
 
 # stage ("read", "write", "upload"), items done, total when known
 ProgressCallback = Callable[[str, int, int | None], None]
@@ -88,6 +92,9 @@ class PrepareOptions:
     workers: int | None = None  # None: one per core; 1: no pool, everything in this process
     prices: PriceTable | None = None
     upload_concurrency: int = 16
+    # For datasets from strangers (Slack uploads, the API): a record may only name image files inside
+    # the dataset itself, never elsewhere on the service's disk (another team's data, say).
+    confine_images: bool = False
 
     def problems(self) -> list[str]:
         found = list(self.split.problems())
@@ -111,6 +118,7 @@ class ImageJob:
     ref: ImageRef
     out_dir: str
     policy: ImagePolicy
+    allowed_root: str | None = None  # when set, local image paths must resolve inside it
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +131,17 @@ class ImageOutcome:
 
 def process_image(job: ImageJob) -> ImageOutcome:
     """Read, normalise and store one image (runs in a worker process)."""
+    if (
+        job.allowed_root is not None
+        and job.ref.path is not None
+        and not _inside(job.ref.path, job.allowed_root)
+    ):
+        outside = error(
+            "image_missing",
+            f"image {job.ref.path} is outside the dataset: only files inside the uploaded dataset are "
+            "read; put the image in the dataset and use a path relative to it",
+        )
+        return ImageOutcome(None, (outside,))
     data = read_image_bytes(job.ref)
     if isinstance(data, Finding):
         return ImageOutcome(None, (data,))
@@ -144,6 +163,11 @@ def process_image(job: ImageJob) -> ImageOutcome:
     stored = StoredImage(result.sha256, result.format, result.width, result.height)
     store_image(Path(job.out_dir), stored, result.data)
     return ImageOutcome(stored, result.warnings)
+
+
+def _inside(path: str, root: str) -> bool:
+    """True when ``path``, with every link and ``..`` resolved, lies under ``root``."""
+    return Path(path).resolve().is_relative_to(Path(root).resolve())
 
 
 class _InlineExecutor(Executor):
@@ -168,6 +192,10 @@ def _executor(workers: int) -> Executor:
 
 # --- pass 1: read, check, spool ---------------------------------------------------------------------
 
+# Distinct images remembered at once. An image seen again after being forgotten is simply processed
+# again (the result is the same and its file is already there), so this bounds memory, not correctness.
+IMAGE_MEMORY = 2048
+
 
 @dataclass(slots=True)
 class _Pending:
@@ -178,54 +206,71 @@ class _Pending:
 
 @dataclass(slots=True)
 class _Tally:
-    """Everything pass 1 remembers: counters and a few bytes per accepted record."""
+    """Everything pass 1 remembers: counters, and 48 bytes plus a token count per accepted record."""
 
     counts: Counts = field(default_factory=Counts)
     log: FindingLog = field(default_factory=FindingLog)
     json_answers: JsonAnswerTally = field(default_factory=JsonAnswerTally)
-    duplicates: DuplicateTracker = field(default_factory=DuplicateTracker)
-    group_keys: list[bytes] = field(default_factory=list)
-    leak_keys: list[bytes] = field(default_factory=list)
+    group_keys: PackedKeys = field(default_factory=PackedKeys)
+    leak_keys: PackedKeys = field(default_factory=PackedKeys)
+    content_keys: PackedKeys = field(default_factory=PackedKeys)
     tokens: array[int] = field(default_factory=lambda: array("q"))
-    image_keys: set[str] = field(default_factory=set)
+    # Images only rejected records used so far: removed at the end unless an accepted record uses them.
+    orphan_candidates: set[str] = field(default_factory=set)
 
 
 class _ImageStage:
-    """Submits each distinct image once and hands out its (shared) future."""
+    """Submits each distinct image once (within IMAGE_MEMORY) and hands out its shared future."""
 
-    def __init__(self, executor: Executor, out_dir: Path, policy: ImagePolicy, s3: S3Client | None) -> None:
+    def __init__(
+        self,
+        executor: Executor,
+        out_dir: Path,
+        policy: ImagePolicy,
+        s3: S3Client | None,
+        allowed_root: Path | None = None,
+    ) -> None:
         self._executor = executor
         self._out_dir = str(out_dir)
         self._policy = policy
         self._s3 = s3
-        self._seen: dict[str, Future[ImageOutcome] | ImageOutcome] = {}
+        self._allowed_root = str(allowed_root) if allowed_root is not None else None
+        self._seen: OrderedDict[bytes, Future[ImageOutcome] | ImageOutcome] = OrderedDict()
 
     def submit(self, ref: ImageRef) -> tuple[Future[ImageOutcome], bool]:
         key = self._key(ref)
         known = self._seen.get(key)
-        if isinstance(known, ImageOutcome):
-            resolved: Future[ImageOutcome] = Future()
-            resolved.set_result(known)
-            return resolved, False
         if known is not None:
+            self._seen.move_to_end(key)
+            if isinstance(known, ImageOutcome):
+                resolved: Future[ImageOutcome] = Future()
+                resolved.set_result(known)
+                return resolved, False
             return known, False
         if ref.uri is not None:
             ref = self._download(ref)
-        future = self._executor.submit(process_image, ImageJob(ref, self._out_dir, self._policy))
+        future = self._executor.submit(
+            process_image, ImageJob(ref, self._out_dir, self._policy, self._allowed_root)
+        )
         self._seen[key] = future
+        if len(self._seen) > IMAGE_MEMORY:
+            self._seen.popitem(last=False)
         return future, True
 
     def compact(self) -> None:
-        """Keep finished images as their small outcome: a Future (with its lock) weighs far more."""
+        """Remember finished images by their outcome alone: a Future, with its lock, weighs ~10x more."""
         for key, known in self._seen.items():
             if isinstance(known, Future) and known.done():
                 self._seen[key] = known.result()
 
     @staticmethod
-    def _key(ref: ImageRef) -> str:
+    def _key(ref: ImageRef) -> bytes:
+        digest = hashlib.blake2b(digest_size=16)
         if ref.data is not None:
-            return "data:" + hashlib.blake2b(ref.data, digest_size=16).hexdigest()
-        return f"path:{ref.path}" if ref.path is not None else f"uri:{ref.uri}"
+            digest.update(b"data:" + ref.data)
+        else:
+            digest.update((f"path:{ref.path}" if ref.path is not None else f"uri:{ref.uri}").encode())
+        return digest.digest()
 
     def _download(self, ref: ImageRef) -> ImageRef:
         """An image a Bedrock record already keeps in S3: fetch it so it is checked like any other."""
@@ -250,7 +295,7 @@ def _read(root: Path, fmt: str, options: PrepareOptions) -> Iterator[Example | F
 
 
 def _finish_record(
-    pending: _Pending, tally: _Tally, options: PrepareOptions, s3_uri: str, spool: Any
+    pending: _Pending, tally: _Tally, options: PrepareOptions, s3_uri: str, spool: TextIO
 ) -> None:
     example = pending.example
     findings: list[Finding] = []
@@ -269,25 +314,24 @@ def _finish_record(
     tally.log.extend(findings)
     if any(finding.severity == "error" for finding in findings):
         tally.counts.rejected += 1
+        tally.orphan_candidates.update(image.key for image in stored)
         return
 
     hashes = [image.sha256 for image in stored]
-    duplicate = tally.duplicates.check(content_key(example, hashes), example.source)
-    if duplicate is not None:
-        tally.log.add(duplicate)
     tally.json_answers.add(check.answer_kinds)
     tally.counts.accepted += 1
     if not stored:
         tally.counts.text_only += 1
     elif len(stored) > 1:
         tally.counts.multi_image += 1
-    tally.image_keys.update(image.key for image in stored)
+    tally.orphan_candidates.difference_update(image.key for image in stored)
 
     record = bedrock_record(example, stored, s3_uri, system)
     record[EVALUATION_FIELD] = evaluation_fields(example)
     spool.write(dumps(record) + "\n")
     tally.group_keys.append(group_key(hashes, normalise_question(example.first_question)))
     tally.leak_keys.append(leakage_key(hashes, example.first_question))
+    tally.content_keys.append(content_key(example, hashes))
     tally.tokens.append(check.tokens)
 
 
@@ -304,7 +348,8 @@ def _first_pass(
     workers = options.workers or os.cpu_count() or 1
     in_flight = max(8, workers * 16)
     with _executor(workers) as executor, spool_path.open("w", encoding="utf-8") as spool:
-        images = _ImageStage(executor, options.out_dir, options.image_policy, s3)
+        allowed_root = (root if root.is_dir() else root.parent) if options.confine_images else None
+        images = _ImageStage(executor, options.out_dir, options.image_policy, s3, allowed_root)
         queue: deque[_Pending] = deque()
         for item in _read(root, fmt, options):
             tally.counts.records += 1
@@ -317,7 +362,7 @@ def _first_pass(
             # Keep records in source order, and bound the work waiting on images.
             while queue and (len(queue) >= in_flight or all(f.done() for f in queue[0].outcomes)):
                 _finish_record(queue.popleft(), tally, options, s3_uri, spool)
-            if tally.counts.records % 1000 == 0:
+            if tally.counts.records % 256 == 0:
                 images.compact()
             if progress and tally.counts.records % 50 == 0:
                 progress("read", tally.counts.records, None)
@@ -334,15 +379,28 @@ def _first_pass(
 def _second_pass(
     tally: _Tally, options: PrepareOptions, spool_path: Path, progress: ProgressCallback | None
 ) -> list[Side]:
+    """Split on the packed keys, then stream the spool into the three files.
+
+    Each dataset-wide computation runs on its own and lets go of its working set before the next.
+    """
     sides = assign_sides(tally.group_keys, options.split)
     leaked = set(leaked_test_indices(sides, tally.leak_keys))
+    duplicates = find_duplicates(tally.content_keys)
+    originals = set(duplicates.values())
+    sources_of_originals: dict[int, str] = {}
     with SplitWriter(options.out_dir) as writer, spool_path.open(encoding="utf-8") as spool:
         for index, line in enumerate(spool):
             record = json.loads(line)
-            side = sides[index]
+            source = record[EVALUATION_FIELD]["source"]
+            if index in originals:
+                sources_of_originals[index] = source
+            if index in duplicates:
+                tally.log.add(duplicate_warning(SourceRef(source), sources_of_originals[duplicates[index]]))
             if index in leaked:
-                tally.log.add(leakage_warning(SourceRef(record[EVALUATION_FIELD]["source"])))
-            writer.write(side, record)
+                tally.log.add(leakage_warning(SourceRef(source)))
+            if tally.orphan_candidates:
+                tally.orphan_candidates.difference_update(_image_keys(record))
+            writer.write(sides[index], record)
             if progress and index % 200 == 0:
                 progress("write", index, len(sides))
     if progress:
@@ -350,14 +408,35 @@ def _second_pass(
     return sides
 
 
-def _remove_unreferenced_images(out_dir: Path, referenced: set[str]) -> None:
-    """Images of rejected records (and of earlier runs into the same folder) must not be uploaded."""
+def _image_keys(record: dict[str, Any]) -> Iterator[str]:
+    for message in record["messages"]:
+        for item in message["content"]:
+            if "image" in item:
+                uri: str = item["image"]["source"]["s3Location"]["uri"]
+                yield uri[uri.rindex("/" + IMAGES_DIR + "/") + 1 :]
+
+
+def _clear_images(out_dir: Path) -> None:
+    """Images of an earlier run into the same folder must not be uploaded with this one."""
+    folder = out_dir / IMAGES_DIR
+    if folder.is_dir():
+        for path in folder.iterdir():
+            if _IMAGE_NAME.fullmatch(path.name):
+                path.unlink()
+
+
+def _remove_orphans(out_dir: Path, orphans: set[str]) -> None:
+    """Images only rejected records used were written by the workers; they must not be uploaded."""
+    for key in orphans:
+        (out_dir / key).unlink(missing_ok=True)
+
+
+def _count_images(out_dir: Path) -> int:
     folder = out_dir / IMAGES_DIR
     if not folder.is_dir():
-        return
-    for path in folder.iterdir():
-        if f"{IMAGES_DIR}/{path.name}" not in referenced:
-            path.unlink()
+        return 0
+    with os.scandir(folder) as entries:
+        return sum(1 for entry in entries if _IMAGE_NAME.fullmatch(entry.name))
 
 
 # --- the use case --------------------------------------------------------------------------------------
@@ -376,10 +455,13 @@ def prepare(
     opened; every problem with the data itself ends up in the report instead.
     """
     problems = options.problems()
+    if options.upload and s3_client is None:
+        problems.append("--upload needs an S3 client (the caller makes one from the AWS settings)")
     if problems:
         raise UsageError("; ".join(problems))
     s3_uri = (options.s3_uri or PLACEHOLDER_S3_URI).rstrip("/")
     options.out_dir.mkdir(parents=True, exist_ok=True)
+    _clear_images(options.out_dir)
     with tempfile.TemporaryDirectory(prefix="tunebot-prepare-") as scratch:
         workdir = Path(scratch)
         root = open_source(source, workdir / "source", s3_client=s3_client)
@@ -387,11 +469,11 @@ def prepare(
         spool_path = workdir / "accepted.jsonl"
         tally = _first_pass(root, fmt, options, s3_uri, spool_path, s3_client, progress)
         sides = _second_pass(tally, options, spool_path, progress)
-    _remove_unreferenced_images(options.out_dir, tally.image_keys)
+    _remove_orphans(options.out_dir, tally.orphan_candidates)
 
     report = _build_report(fmt, tally, sides, options, s3_uri)
     _write_report(options.out_dir, report)
-    if options.upload and s3_client is not None and options.s3_uri is not None:
+    if options.upload and s3_client is not None and options.s3_uri is not None:  # checked above
         summary = upload_folder(
             options.out_dir,
             options.s3_uri,
@@ -417,7 +499,7 @@ def _build_report(fmt: str, tally: _Tally, sides: list[Side], options: PrepareOp
         totals[side] += tokens
         sized[side] += 1
     counts.train, counts.validation, counts.test = sized["train"], sized["validation"], sized["test"]
-    counts.images = len(tally.image_keys)
+    counts.images = _count_images(options.out_dir)
 
     tally.log.extend(record_count_findings(counts.train, counts.validation))
     json_summary = tally.json_answers.finding()

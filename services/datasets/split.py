@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, overload
 
 Side = Literal["train", "validation", "test"]
 
@@ -41,6 +41,39 @@ class SplitPlan:
                 f"got {self.test_fraction}"
             )
         return found
+
+
+KEY_BYTES = 16
+
+
+class PackedKeys(Sequence[bytes]):
+    """16-byte keys packed end to end: 16 bytes per record instead of a 49-byte object each, so a
+    dataset's keys stay small however many records it has."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def append(self, key: bytes) -> None:
+        if len(key) != KEY_BYTES:
+            raise ValueError(f"keys are {KEY_BYTES} bytes, got {len(key)}")
+        self._buffer += key
+
+    def __len__(self) -> int:
+        return len(self._buffer) // KEY_BYTES
+
+    @overload
+    def __getitem__(self, index: int) -> bytes: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[bytes]: ...
+    def __getitem__(self, index: int | slice) -> bytes | Sequence[bytes]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        start = index * KEY_BYTES
+        return bytes(self._buffer[start : start + KEY_BYTES])
 
 
 def group_key(image_hashes: Sequence[str], normalised_question: str) -> bytes:

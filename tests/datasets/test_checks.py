@@ -6,11 +6,12 @@ import pytest
 
 from services.datasets.checks import (
     AnswerKind,
-    DuplicateTracker,
     JsonAnswerTally,
     answer_kind,
     check_record,
     content_key,
+    duplicate_warning,
+    find_duplicates,
     image_tokens,
     leakage_key,
     leaked_test_indices,
@@ -160,24 +161,22 @@ def test_plain_text_dataset_is_not_nagged_about_json() -> None:
 
 
 def test_exact_duplicate_is_flagged_against_the_first_copy() -> None:
-    tracker = DuplicateTracker()
     first = example(user(), assistant(), line=1)
     again = example(user("what is the  HIGHEST bar?"), assistant(), line=5)
-    other = example(user(), assistant("41"), line=6)
+    other_answer = example(user(), assistant("41"), line=6)
+    other_image = example(user(), assistant(), line=7)
+    keys = [
+        content_key(first, ["aa"]),
+        content_key(again, ["aa"]),
+        content_key(other_answer, ["aa"]),
+        content_key(other_image, ["bb"]),
+        content_key(first, ["aa"]),
+    ]
 
-    assert tracker.check(content_key(first, ["aa"]), first.source) is None
-    finding = tracker.check(content_key(again, ["aa"]), again.source)
-    assert tracker.check(content_key(other, ["aa"]), other.source) is None
-
-    assert finding is not None and finding.code == "duplicate" and finding.severity == "warning"
+    assert find_duplicates(keys) == {1: 0, 4: 0}
+    finding = duplicate_warning(again.source, first.source)
+    assert (finding.code, finding.severity) == ("duplicate", "warning")
     assert str(finding.record) == "data.jsonl:5" and "data.jsonl:1" in finding.message
-
-
-def test_same_question_on_a_different_image_is_not_a_duplicate() -> None:
-    tracker = DuplicateTracker()
-    record = example(user(), assistant())
-    assert tracker.check(content_key(record, ["aa"]), record.source) is None
-    assert tracker.check(content_key(record, ["bb"]), SourceRef("data.jsonl", 2)) is None
 
 
 def test_leakage_finds_test_records_seen_in_training() -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 from collections import Counter, defaultdict
 
-from services.datasets.split import SplitPlan, assign_sides, group_key
+import pytest
+
+from services.datasets.split import PackedKeys, SplitPlan, assign_sides, group_key
 
 
 def image_hash(number: int) -> str:
@@ -71,3 +73,17 @@ def test_fractions_outside_the_allowed_ranges_are_explained() -> None:
     assert "--validation-fraction must be between 0.1 and 0.2" in validation
     [test] = SplitPlan(test_fraction=-0.1).problems()
     assert "--test-fraction" in test
+
+
+def test_packed_keys_behave_like_a_list_of_keys() -> None:
+    keys = keys_for(5, 2)
+    packed = PackedKeys()
+    for key in keys:
+        packed.append(key)
+    assert len(packed) == 10 and list(packed) == keys
+    assert packed[-1] == keys[-1] and list(packed[2:4]) == keys[2:4]
+    assert assign_sides(packed, SplitPlan(seed=2)) == assign_sides(keys, SplitPlan(seed=2))
+    with pytest.raises(IndexError):
+        packed[10]
+    with pytest.raises(ValueError, match="16 bytes"):
+        packed.append(b"short")

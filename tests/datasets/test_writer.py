@@ -119,3 +119,14 @@ def test_prepared_folder_is_consistent(tmp_path: Path, workers: int) -> None:
     assert referenced == {f.name for f in files}
     assert all(EVALUATION_FIELD in record for record in sides["test"])
     assert all(record[EVALUATION_FIELD]["references"] for record in sides["test"])
+
+
+def test_a_second_run_into_the_same_folder_leaves_only_its_own_images(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = make_chartqa(tmp_path / "first", 30, splits=("train",))
+    second = make_chartqa(tmp_path / "second", 12, splits=("val",))
+    prepare(str(first), PrepareOptions(out_dir=out, workers=1))
+
+    report = prepare(str(second), PrepareOptions(out_dir=out, workers=1))
+
+    assert len(list((out / "images").iterdir())) == report.counts.images == 12
