@@ -2,18 +2,47 @@
 
 from __future__ import annotations
 
+import re
+import shlex
 from dataclasses import dataclass
 
 SUBCOMMANDS: dict[str, str] = {
-    "help": "/finetune help: what each command does",
+    "help": "/finetune help",
     "launch": "/finetune launch <dataset> [model=11b|90b|both] [epochs=N] [lr=X] [eval=on|off] [name=TEXT]",
     "recommend": "/finetune recommend <examples> [model=11b|90b]",
     "status": "/finetune status <job>",
-    "history": "/finetune history [mine|all|@user] [status=..] [model=..] [limit=N]",
+    "history": "/finetune history [mine|all|@user] [status=..] [model=11b|90b] [limit=N]",
     "cancel": "/finetune cancel <job>",
     "compare": "/finetune compare <group> | /finetune compare <job> <job>",
     "datasets": "/finetune datasets [mine|all]",
 }
+EXAMPLES: dict[str, str] = {
+    "help": "what each command does",
+    "launch": "<dataset> is an id, an s3:// URI or `last` (your last upload); "
+    "`/finetune launch last model=both` shows the cost and asks you to confirm",
+    "recommend": "`/finetune recommend 1200` gives epochs and learning rate, with reasons",
+    "status": "`/finetune status charts-11b` shows one job",
+    "history": "`/finetune history mine status=done limit=5` lists jobs, newest first",
+    "cancel": "`/finetune cancel charts-90b` stops a job (you, or an admin)",
+    "compare": "`/finetune compare <group>` compares the 11B and 90B runs of one launch",
+    "datasets": "`/finetune datasets mine` lists recent datasets with their record counts",
+}
+JOB_STATUSES = (
+    "pending",
+    "queued",
+    "submitting",
+    "training",
+    "evaluating",
+    "done",
+    "failed",
+    "cancelling",
+    "cancelled",
+)
+MODELS = ("11b", "90b")
+MAX_HISTORY = 50
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+_USER = re.compile(r"^<@([A-Z0-9]+)(\|[^>]*)?>$")
+_S3 = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/\S*)?$")
 
 
 @dataclass(frozen=True)
@@ -30,38 +59,268 @@ class UsageError:
 
 
 @dataclass(frozen=True)
-class NotYetAvailable:
-    """A known subcommand this build does not serve yet."""
+class Launch:
+    """``dataset`` None means "no arguments": open the launch modal."""
 
-    name: str
+    dataset: str | None
+    models: tuple[str, ...] = ("11b",)
+    epochs: int | None = None
+    learning_rate: float | None = None
+    evaluate: bool = True
+    name: str | None = None
 
 
-Command = Help | UsageError | NotYetAvailable
+@dataclass(frozen=True)
+class Recommend:
+    examples: int
+    model: str | None = None
 
 
-def parse(text: str) -> Command:
-    words = text.split()
+@dataclass(frozen=True)
+class Status:
+    job: str
+
+
+@dataclass(frozen=True)
+class History:
+    """``user`` None means everyone's jobs."""
+
+    user: str | None
+    status: str | None = None
+    model: str | None = None
+    limit: int = 10
+
+
+@dataclass(frozen=True)
+class Cancel:
+    job: str
+
+
+@dataclass(frozen=True)
+class Compare:
+    """Either one launch group, or two jobs."""
+
+    group: str | None = None
+    jobs: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Datasets:
+    mine: bool = True
+
+
+Command = Help | UsageError | Launch | Recommend | Status | History | Cancel | Compare | Datasets
+
+
+class _Bad(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def parse(text: str, user_id: str) -> Command:
+    """Parse what followed ``/finetune``; ``user_id`` is the caller (for ``mine``)."""
+    try:
+        words = shlex.split(text.strip())
+    except ValueError:
+        words = text.split()
+        if words and words[0].lower() in SUBCOMMANDS:
+            return UsageError("A quote is not closed.", SUBCOMMANDS[words[0].lower()])
+        return UsageError("A quote is not closed.", SUBCOMMANDS["help"])
     if not words or words[0].lower() == "help":
         return Help()
-    name = words[0].lower()
-    if name in SUBCOMMANDS:
-        return NotYetAvailable(name)
-    closest = _closest(name)
-    return UsageError(
-        f"`{words[0]}` is not a /finetune command.", SUBCOMMANDS.get(closest, SUBCOMMANDS["help"])
+    name, args = words[0].lower(), words[1:]
+    parser = _PARSERS.get(name)
+    if parser is None:
+        closest = _closest(name)
+        return UsageError(f"`{words[0]}` is not a /finetune command.", SUBCOMMANDS[closest])
+    try:
+        return parser(args, user_id)
+    except _Bad as bad:
+        return UsageError(bad.message, SUBCOMMANDS[name])
+
+
+def _options(args: list[str], allowed: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
+    positional: list[str] = []
+    options: dict[str, str] = {}
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        if not sep:
+            positional.append(arg)
+            continue
+        key = key.lower()
+        if key not in allowed:
+            raise _Bad(f"`{key}=` is not an option here (options: {', '.join(k + '=' for k in allowed)}).")
+        if not value:
+            raise _Bad(f"`{key}=` needs a value.")
+        if key in options:
+            raise _Bad(f"`{key}=` is given twice.")
+        options[key] = value
+    return positional, options
+
+
+def _models(value: str) -> tuple[str, ...]:
+    value = value.lower()
+    if value == "both":
+        return MODELS
+    if value in MODELS:
+        return (value,)
+    raise _Bad(f"model `{value}` is not 11b, 90b or both.")
+
+
+def _one_model(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if value.lower() not in MODELS:
+        raise _Bad(f"model `{value}` is not 11b or 90b.")
+    return value.lower()
+
+
+def _int(value: str, what: str, low: int, high: int) -> int:
+    try:
+        number = int(value.replace(",", "").replace("_", ""))
+    except ValueError:
+        raise _Bad(f"{what} `{value}` is not a whole number.") from None
+    if not low <= number <= high:
+        raise _Bad(f"{what} must be between {low:,} and {high:,}; got {number:,}.")
+    return number
+
+
+def _identifier(value: str, what: str) -> str:
+    if not _ID.match(value):
+        raise _Bad(f"`{value}` is not a {what} id or name.")
+    return value
+
+
+def _launch(args: list[str], _user: str) -> Command:
+    if not args:
+        return Launch(dataset=None)
+    positional, options = _options(args, ("model", "epochs", "lr", "eval", "name"))
+    if len(positional) != 1:
+        raise _Bad("Give exactly one dataset: its id, an s3:// URI, or `last` (your last upload).")
+    dataset = positional[0]
+    if dataset.lower() == "last":
+        dataset = "last"
+    elif dataset.startswith("s3://"):
+        if not _S3.match(dataset):
+            raise _Bad(f"`{dataset}` is not a valid s3://bucket/prefix URI.")
+    else:
+        _identifier(dataset, "dataset")
+    learning_rate: float | None = None
+    if "lr" in options:
+        try:
+            learning_rate = float(options["lr"])
+        except ValueError:
+            raise _Bad(f"lr `{options['lr']}` is not a number such as 1e-5.") from None
+        if not 0 < learning_rate < 1:
+            raise _Bad(f"lr `{options['lr']}` must be between 0 and 1, such as 1e-5.")
+    evaluate = options.get("eval", "on").lower()
+    if evaluate not in ("on", "off"):
+        raise _Bad(f"eval `{evaluate}` is not on or off.")
+    return Launch(
+        dataset=dataset,
+        models=_models(options.get("model", "11b")),
+        epochs=_int(options["epochs"], "epochs", 1, 10) if "epochs" in options else None,
+        learning_rate=learning_rate,
+        evaluate=evaluate == "on",
+        name=options.get("name"),
     )
 
 
-def _closest(word: str) -> str:
-    """The subcommand sharing the longest prefix with ``word`` (typos keep their start)."""
+def _recommend(args: list[str], _user: str) -> Command:
+    positional, options = _options(args, ("model",))
+    if len(positional) != 1:
+        raise _Bad("Give the number of training examples.")
+    return Recommend(_int(positional[0], "examples", 1, 10_000_000), _one_model(options.get("model")))
 
-    def shared(candidate: str) -> int:
-        count = 0
+
+def _one_job(args: list[str], what: str) -> str:
+    if len(args) != 1 or "=" in args[0]:
+        raise _Bad(f"Give one {what}: its id or name.")
+    return _identifier(args[0], what)
+
+
+def _status(args: list[str], _user: str) -> Command:
+    return Status(_one_job(args, "job"))
+
+
+def _cancel(args: list[str], _user: str) -> Command:
+    return Cancel(_one_job(args, "job"))
+
+
+def _history(args: list[str], user: str) -> Command:
+    positional, options = _options(args, ("status", "model", "limit"))
+    if len(positional) > 1:
+        raise _Bad("Give at most one of mine, all or @user.")
+    who: str | None = user
+    if positional:
+        scope = positional[0]
+        mention = _USER.match(scope)
+        if scope.lower() == "mine":
+            who = user
+        elif scope.lower() == "all":
+            who = None
+        elif mention:
+            who = mention.group(1)
+        else:
+            raise _Bad(f"`{scope}` is not mine, all or an @mention (pick the person from Slack's list).")
+    status = options.get("status")
+    if status is not None and status.lower() not in JOB_STATUSES:
+        raise _Bad(f"status `{status}` is not one of {', '.join(JOB_STATUSES)}.")
+    limit = _int(options["limit"], "limit", 1, MAX_HISTORY) if "limit" in options else 10
+    return History(who, status.lower() if status else None, _one_model(options.get("model")), limit)
+
+
+def _compare(args: list[str], _user: str) -> Command:
+    if len(args) == 1:
+        return Compare(group=_identifier(args[0], "launch group"))
+    if len(args) == 2:
+        first, second = (_identifier(arg, "job") for arg in args)
+        if first == second:
+            raise _Bad("Compare two different jobs.")
+        return Compare(jobs=(first, second))
+    raise _Bad("Give one launch group, or two jobs.")
+
+
+def _datasets(args: list[str], _user: str) -> Command:
+    if not args:
+        return Datasets(mine=True)
+    if len(args) == 1 and args[0].lower() in ("mine", "all"):
+        return Datasets(mine=args[0].lower() == "mine")
+    raise _Bad("Give mine or all.")
+
+
+_PARSERS = {
+    "launch": _launch,
+    "recommend": _recommend,
+    "status": _status,
+    "history": _history,
+    "cancel": _cancel,
+    "compare": _compare,
+    "datasets": _datasets,
+}
+
+
+def _closest(word: str) -> str:
+    """The subcommand most like ``word``: shared letters in order, so typos and swaps still match."""
+
+    def likeness(candidate: str) -> tuple[int, int]:
+        prefix = 0
         for a, b in zip(word, candidate, strict=False):
             if a != b:
                 break
-            count += 1
-        return count
+            prefix += 1
+        return (_common_subsequence(word, candidate), prefix)
 
-    best = max(SUBCOMMANDS, key=shared)
-    return best if shared(best) > 0 else "help"
+    best = max(SUBCOMMANDS, key=likeness)
+    return best if likeness(best)[0] >= max(2, len(best) // 2) else "help"
+
+
+def _common_subsequence(a: str, b: str) -> int:
+    previous = [0] * (len(b) + 1)
+    for char in a:
+        current = [0]
+        for j, other in enumerate(b):
+            current.append(previous[j] + 1 if char == other else max(previous[j + 1], current[j]))
+        previous = current
+    return previous[-1]

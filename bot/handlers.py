@@ -1,26 +1,116 @@
-"""Listeners: ack at once, validate, delegate, reply. Nothing slow runs here."""
+"""Listeners: ack at once, delegate, reply. Nothing slow runs here (see bot.flows and bot.uploads).
+
+Bolt passes arguments by name, so each listener names what it needs: ``ack``, ``body``, ``respond``.
+Bolt runs with ``process_before_response``: a listener's return sends the HTTP answer, so each one
+acks, hands the service call to the ``later`` pool, and returns; the reply goes out through
+``respond`` (the response_url) when the service has answered.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import Ack, Respond
 
-from bot import blocks, commands
+from bot.flows import Flows, Reply, SeenIds
+from bot.uploads import UploadWorker
+
+log = logging.getLogger(__name__)
+WORKERS = 4  # few: after-ack work must not crowd out the acks themselves
 
 
-def finetune_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
-    parsed = commands.parse(command.get("text", ""))
-    if isinstance(parsed, commands.Help):
-        ack(response_type="ephemeral", blocks=blocks.help_blocks(), text="tunebot help")
-    elif isinstance(parsed, commands.UsageError):
-        ack(response_type="ephemeral", text=blocks.usage_error_text(parsed.message, parsed.usage))
-    else:
-        ack(
-            response_type="ephemeral",
-            text=f"`/finetune {parsed.name}` is not available in this build yet. Try `/finetune help`.",
-        )
+def _action(body: dict[str, Any]) -> dict[str, Any]:
+    action: dict[str, Any] = body["actions"][0]
+    return action
 
 
-def ignore_event(ack: Ack) -> None:
-    ack()
+def _where(body: dict[str, Any]) -> tuple[str, str, str]:
+    """(user, channel, message ts) of an interaction."""
+    container = body.get("container") or {}
+    channel = (body.get("channel") or {}).get("id") or container.get("channel_id", "")
+    return body["user"]["id"], channel, container.get("message_ts", "")
+
+
+def _delete_original(respond: Respond) -> None:
+    respond(delete_original=True)
+
+
+class Listeners:
+    def __init__(self, flows: Flows, uploads: UploadWorker) -> None:
+        self.flows = flows
+        self.uploads = uploads
+        self.seen_events = SeenIds()
+        self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="slack-reply")
+
+    def later(self, respond: Respond | None, use_case: Callable[..., Reply | None], *args: Any) -> None:
+        """Run ``use_case`` off the request thread and send its reply, if any, to ``respond``."""
+
+        def run() -> None:
+            try:
+                reply = use_case(*args)
+                if reply is not None and respond is not None:
+                    respond(**reply.kwargs())
+            except Exception:
+                log.exception("listener work failed", extra={"use_case": use_case.__name__})
+
+        self._pool.submit(run)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.uploads.shutdown()
+
+    def finetune(self, ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+        ack(**self.flows.acknowledgement(command))
+        self.later(respond, self.flows.run_command, command)
+
+    def launch_confirm(self, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        user, channel, _ = _where(body)
+        self.later(respond, self.flows.confirm_launch, _action(body)["value"], user, channel)
+
+    def launch_from_report(self, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        user, channel, message_ts = _where(body)
+        self.later(respond, self.flows.launch_from_report, _action(body)["value"], user, channel, message_ts)
+
+    def dismiss(self, ack: Ack, respond: Respond) -> None:
+        ack()
+        self.later(None, _delete_original, respond)
+
+    def cancel_confirm(self, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        self.later(respond, self.flows.confirm_cancel, _action(body)["value"], body["user"]["id"])
+
+    def history_more(self, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        self.later(respond, self.flows.history_more, _action(body)["value"])
+
+    def approve(self, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        self.later(respond, self.flows.decide_approval, _action(body)["value"], body["user"]["id"], True)
+
+    def decline(self, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        self.later(respond, self.flows.decide_approval, _action(body)["value"], body["user"]["id"], False)
+
+    def launch_modal(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        ack(**self.flows.modal_errors(view, body["user"]["id"]))
+        self.later(None, self.flows.modal_submitted, view, body["user"]["id"])
+
+    def message(self, ack: Ack, body: dict[str, Any], event: dict[str, Any]) -> None:
+        ack()
+        # Slack retries an event it thinks was lost: one upload per event id.
+        event_id = body.get("event_id") or f"{event.get('channel')}:{event.get('ts')}"
+        if event.get("subtype") == "file_share" and self.seen_events.first_time(event_id):
+            self.uploads.submit(event)
+
+    def home_opened(self, ack: Ack, event: dict[str, Any]) -> None:
+        ack()
+        if event.get("tab", "home") == "home":
+            self.later(None, self.flows.publish_home, event["user"])
+
+    def ignore(self, ack: Ack) -> None:
+        ack()

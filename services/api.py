@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
-from services import __version__
+from services import __version__, api_datasets, api_events, api_jobs
+from services.api_common import errors
 from services.errors import ApiError
 
 _bearer = HTTPBearer(auto_error=False, description="TUNEBOT_API_TOKEN")
@@ -34,7 +35,7 @@ class ServiceInfo(BaseModel):
     database: str
 
 
-router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)], responses=errors(401))
 
 
 @router.get("/info", response_model=ServiceInfo, summary="What this service runs on")
@@ -44,3 +45,8 @@ def info(request: Request) -> ServiceInfo:
         backend=request.app.state.backend,
         database=request.app.state.engine.dialect.name,
     )
+
+
+router.include_router(api_jobs.router)
+router.include_router(api_events.router)
+router.include_router(api_datasets.router)

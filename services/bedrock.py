@@ -116,10 +116,23 @@ class JobDetail:
     output_s3_uri: str | None
 
 
-def make_bedrock_client(region: str, endpoint_url: str | None) -> BedrockClient:
-    """A client whose own retries are off: ``BedrockJobs`` retries, so every attempt is counted once."""
+def make_bedrock_client(
+    region: str, endpoint_url: str | None, credentials: tuple[str, str] | None = None
+) -> BedrockClient:
+    """A client whose own retries are off: ``BedrockJobs`` retries, so every attempt is counted once.
+
+    ``credentials`` is only for the sandbox's stand-in; otherwise boto3's default chain applies.
+    """
     config = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=10, read_timeout=60)
-    return boto3.client("bedrock", region_name=region, endpoint_url=endpoint_url, config=config)
+    key_id, secret = credentials or (None, None)
+    return boto3.client(
+        "bedrock",
+        region_name=region,
+        endpoint_url=endpoint_url,
+        config=config,
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+    )
 
 
 class BedrockJobs:

@@ -95,10 +95,12 @@ def _first_line(error: BaseException) -> str:
 def _register_domain_commands() -> None:
     # Each domain keeps its own commands beside its code; this is the one place that lists them.
     from services.cli_datasets import register as register_datasets
+    from services.cli_jobs import register as register_jobs
     from services.cli_score import register as register_score
 
     register_datasets(app)
     register_score(app)
+    register_jobs(app)
 
 
 _register_domain_commands()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -40,6 +41,107 @@ class ServiceClient:
         info: dict[str, Any] = self._request("GET", "/api/v1/info")
         return info
 
+    # --- jobs ---------------------------------------------------------------------------------------
+
+    def launch_jobs(
+        self,
+        idempotency_key: str,
+        *,
+        dataset_id: str,
+        models: list[str],
+        requested_by: str,
+        epochs: int | None = None,
+        learning_rate: float | None = None,
+        evaluate: bool = True,
+        approved_by: str | None = None,
+        slack_channel: str | None = None,
+        slack_thread_ts: str | None = None,
+        name: str | None = None,
+    ) -> dict[str, Any]:
+        """Launch once per ``idempotency_key``: repeating the call returns the same group and jobs."""
+        body: dict[str, Any] = {
+            "dataset_id": dataset_id,
+            "models": models,
+            "requested_by": requested_by,
+            "evaluate": evaluate,
+        }
+        optional = {
+            "epochs": epochs,
+            "learning_rate": learning_rate,
+            "approved_by": approved_by,
+            "slack_channel": slack_channel,
+            "slack_thread_ts": slack_thread_ts,
+            "name": name,
+        }
+        body.update({key: value for key, value in optional.items() if value is not None})
+        result: dict[str, Any] = self._request(
+            "POST", "/api/v1/jobs", json=body, headers={"Idempotency-Key": idempotency_key}
+        )
+        return result
+
+    def list_jobs(
+        self,
+        *,
+        requested_by: str | None = None,
+        status: str | None = None,
+        model: str | None = None,
+        dataset_id: str | None = None,
+        limit: int = 50,
+        before: str | None = None,
+    ) -> dict[str, Any]:
+        """A page of jobs, newest first: ``{"jobs": [...], "next_before": id | None}``."""
+        filters = {
+            "requested_by": requested_by,
+            "status": status,
+            "model": model,
+            "dataset_id": dataset_id,
+            "before": before,
+        }
+        params: dict[str, Any] = {key: value for key, value in filters.items() if value is not None}
+        params["limit"] = limit
+        page: dict[str, Any] = self._request("GET", "/api/v1/jobs", params=params)
+        return page
+
+    def get_job(self, job_id: str) -> dict[str, Any]:
+        job: dict[str, Any] = self._request("GET", f"/api/v1/jobs/{quote(job_id, safe='')}")
+        return job
+
+    def cancel_job(self, job_id: str, requested_by: str | None = None) -> dict[str, Any]:
+        body = {"requested_by": requested_by} if requested_by else {}
+        job: dict[str, Any] = self._request(
+            "POST", f"/api/v1/jobs/{quote(job_id, safe='')}/cancel", json=body
+        )
+        return job
+
+    def set_job_message(self, job_id: str, **slack: str) -> dict[str, Any]:
+        """Record where the job's status message lives: slack_channel, slack_thread_ts, slack_message_ts."""
+        group: dict[str, Any] = self._request("PATCH", f"/api/v1/jobs/{quote(job_id, safe='')}", json=slack)
+        return group
+
+    def get_group(self, group_id: str) -> dict[str, Any]:
+        group: dict[str, Any] = self._request("GET", f"/api/v1/groups/{quote(group_id, safe='')}")
+        return group
+
+    def recommendation(self, examples: int, model: str | None = None) -> dict[str, Any]:
+        params: dict[str, Any] = {"examples": examples}
+        if model is not None:
+            params["model"] = model
+        advice: dict[str, Any] = self._request("GET", "/api/v1/recommendations", params=params)
+        return advice
+
+    # --- events -------------------------------------------------------------------------------------
+
+    def claim_events(
+        self, consumer: str, limit: int = 20, lease_seconds: float = 60.0
+    ) -> list[dict[str, Any]]:
+        body = {"consumer": consumer, "limit": limit, "lease_seconds": lease_seconds}
+        batch: dict[str, Any] = self._request("POST", "/api/v1/events/claim", json=body)
+        events: list[dict[str, Any]] = batch["events"]
+        return events
+
+    def ack_event(self, event_id: int, consumer: str) -> None:
+        self._request("POST", f"/api/v1/events/{event_id}/ack", json={"consumer": consumer})
+
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
             response = self._http.request(method, path, **kwargs)
@@ -54,3 +156,72 @@ class ServiceClient:
         raise ServiceError(
             response.status_code, body.get("code", "http_error"), body.get("message", ""), body.get("field")
         )
+
+    # --- added for the bot ---------------------------------------------------------------------------
+    # Dataset routes and the two PNG routes are the job service's to define; these follow DESIGN §1.
+
+    def upload_dataset(
+        self,
+        path: str,
+        filename: str,
+        *,
+        created_by: str,
+        idempotency_key: str | None = None,
+        slack_channel: str | None = None,
+        slack_thread_ts: str | None = None,
+    ) -> dict[str, Any]:
+        """Stream a local file to the service, which checks and converts it in the background."""
+        fields = {"created_by": created_by, "name": filename}
+        slack = {"slack_channel": slack_channel, "slack_thread_ts": slack_thread_ts}
+        fields.update({key: value for key, value in slack.items() if value})
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        with open(path, "rb") as stream:
+            dataset: dict[str, Any] = self._request(
+                "POST",
+                "/api/v1/datasets",
+                data=fields,
+                files={"file": (filename, stream, "application/octet-stream")},
+                headers=headers,
+                timeout=300.0,
+            )
+        return dataset
+
+    def dataset_from_uri(
+        self, source_uri: str, *, created_by: str, slack_channel: str | None = None
+    ) -> dict[str, Any]:
+        body = {"source_uri": source_uri, "created_by": created_by}
+        if slack_channel:
+            body["slack_channel"] = slack_channel
+        dataset: dict[str, Any] = self._request("POST", "/api/v1/datasets", json=body)
+        return dataset
+
+    def get_dataset(self, dataset_id: str) -> dict[str, Any]:
+        dataset: dict[str, Any] = self._request("GET", f"/api/v1/datasets/{quote(dataset_id, safe='')}")
+        return dataset
+
+    def list_datasets(self, *, created_by: str | None = None, limit: int = 10) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"limit": limit}
+        if created_by is not None:
+            params["created_by"] = created_by
+        page: Any = self._request("GET", "/api/v1/datasets", params=params)
+        datasets: list[dict[str, Any]] = page["datasets"] if isinstance(page, dict) else page
+        return datasets
+
+    def job_loss_curve(self, job_id: str) -> bytes | None:
+        """The job's loss-curve PNG, or None when the service has none (yet)."""
+        return self._png(f"/api/v1/jobs/{quote(job_id, safe='')}/loss-curve.png")
+
+    def group_comparison_chart(self, group_id: str) -> bytes | None:
+        """The 11B-vs-90B comparison chart PNG of a launch group, or None when there is none."""
+        return self._png(f"/api/v1/groups/{quote(group_id, safe='')}/comparison.png")
+
+    def _png(self, path: str) -> bytes | None:
+        try:
+            response = self._http.get(path)
+        except httpx.HTTPError as error:
+            raise ServiceError(503, "service_unreachable", f"cannot reach the job service: {error}") from None
+        if response.status_code == 404:
+            return None
+        if not response.is_success or not response.headers.get("content-type", "").startswith("image/png"):
+            raise ServiceError(response.status_code, "http_error", "the service did not return a PNG")
+        return response.content

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from services.datasets.upload import split_s3_uri
@@ -22,6 +23,20 @@ MAX_METRICS_BYTES = 50 * 1024 * 1024
 
 class OutputsError(Exception):
     """The output prefix cannot be read; the message names it and what to check."""
+
+
+def make_s3_client(
+    region: str, endpoint_url: str | None, credentials: tuple[str, str] | None = None
+) -> S3Client:
+    """``credentials`` is only for the sandbox's stand-in; otherwise boto3's default chain applies."""
+    key_id, secret = credentials or (None, None)
+    return boto3.client(
+        "s3",
+        region_name=region,
+        endpoint_url=endpoint_url,
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+    )
 
 
 class JobOutputs:

@@ -203,7 +203,43 @@ def _bring_up_database(runtime: Runtime, settings: Settings) -> None:
 
 def _register_tasks(scheduler: Scheduler, runtime: Runtime, settings: Settings) -> None:
     """Periodic work of the service role. Domain tasks (polling, janitors) register here."""
+    from services.dataset_checks import check_waiting, make_check_deps
+    from services.jobs import make_job_deps, poll_once
+
     scheduler.every("heartbeat", settings.poll_seconds, lambda: None)
+    assert runtime.sessions is not None
+    sandbox = runtime.backend == "sandbox"
+    credentials = None
+    if sandbox:
+        from services.sandbox import start_sandbox
+
+        # Embedded moto for S3 and Bedrock jobs; the trainer finishes jobs like Bedrock would.
+        stand_in = start_sandbox(settings)
+        settings, credentials = stand_in.settings, stand_in.credentials
+
+        def train() -> None:
+            stand_in.trainer.tick()
+
+        scheduler.every("sandbox-trainer", 2, train)
+    job_deps = make_job_deps(
+        settings, runtime.sessions, runtime.owner, sandbox=sandbox, credentials=credentials
+    )
+    # The API's job routes use the same wiring (services.api_jobs reads it from the runtime).
+    runtime.job_deps = job_deps  # type: ignore[attr-defined]
+
+    def poll() -> None:
+        poll_once(job_deps)
+
+    scheduler.every("poll", settings.poll_seconds, poll)
+    check_deps = make_check_deps(
+        settings, runtime.sessions, runtime.owner, sandbox=sandbox, credentials=credentials
+    )
+    runtime.check_deps = check_deps  # type: ignore[attr-defined]
+
+    def check_datasets() -> None:
+        check_waiting(check_deps)
+
+    scheduler.every("datasets", 5, check_datasets)  # 5 s: how soon an uploaded dataset's check starts
 
 
 def _stop(runtime: Runtime) -> None:

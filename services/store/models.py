@@ -97,6 +97,10 @@ class Dataset(LeaseColumns, Base):
     created_by: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # A retried upload with the same key answers with the same dataset (migration 0002).
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    slack_channel: Mapped[str | None] = mapped_column(String(32))
+    slack_thread_ts: Mapped[str | None] = mapped_column(String(32))
 
 
 class JobGroup(Base):

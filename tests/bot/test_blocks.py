@@ -1,0 +1,166 @@
+"""Renderers: every message passes slack_sdk's Block Kit validation and stays within Slack's limits."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
+
+from bot import blocks
+
+JOB: dict[str, Any] = {
+    "id": "job1",
+    "group_id": "grp1",
+    "dataset_id": "ds1",
+    "model": "90b",
+    "name": "charts-90b",
+    "status": "failed",
+    "requested_by": "U1",
+    "sandbox": True,
+    "epochs": 6,
+    "learning_rate": 1e-5,
+    "recommended_epochs": 8,
+    "recommended_learning_rate": 1e-5,
+    "cost_estimate_usd": 120.5,
+    "failure_message": "ValidationException: bad record",
+    "failure_hint": "Fix record 3",
+    "metrics": {"final_training_loss": 0.41, "final_validation_loss": 0.52, "f1": 71.25},
+    "created_at": "2026-11-26T16:00:00Z",
+}
+FINDINGS = [{"record": f"data.jsonl:{i}", "code": f"code_{i % 14}", "message": "x" * 400} for i in range(300)]
+DATASET: dict[str, Any] = {
+    "id": "ds1",
+    "name": "charts",
+    "status": "ready",
+    "created_by": "U1",
+    "report": {
+        "usable": True,
+        "counts": {
+            "records": 1300,
+            "accepted": 1000,
+            "rejected": 300,
+            "train": 800,
+            "validation": 120,
+            "test": 80,
+        },
+        "errors": FINDINGS,
+        "error_counts": {f"code_{i}": 1000 for i in range(14)},
+        "warnings": [],
+        "recommendation": {
+            "model": "11b",
+            "examples": 800,
+            "epochs": 5,
+            "epochs_range": [5, 5],
+            "learning_rate": 1e-5,
+            "learning_rate_range": [1e-5, 1e-5],
+            "reasons": ["why"],
+        },
+    },
+}
+
+
+def valid(message: list[blocks.Block]) -> str:
+    assert len(message) <= blocks.MAX_BLOCKS
+    for block in message:
+        Block.parse(block).validate_json()  # type: ignore[union-attr]
+    return json.dumps(message, ensure_ascii=False)
+
+
+def test_the_validation_used_here_catches_oversized_text() -> None:
+    with pytest.raises(SlackObjectFormationError):
+        Block.parse({"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3_001}}).validate_json()  # type: ignore[union-attr]
+
+
+def test_a_job_card_shows_the_failure_the_fix_the_losses_and_the_sandbox() -> None:
+    text = valid(blocks.job_card(JOB))
+
+    assert "Epochs:* 6 (recommended 8)" in text
+    assert "Likely fix:* Fix record 3" in text
+    assert "training loss 0.4100" in text
+    assert "sandbox: simulated results" in text
+
+
+def test_a_long_report_is_cut_with_a_count_of_the_rest_and_offers_three_priced_buttons() -> None:
+    text = valid(blocks.dataset_report_blocks(DATASET, {"11b": 12.5, "90b": 40.0}))
+
+    assert "`code_0` ×1,000 (record data.jsonl:0)" in text
+    listed = text.count("×1,000")
+    assert 1 <= listed <= blocks.MAX_LISTED_ERRORS
+    rest = 14 - listed
+    assert f"…and {rest * 1000:,} more in {rest} other codes" in text
+    assert "Launch 11B ($12.50)" in text and "Launch both and compare ($52.50)" in text
+
+
+def test_an_unusable_dataset_gets_reasons_and_no_buttons() -> None:
+    unusable = {**DATASET, "status": "unusable", "error": "fewer than 100 records"}
+
+    text = valid(blocks.dataset_report_blocks(unusable, {}))
+
+    assert "cannot be used" in text and "fewer than 100 records" in text
+    assert blocks.LAUNCH_FROM_REPORT not in text
+
+
+def test_history_splits_long_pages_and_offers_more() -> None:
+    many = [{**JOB, "name": f"job-{i}-" + "n" * 150} for i in range(50)]
+
+    message = blocks.history_blocks(many, '{"b":"x"}', "Jobs of everyone")
+
+    text = valid(message)
+    assert text.count("job-") == 50 and message[-1]["elements"][0]["action_id"] == blocks.HISTORY_MORE
+
+
+def test_the_other_messages_validate() -> None:
+    group = {
+        "id": "grp1",
+        "requested_by": "U1",
+        "dataset_id": "ds1",
+        "cost_estimate_usd": 10.0,
+        "jobs": [JOB, {**JOB, "model": "11b", "status": "training", "metrics": None}],
+    }
+    plan = {
+        "dataset": DATASET,
+        "dataset_id": "ds1",
+        "examples": 800,
+        "models": ["11b", "90b"],
+        "epochs": None,
+        "learning_rate": None,
+        "evaluate": True,
+        "costs": {"11b": 3.0, "90b": None},
+        "key": "card:t1",
+    }
+    advice = {m: DATASET["report"]["recommendation"] for m in ("11b", "90b")}
+    comparison = {
+        "sandbox": True,
+        "verdict": "Ship 11B.",
+        "model_11b": {
+            "size": "11B",
+            "base_f1": 40.0,
+            "fine_tuned_f1": 70.0,
+            "f1_uplift_points": 30.0,
+            "total_cost_usd": 20.0,
+        },
+    }
+
+    for message in (
+        blocks.help_blocks(),
+        blocks.group_card(group),
+        blocks.cancel_confirm_blocks(JOB),
+        blocks.launch_card(plan, advice, blocks.launch_value(plan)),
+        blocks.comparison_blocks(comparison),
+        blocks.job_pair_blocks(JOB, JOB),
+        blocks.datasets_blocks([DATASET], "Recent datasets"),
+        blocks.approval_request_blocks("U1", "11B", 600.0, "{}"),
+        blocks.recommendation_blocks(DATASET["report"]["recommendation"]),
+    ):
+        valid(message)
+    assert "shown when launched" in json.dumps(blocks.launch_card(plan, advice, "v"))
+    View(**blocks.home_view([JOB], [JOB])).validate_json()
+
+
+def test_a_button_value_over_slacks_limit_is_refused_here() -> None:
+    with pytest.raises(ValueError, match="2000"):
+        blocks.button("Go", "a", "x" * 2_001)

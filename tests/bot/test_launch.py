@@ -1,0 +1,135 @@
+"""Launching from Slack: the confirmation card, and buttons that launch once however often clicked."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlencode
+
+import pytest
+from slack_sdk.models.views import View
+
+from bot import blocks
+from services.client import ServiceError
+from tests.bot.conftest import Bot, wait_for
+
+
+def card_value(dataset_id: str, key: str = "card:trigger-1", models: tuple[str, ...] = ("11b",)) -> str:
+    return blocks.launch_value(
+        {"dataset_id": dataset_id, "models": list(models), "evaluate": True, "key": key}
+    )
+
+
+def groups_of(bot: Bot) -> set[str]:
+    return {job["group_id"] for job in bot.service.list_jobs(limit=50)["jobs"]}
+
+
+def test_launch_replies_with_a_card_of_recommended_and_chosen_values(bot: Bot) -> None:
+    dataset_id = bot.dataset(train=300)
+    try:
+        bot.service.get_dataset(dataset_id)
+    except ServiceError as error:
+        pytest.skip(f"the job service has no dataset API yet ({error.code})")
+
+    bot.command(f"launch {dataset_id} model=both epochs=6", trigger="trig-9")
+
+    card = bot.last_response()
+    text = json.dumps(card)
+    assert "epochs 6 (recommended 8)" in text
+    launch = next(b for b in card["blocks"] if b["type"] == "actions")["elements"][0]
+    assert json.loads(launch["value"])["key"] == "card:trig-9"
+    assert groups_of(bot) == set()
+
+
+def test_a_double_click_on_launch_starts_one_launch(bot: Bot) -> None:
+    value = card_value(bot.dataset())
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda _: bot.click(blocks.LAUNCH_CONFIRM, value), range(2)))
+
+    assert [answer.status_code for answer in answers] == [200, 200]
+    replies = bot.responses(2)
+    assert len(groups_of(bot)) == 1
+    texts = sorted(reply["text"] for reply in replies)
+    assert texts[0].startswith(":rocket: Launched *") or texts[0].startswith("Already launched")
+    assert any(text.startswith("Already launched") for text in texts)
+
+
+def test_the_report_buttons_launch_once_per_message_and_choice(bot: Bot) -> None:
+    dataset_id = bot.dataset()
+
+    bot.click(blocks.LAUNCH_FROM_REPORT, f"{dataset_id}:both", message_ts="1700.1")
+    bot.click(blocks.LAUNCH_FROM_REPORT, f"{dataset_id}:both", message_ts="1700.1")
+    replies = bot.responses(2)
+
+    jobs = bot.service.list_jobs(limit=50)["jobs"]
+    assert sorted(job["model"] for job in jobs) == ["11b", "90b"]
+    assert replies[0]["text"].startswith(":rocket: Launched")
+    assert replies[1]["text"].startswith("Already launched")
+    group = bot.service.get_group(jobs[0]["group_id"])
+    assert group["slack_channel"] == "C1"
+
+
+def test_launch_refusals_say_what_to_do(bot: Bot) -> None:
+    bot.click(blocks.LAUNCH_CONFIRM, card_value("nosuchdataset"))
+
+    assert "List datasets with `/finetune datasets all`" in bot.last_response()["text"]
+
+
+def submit_form(bot: Bot, **fields: str) -> dict[str, object]:
+    values: dict[str, dict[str, dict[str, object]]] = {}
+    for name, value in fields.items():
+        entry: dict[str, object] = (
+            {"selected_option": {"value": value}} if name in ("model", "eval") else {"value": value}
+        )
+        values[name] = {name: entry}
+    payload = {
+        "type": "view_submission",
+        "user": {"id": "U1"},
+        "team": {"id": "T1"},
+        "trigger_id": "t-form",
+        "view": {
+            "id": "V0001",
+            "type": "modal",
+            "callback_id": blocks.LAUNCH_MODAL,
+            "private_metadata": json.dumps({"channel": "C1"}),
+            "state": {"values": values},
+        },
+    }
+    answer = bot.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+    assert answer.status_code == 200
+    return answer.json() if answer.content else {}
+
+
+def test_launch_without_arguments_opens_a_loading_modal_then_the_form(bot: Bot) -> None:
+    bot.command("launch", trigger="trig-modal")
+
+    opened = wait_for(lambda: bot.stub.calls_to("views.open"))[0].params
+    updated = wait_for(lambda: bot.stub.calls_to("views.update"))[0].params
+    assert opened["trigger_id"] == "trig-modal" and "Reading your last dataset" in json.dumps(opened["view"])
+    assert updated["view_id"] == "V0001"
+    form = updated["view"] if isinstance(updated["view"], dict) else json.loads(updated["view"])
+    assert form["callback_id"] == blocks.LAUNCH_MODAL
+    assert [block["block_id"] for block in form["blocks"]] == list(blocks.MODAL_FIELDS)
+    View(**form).validate_json()
+
+
+def test_the_form_names_the_field_to_fix_and_a_valid_one_replies_in_the_channel(bot: Bot) -> None:
+    invalid = submit_form(bot, dataset="ds1", model="11b", epochs="12", eval="on")
+
+    assert invalid["response_action"] == "errors"
+    assert invalid["errors"] == {"epochs": "epochs must be between 1 and 10; got 12."}
+
+    submit_form(bot, dataset="nosuchdataset", model="both", eval="off")
+    told = wait_for(lambda: bot.stub.calls_to("chat.postEphemeral"))[0].params
+    assert (told["channel"], told["user"]) == ("C1", "U1")
+
+
+def test_launch_of_an_s3_uri_checks_it_first_and_reports_to_the_channel(bot: Bot) -> None:
+    bot.command("launch s3://tunebot-test/raw/charts/ model=both", channel="C7")
+
+    reply = bot.last_response()
+    dataset = bot.service.list_datasets(created_by="U1")[0]
+    assert f"as dataset `{dataset['id']}`" in reply["text"]
+    assert dataset["slack_channel"] == "C7"
+    assert groups_of(bot) == set()

@@ -1,0 +1,46 @@
+"""Where launches may happen, and launches above the cost cap waiting for an admin's approval."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot import blocks
+from tests.bot.conftest import ADMIN, Bot, wait_for
+
+
+@pytest.fixture
+def extra_env() -> dict[str, str]:
+    return {"TUNEBOT_ALLOWED_CHANNELS": "CLAUNCH", "TUNEBOT_MAX_LAUNCH_COST_USD": "0"}
+
+
+def test_a_launch_outside_the_allowed_channels_is_refused(bot: Bot) -> None:
+    dataset_id = bot.dataset()
+
+    bot.click(blocks.LAUNCH_FROM_REPORT, f"{dataset_id}:11b", channel="COTHER")
+
+    assert "Launches happen only in <#CLAUNCH>" in bot.last_response()["text"]
+    assert bot.service.list_jobs()["jobs"] == []
+
+
+def test_above_the_cost_cap_an_admin_approves_by_dm(bot: Bot) -> None:
+    dataset_id = bot.dataset()
+
+    bot.click(blocks.LAUNCH_FROM_REPORT, f"{dataset_id}:11b", channel="CLAUNCH", message_ts="9.9")
+    waiting = bot.last_response(1)
+    dm = wait_for(lambda: bot.stub.calls_to("chat.postMessage"))[0].params
+    approve = dm["blocks"][1]["elements"][0]
+
+    assert "I asked the admins to approve it" in waiting["text"]
+    assert dm["channel"] == ADMIN
+    assert bot.service.list_jobs()["jobs"] == []
+
+    bot.click(blocks.APPROVE, approve["value"], user="U1", channel=ADMIN)
+    assert "Only admins" in bot.last_response(2)["text"]
+    bot.click(blocks.APPROVE, approve["value"], user=ADMIN, channel=ADMIN)
+    approved = bot.last_response(3)
+
+    jobs = bot.service.list_jobs()["jobs"]
+    assert [(job["model"], job["requested_by"]) for job in jobs] == [("11b", "U1")]
+    assert approved["text"].startswith("Approved by <@UADMIN1>. :rocket: Launched")
+    told = wait_for(lambda: bot.stub.calls_to("chat.postEphemeral"))[0].params
+    assert (told["channel"], told["user"]) == ("CLAUNCH", "U1")

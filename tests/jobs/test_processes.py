@@ -1,0 +1,183 @@
+"""Process level: `tunebot serve --role service` against a moto server on loopback, driven by the CLI;
+then two service processes on one database polling the same jobs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from moto.server import ThreadedMotoServer
+from sqlalchemy import func, select
+
+from services.store.db import make_engine, make_session_factory
+from services.store.migrate import upgrade
+from services.store.models import Event, Job
+from tests.conftest import TUNEBOT_BIN, free_port
+from tests.jobs.conftest import BUCKET, REGION, ROLE_ARN, add_dataset, moto_jobs
+
+pytestmark = pytest.mark.slow
+TOKEN = "process-test-token-0123456789"
+TRAINING_CSV = "step_number,epoch_number,training_loss,perplexity\n1,0,2.0,7.4\n2,0,1.5,4.5\n3,1,1.1,3.0\n"
+
+
+@pytest.fixture
+def moto_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    httpx.post(url + "/moto-api/reset", timeout=10)  # the server's state is this process's moto state
+    for name, value in {
+        "AWS_ENDPOINT_URL": url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    boto3.client("s3", region_name=REGION, endpoint_url=url).create_bucket(
+        Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    yield url
+    httpx.post(url + "/moto-api/reset", timeout=10)
+    server.stop()
+
+
+def service_env(database_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {
+        "TUNEBOT_DATABASE_URL": database_url,
+        "TUNEBOT_API_TOKEN": TOKEN,
+        "TUNEBOT_BACKEND": "bedrock",
+        "TUNEBOT_S3_URI": f"s3://{BUCKET}/tunebot",
+        "TUNEBOT_ROLE_ARN": ROLE_ARN,
+        "TUNEBOT_DATA_DIR": str(tmp_path / "data"),
+        "TUNEBOT_POLL_SECONDS": "5",
+        **extra,
+    }
+
+
+@contextmanager
+def service(env: dict[str, str], log: Path) -> Iterator[str]:
+    port = free_port()
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [TUNEBOT_BIN, "serve", "--role", "service", "--port", str(port)],
+            env={**os.environ, **env},
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _ready(base), 60, lambda: log.read_text()[-2000:])
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _ready(base: str) -> bool:
+    try:
+        return httpx.get(base + "/readyz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def wait_until(condition: Callable[[], Any], seconds: float, explain: Callable[[], str] = str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, explain()
+        time.sleep(0.2)
+
+
+def cli(base: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TUNEBOT_SERVICE_URL": base, "TUNEBOT_API_TOKEN": TOKEN}
+    return subprocess.run([TUNEBOT_BIN, "jobs", *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_the_cli_launches_follows_and_cancels_through_a_service_process(
+    moto_url: str, database_url: str, tmp_path: Path
+) -> None:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    sessions = make_session_factory(engine)
+    dataset_id = add_dataset(sessions)
+    with service(service_env(database_url, tmp_path), tmp_path / "service.log") as base:
+        launched = cli(
+            base, "launch", dataset_id, "--model", "11b", "--model", "90b", "--idempotency-key", "k1"
+        )
+        again = cli(base, "launch", dataset_id, "--model", "11b", "--model", "90b", "--idempotency-key", "k1")
+        assert launched.returncode == 0, launched.stderr
+        assert "launched" in launched.stdout and "already launched with this key" in again.stdout
+        job_11b, job_90b = json.loads(cli(base, "list", "--json").stdout)["jobs"][::-1]
+        assert len(moto_jobs()) == 2
+
+        s3 = boto3.client("s3", region_name=REGION, endpoint_url=moto_url)
+        key = f"tunebot/jobs/{job_11b['id']}/output/model-customization-job-x/training_artifacts/"
+        s3.put_object(Bucket=BUCKET, Key=key + "step_wise_training_metrics.csv", Body=TRAINING_CSV.encode())
+        moto_jobs()[job_11b["bedrock_job_name"]].status = "Completed"
+        cancelled = cli(base, "cancel", job_90b["id"])
+        assert cancelled.returncode == 0, cancelled.stderr
+        assert "cannot resume" in cancelled.stdout
+
+        wait_until(lambda: "evaluating" in cli(base, "show", job_11b["id"]).stdout, 30)
+        wait_until(lambda: "cancelled" in cli(base, "show", job_90b["id"]).stdout, 30)
+        shown = cli(base, "show", job_11b["id"]).stdout
+        assert "final training loss 1.1" in shown and "loss-curve.png" in shown
+        refused = cli(base, "cancel", job_11b["id"])
+        assert refused.returncode == 1 and refused.stderr.startswith("not_cancellable:")
+        unknown = cli(base, "launch", dataset_id, "--epochs", "12")
+        assert unknown.returncode == 2 and "(epochs)" in unknown.stderr
+    engine.dispose()
+
+
+def test_two_service_processes_polling_ten_jobs_make_each_job_and_event_once(
+    moto_url: str, database_url: str, tmp_path: Path
+) -> None:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    sessions = make_session_factory(engine)
+    dataset_id = add_dataset(sessions)
+    env = service_env(database_url, tmp_path, TUNEBOT_MAX_CONCURRENT_JOBS="4")
+    with ExitStack() as stack:
+        bases = [stack.enter_context(service(env, tmp_path / f"service-{n}.log")) for n in range(2)]
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        for index in range(10):
+            body = {"dataset_id": dataset_id, "models": ["11b"], "requested_by": "U1"}
+            for base in bases:  # every launch is sent to both replicas with the same key
+                answer = httpx.post(
+                    base + "/api/v1/jobs",
+                    json=body,
+                    headers={**headers, "Idempotency-Key": f"k{index}"},
+                    timeout=30,
+                )
+                assert answer.status_code in (200, 201), answer.text
+
+        def finish_running() -> bool:
+            for job in moto_jobs().values():
+                job.status = "Completed"
+            with sessions() as session:
+                finished = session.scalar(
+                    select(func.count()).select_from(Job).where(Job.status == "evaluating")
+                )
+            return finished == 10
+
+        wait_until(finish_running, 90, lambda: (tmp_path / "service-0.log").read_text()[-2000:])
+
+    assert len(moto_jobs()) == 10
+    with sessions() as session:
+        counts = dict(session.execute(select(Event.type, func.count()).group_by(Event.type)).all())
+    assert counts["job.created"] == counts["job.submitted"] == counts["job.completed"] == 10
+    assert counts.get("job.queued") == 6
+    engine.dispose()

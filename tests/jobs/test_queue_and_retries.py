@@ -1,0 +1,187 @@
+"""Slots and refusals: jobs wait in launch order for a slot or quota; throttling is retried with backoff."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.bedrock import BedrockJobs, make_bedrock_client
+from services.jobs import JobDeps, launch_jobs, poll_once
+from services.store.models import Event, Job
+from tests.jobs.conftest import REGION, NoSleep, launch_request, make_deps, moto_jobs, settings_for
+
+
+class Refusals:
+    """Answers the next calls of one operation with errors, at botocore's HTTP boundary, before moto."""
+
+    def __init__(self, client: Any, operation: str, errors: list[tuple[str, int]]) -> None:
+        self.errors = list(errors)
+        self.calls = 0
+        client.meta.events.register(f"before-call.bedrock.{operation}", self)
+
+    def __call__(self, **_kwargs: Any) -> Any:
+        self.calls += 1
+        if not self.errors:
+            return None  # let the call through to moto
+
+        code, status = self.errors.pop(0)
+
+        class _Http:
+            status_code = status
+            headers: dict[str, str] = {}  # noqa: RUF012
+
+        return _Http(), {
+            "Error": {"Code": code, "Message": f"{code} (injected)"},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        }
+
+
+def jobs_by_age(sessions: sessionmaker[Session]) -> list[Job]:
+    with sessions() as session:
+        return list(session.scalars(select(Job).order_by(Job.created_at, Job.id)))
+
+
+def types(sessions: sessionmaker[Session]) -> list[str]:
+    with sessions() as session:
+        return [event.type for event in session.scalars(select(Event).order_by(Event.id))]
+
+
+@pytest.fixture
+def client(aws: None) -> Any:
+    return make_bedrock_client(REGION, None)
+
+
+@pytest.fixture
+def sleeps() -> NoSleep:
+    return NoSleep()
+
+
+@pytest.fixture
+def quota_deps(sessions: sessionmaker[Session], tmp_path: Path, client: Any, sleeps: NoSleep) -> JobDeps:
+    return make_deps(sessions, settings_for(tmp_path), bedrock=BedrockJobs(client, sleep=sleeps))
+
+
+def test_launches_above_the_limit_wait_and_start_in_order_as_slots_free(
+    quota_deps: JobDeps, dataset_id: str
+) -> None:
+    for index in range(4):
+        launch_jobs(quota_deps, launch_request(dataset_id, key=f"k{index}"))
+    jobs = jobs_by_age(quota_deps.sessions)
+    assert [job.status for job in jobs] == ["training", "training", "queued", "queued"]
+    assert len(moto_jobs()) == 2
+    with quota_deps.sessions() as session:
+        positions = [
+            e.payload["position"] for e in session.scalars(select(Event).where(Event.type == "job.queued"))
+        ]
+    assert positions == [1, 2]
+
+    moto_jobs()[jobs[1].bedrock_job_name].status = "Failed"
+    poll_once(quota_deps)
+
+    assert [job.status for job in jobs_by_age(quota_deps.sessions)] == [
+        "training",
+        "failed",
+        "training",
+        "queued",
+    ]
+    assert jobs[2].bedrock_job_name in moto_jobs() and jobs[3].bedrock_job_name not in moto_jobs()
+    assert types(quota_deps.sessions).count("job.queued") == 2  # no repeat for a job still waiting
+
+
+def test_a_quota_refusal_queues_the_job_until_a_later_tick_succeeds(
+    quota_deps: JobDeps, dataset_id: str, client: Any
+) -> None:
+    refusals = Refusals(client, "CreateModelCustomizationJob", [("ServiceQuotaExceededException", 400)] * 2)
+
+    launch_jobs(quota_deps, launch_request(dataset_id))
+    [job] = jobs_by_age(quota_deps.sessions)
+    assert job.status == "queued"
+    poll_once(quota_deps)  # refused again: still queued, and not announced twice
+    assert jobs_by_age(quota_deps.sessions)[0].status == "queued"
+    poll_once(quota_deps)
+
+    assert jobs_by_age(quota_deps.sessions)[0].status == "training"
+    assert refusals.calls == 3
+    assert types(quota_deps.sessions) == ["job.created", "job.queued", "job.submitted"]
+    assert list(moto_jobs()) == [job.bedrock_job_name]
+
+
+def test_throttling_and_server_errors_are_retried_with_growing_backoff(
+    quota_deps: JobDeps, dataset_id: str, client: Any, sleeps: NoSleep
+) -> None:
+    refusals = Refusals(
+        client,
+        "CreateModelCustomizationJob",
+        [("ThrottlingException", 429), ("InternalServerException", 500), ("ThrottlingException", 429)],
+    )
+
+    launch_jobs(quota_deps, launch_request(dataset_id))
+
+    assert jobs_by_age(quota_deps.sessions)[0].status == "training"
+    assert refusals.calls == 4
+    assert len(sleeps.delays) == 3
+    assert sleeps.delays[2] > sleeps.delays[0]  # 0.5 s, 1 s, 2 s, each with jitter in [50 %, 100 %]
+    assert len(moto_jobs()) == 1
+
+
+def test_throttling_that_outlasts_the_retries_postpones_the_job_to_the_next_tick(
+    quota_deps: JobDeps, dataset_id: str, client: Any
+) -> None:
+    Refusals(client, "CreateModelCustomizationJob", [("ThrottlingException", 429)] * 5)
+
+    launch_jobs(quota_deps, launch_request(dataset_id))
+    assert jobs_by_age(quota_deps.sessions)[0].status == "queued"
+    poll_once(quota_deps)
+
+    assert jobs_by_age(quota_deps.sessions)[0].status == "training"
+    assert len(moto_jobs()) == 1
+
+
+def test_other_refusals_fail_the_job_with_bedrocks_message_and_a_fix(
+    quota_deps: JobDeps, dataset_id: str, client: Any
+) -> None:
+    Refusals(client, "CreateModelCustomizationJob", [("ValidationException", 400)])
+
+    launch_jobs(quota_deps, launch_request(dataset_id))
+
+    [job] = jobs_by_age(quota_deps.sessions)
+    assert (job.status, job.failure_message) == ("failed", "ValidationException (injected)")
+    assert job.failure_hint
+    assert types(quota_deps.sessions)[-1] == "job.failed"
+
+
+def test_the_poll_lists_over_a_hundred_active_jobs_in_one_call(
+    quota_deps: JobDeps, dataset_id: str, client: Any
+) -> None:
+    quota_deps.settings.max_concurrent_jobs = 100
+    lists = Refusals(client, "ListModelCustomizationJobs", [])
+    gets = Refusals(client, "GetModelCustomizationJob", [])
+    for index in range(120):
+        launch_jobs(quota_deps, launch_request(dataset_id, key=f"k{index}"))
+    for job in list(moto_jobs().values())[:3]:
+        job.status = "Completed"
+    gets.calls = 0
+
+    report = poll_once(quota_deps)
+
+    assert (lists.calls, report.list_calls) == (1, 1)
+    assert gets.calls == report.get_calls == 3
+
+
+def test_a_throttled_list_during_a_poll_is_retried_and_the_tick_goes_on(
+    quota_deps: JobDeps, dataset_id: str, client: Any, sleeps: NoSleep
+) -> None:
+    [job_id] = launch_jobs(quota_deps, launch_request(dataset_id)).job_ids
+    job = jobs_by_age(quota_deps.sessions)[0]
+    moto_jobs()[job.bedrock_job_name].status = "Failed"
+    lists = Refusals(client, "ListModelCustomizationJobs", [("ThrottlingException", 400)])
+
+    report = poll_once(quota_deps)
+
+    assert (lists.calls, report.list_calls, report.changed) == (2, 1, [job_id])
+    assert len(sleeps.delays) == 1
+    assert jobs_by_age(quota_deps.sessions)[0].status == "failed"

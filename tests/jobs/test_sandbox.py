@@ -1,0 +1,102 @@
+"""The sandbox: the whole path from upload to a completed job, offline, with every event labelled."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from services.config import load_settings
+from services.job_outputs import TRAINING_METRICS_FILE, VALIDATION_METRICS_FILE
+from services.job_results import curve_from_csv
+from services.sandbox import STEPS_PER_EPOCH, metrics_files
+from services.server import create_app
+from services.store.models import Event
+from tests.datasets.fixtures import make_llava, make_zip
+from tests.jobs.conftest import AUTH, TOKEN, sessions_of
+
+LABEL = "sandbox: simulated results"
+
+
+def test_the_simulated_metrics_read_back_as_a_falling_curve_with_one_validation_point_per_epoch() -> None:
+    files = metrics_files(epochs=3, seed="tunebot-abc")
+
+    curve = curve_from_csv("11B", files[TRAINING_METRICS_FILE], files[VALIDATION_METRICS_FILE])
+
+    assert len(curve.training) == 3 * STEPS_PER_EPOCH
+    assert [point.step for point in curve.validation] == [12, 24, 36]
+    assert curve.training[-1].loss < curve.training[0].loss / 2
+    assert metrics_files(epochs=3, seed="tunebot-abc") == files  # the same job gives the same curve
+
+
+@pytest.fixture
+def sandbox_client(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[TestClient]:
+    for name, value in {
+        "TUNEBOT_DATABASE_URL": database_url,
+        "TUNEBOT_API_TOKEN": TOKEN,
+        "TUNEBOT_BACKEND": "sandbox",
+        "TUNEBOT_DATA_DIR": str(tmp_path / "data"),
+        "TUNEBOT_POLL_SECONDS": "5",
+        "TUNEBOT_SANDBOX_TRAIN_SECONDS": "1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with TestClient(create_app(load_settings(), role="service")) as client:
+        deadline = time.monotonic() + 30
+        while client.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        yield client
+
+
+def wait_for(client: TestClient, path: str, done: Any, seconds: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + seconds
+    while True:
+        body: dict[str, Any] = client.get(path, headers=AUTH).json()
+        if done(body):
+            return body
+        assert time.monotonic() < deadline, body
+        time.sleep(0.25)
+
+
+def test_the_sandbox_runs_upload_to_completed_job_offline(sandbox_client: TestClient, tmp_path: Path) -> None:
+    folder = make_llava(tmp_path / "llava", 130, text_only=120)
+    upload = make_zip(tmp_path / "charts.zip", folder).read_bytes()
+    accepted = sandbox_client.post(
+        "/api/v1/datasets", files={"file": ("charts.zip", upload)}, data={"created_by": "U1"}, headers=AUTH
+    )
+    dataset = wait_for(
+        sandbox_client, f"/api/v1/datasets/{accepted.json()['id']}", lambda d: d["status"] != "checking"
+    )
+    assert dataset["status"] == "ready", dataset
+    assert dataset["s3_uri"].startswith("s3://tunebot-sandbox/")
+
+    launched = sandbox_client.post(
+        "/api/v1/jobs",
+        json={"dataset_id": dataset["id"], "models": ["11b", "90b"], "requested_by": "U1", "epochs": 2},
+        headers={**AUTH, "Idempotency-Key": "sandbox-1"},
+    )
+    assert launched.status_code == 201, launched.json()
+    jobs = launched.json()["jobs"]
+    assert all(job["sandbox"] for job in jobs)
+
+    finished = [
+        wait_for(sandbox_client, f"/api/v1/jobs/{job['id']}", lambda j: j["status"] == "evaluating")
+        for job in jobs
+    ]
+
+    for job in finished:
+        assert len(job["metrics"]["training"]) == 2 * STEPS_PER_EPOCH
+        assert len(job["metrics"]["validation"]) == 2
+        png = sandbox_client.get(f"/api/v1/jobs/{job['id']}/loss-curve.png", headers=AUTH)
+        assert png.content.startswith(b"\x89PNG")
+    with sessions_of(sandbox_client)() as session:
+        events = list(session.scalars(select(Event).order_by(Event.id)))
+    assert {"dataset.checked", "job.created", "job.submitted", "job.completed"} <= {e.type for e in events}
+    assert all(LABEL in event.payload["message"] and event.payload["sandbox"] == LABEL for event in events)
