@@ -371,8 +371,9 @@ def datasets_blocks(datasets: Sequence[Mapping[str, Any]], title: str) -> list[B
 
 def dataset_costs(dataset: Mapping[str, Any], epochs: int | None = None) -> dict[str, float | None]:
     """Cost per model as the dataset's report estimated it (at the recommended epochs); None if unknown."""
-    estimate = (dataset.get("report") or {}).get("cost_estimate") or {}
-    estimates = estimate.get("by_model") or {estimate.get("model"): estimate}
+    report = dataset.get("report") or {}
+    estimate = report.get("cost_estimate") or {}
+    estimates = report.get("cost_by_model") or {estimate.get("model"): estimate}
     return {
         model: float(found["total_usd"]) if found and epochs in (None, found.get("epochs")) else None
         for model in ("11b", "90b")

@@ -84,7 +84,7 @@ class DatasetPage(BaseModel):
 
 def check_deps(request: Request) -> CheckDeps:
     sessions_of(request)
-    deps: CheckDeps | None = getattr(request.app.state.runtime, "check_deps", None)
+    deps: CheckDeps | None = getattr(request.app.state.runtime.wiring, "check_deps", None)
     if deps is None:
         raise ApiError(503, "starting", "the job service is starting: retry in a few seconds")
     return deps

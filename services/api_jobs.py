@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.api_common import NO_NUL, ResourceId, errors, sessions_of
 from services.errors import ApiError
+from services.evaluation.group_report import comparison_chart_path
 from services.jobs import JobDeps, JobsError, LaunchRequest, cancel_job, launch_jobs
 from services.recommend import Recommendation, recommend
 from services.store.db import unit_of_work
@@ -26,6 +27,21 @@ JobStatus = Literal[
     "pending", "queued", "submitting", "training", "evaluating", "done", "failed", "cancelling", "cancelled"
 ]
 SlackId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")]
+
+
+class EvaluationOut(BaseModel):
+    """One model scored on the dataset's held-out test set (scores 0-100)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    variant: Literal["base", "fine_tuned"]
+    status: str
+    metric: str
+    f1: float | None
+    exact_match: float | None
+    count: int
+    missing: int
+    cost_usd: float | None
 
 
 class JobOut(BaseModel):
@@ -58,6 +74,9 @@ class JobOut(BaseModel):
     updated_at: datetime
     submitted_at: datetime | None
     finished_at: datetime | None
+    evaluations: list[EvaluationOut] = Field(
+        default_factory=list, description="Base and fine-tuned scores, once the evaluation ran"
+    )
 
 
 class GroupOut(BaseModel):
@@ -121,7 +140,7 @@ class JobPatch(BaseModel):
 
 def job_deps(request: Request) -> JobDeps:
     sessions_of(request)
-    deps: JobDeps | None = getattr(request.app.state.runtime, "job_deps", None)
+    deps: JobDeps | None = getattr(request.app.state.runtime.wiring, "job_deps", None)
     if deps is None:
         raise ApiError(503, "starting", "the job service is starting: retry in a few seconds")
     return deps
@@ -193,6 +212,9 @@ def launch(
 def list_jobs(
     sessions: Sessions,
     requested_by: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
+    name: Annotated[
+        str | None, Query(max_length=200, pattern=NO_NUL, description="The job's name or Bedrock job name")
+    ] = None,
     status: JobStatus | None = None,
     model: ModelName | None = None,
     dataset_id: Annotated[str | None, Query(max_length=32, pattern=NO_NUL)] = None,
@@ -205,6 +227,8 @@ def list_jobs(
         query = select(Job)
         if requested_by is not None:
             query = query.where(Job.requested_by == requested_by)
+        if name is not None:
+            query = query.where((Job.name == name) | (Job.bedrock_job_name == name))
         if status is not None:
             query = query.where(Job.status == status)
         if model is not None:
@@ -292,5 +316,20 @@ def loss_curve(job_id: ResourceId, sessions: Sessions) -> FileResponse:
     if path is None or not Path(path).is_file():
         raise ApiError(
             404, "no_loss_curve", "the job has no loss curve yet: it appears when training completes"
+        )
+    return FileResponse(path, media_type="image/png")
+
+
+@router.get(
+    "/groups/{group_id}/comparison.png",
+    response_class=FileResponse,
+    summary="The 11B-vs-90B chart (base vs fine-tuned F1 with 95 % intervals), once both are evaluated",
+    responses={200: {"content": {"image/png": {}}, "description": "A PNG"}, **errors(404, 503)},
+)
+def comparison_chart(group_id: ResourceId, deps: Deps) -> FileResponse:
+    path = comparison_chart_path(deps.settings, group_id)
+    if not path.is_file():
+        raise ApiError(
+            404, "no_comparison", "the launch has no comparison yet: it appears when both sizes are evaluated"
         )
     return FileResponse(path, media_type="image/png")

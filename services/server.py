@@ -31,6 +31,7 @@ from services.errors import install_error_handlers
 from services.scheduler import Scheduler
 from services.store.db import make_engine, make_session_factory, ping
 from services.store.migrate import upgrade
+from services.tasks import ServiceWiring, register_tasks
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class Runtime:
     database_ready: threading.Event = field(default_factory=threading.Event)
     stopping: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    wiring: ServiceWiring | None = None  # the service role's task wiring, once the database is up
 
 
 class _SchedulerTicks(Collector):
@@ -196,50 +198,11 @@ def _bring_up_database(runtime: Runtime, settings: Settings) -> None:
             return
         runtime.sessions = make_session_factory(runtime.engine)
         runtime.scheduler = Scheduler(runtime.sessions, runtime.owner)
-        _register_tasks(runtime.scheduler, runtime, settings)
+        runtime.wiring = register_tasks(
+            runtime.scheduler, runtime.sessions, runtime.owner, runtime.backend, settings
+        )
         runtime.scheduler.start()
         runtime.database_ready.set()
-
-
-def _register_tasks(scheduler: Scheduler, runtime: Runtime, settings: Settings) -> None:
-    """Periodic work of the service role. Domain tasks (polling, janitors) register here."""
-    from services.dataset_checks import check_waiting, make_check_deps
-    from services.jobs import make_job_deps, poll_once
-
-    scheduler.every("heartbeat", settings.poll_seconds, lambda: None)
-    assert runtime.sessions is not None
-    sandbox = runtime.backend == "sandbox"
-    credentials = None
-    if sandbox:
-        from services.sandbox import start_sandbox
-
-        # Embedded moto for S3 and Bedrock jobs; the trainer finishes jobs like Bedrock would.
-        stand_in = start_sandbox(settings)
-        settings, credentials = stand_in.settings, stand_in.credentials
-
-        def train() -> None:
-            stand_in.trainer.tick()
-
-        scheduler.every("sandbox-trainer", 2, train)
-    job_deps = make_job_deps(
-        settings, runtime.sessions, runtime.owner, sandbox=sandbox, credentials=credentials
-    )
-    # The API's job routes use the same wiring (services.api_jobs reads it from the runtime).
-    runtime.job_deps = job_deps  # type: ignore[attr-defined]
-
-    def poll() -> None:
-        poll_once(job_deps)
-
-    scheduler.every("poll", settings.poll_seconds, poll)
-    check_deps = make_check_deps(
-        settings, runtime.sessions, runtime.owner, sandbox=sandbox, credentials=credentials
-    )
-    runtime.check_deps = check_deps  # type: ignore[attr-defined]
-
-    def check_datasets() -> None:
-        check_waiting(check_deps)
-
-    scheduler.every("datasets", 5, check_datasets)  # 5 s: how soon an uploaded dataset's check starts
 
 
 def _stop(runtime: Runtime) -> None:
@@ -249,6 +212,8 @@ def _stop(runtime: Runtime) -> None:
         runtime.stopping.set()
         if runtime.scheduler is not None:
             runtime.scheduler.stop()
+        if runtime.wiring is not None:
+            runtime.wiring.close()
     if runtime.engine is not None:
         runtime.engine.dispose()
     log.info("tunebot stopped cleanly", extra={"owner": runtime.owner})

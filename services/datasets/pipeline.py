@@ -59,7 +59,7 @@ from services.datasets.writer import (
     store_image,
 )
 from services.pricing import PriceTable, load_prices
-from services.recommend import ModelSize, estimate_cost, recommend
+from services.recommend import MODEL_SIZES, ModelSize, estimate_cost, recommend
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -518,14 +518,19 @@ def _build_report(fmt: str, tally: _Tally, sides: list[Side], options: PrepareOp
 
     recommendation = recommend(counts.train, options.model)
     prices = options.prices or load_prices()
-    cost = estimate_cost(
-        model=recommendation.model,
-        epochs=recommendation.epochs,
-        train_tokens=totals["train"],
-        test_records=counts.test,
-        test_tokens=totals["test"],
-        prices=prices,
-    )
+    # Both sizes, so a user choosing between Launch 11B, 90B or both sees each price.
+    cost_by_model = {
+        size: estimate_cost(
+            model=size,
+            epochs=recommendation.epochs,
+            train_tokens=totals["train"],
+            test_records=counts.test,
+            test_tokens=totals["test"],
+            prices=prices,
+        )
+        for size in MODEL_SIZES
+    }
+    cost = cost_by_model[recommendation.model]
     answers = tally.json_answers
     return Report(
         format=fmt,
@@ -541,6 +546,7 @@ def _build_report(fmt: str, tally: _Tally, sides: list[Side], options: PrepareOp
         ),
         recommendation=recommendation,
         cost_estimate=cost,
+        cost_by_model=cost_by_model,
         json_answers=(
             JsonAnswers(json_like=answers.json_like, parse=answers.parsed, plain=answers.plain)
             if answers.json_like

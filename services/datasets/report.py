@@ -65,7 +65,8 @@ class Report(BaseModel):
     warnings: list[ReportFinding]
     tokens: Tokens
     recommendation: Recommendation
-    cost_estimate: CostEstimate
+    cost_estimate: CostEstimate  # for the recommended model size
+    cost_by_model: dict[str, CostEstimate] = Field(default_factory=dict)  # "11b" and "90b"
     json_answers: JsonAnswers | None = None
     error_counts: dict[str, int] = Field(default_factory=dict)
     warning_counts: dict[str, int] = Field(default_factory=dict)

@@ -164,6 +164,10 @@ class Job(LeaseColumns, Base):
     finished_at: Mapped[datetime | None]
 
     group: Mapped[JobGroup] = relationship(back_populates="jobs")
+    # Read with the job (selectin), so an API answer can show its scores after the session closed.
+    evaluations: Mapped[list[Evaluation]] = relationship(
+        viewonly=True, lazy="selectin", order_by="Evaluation.variant"
+    )
 
 
 class Evaluation(LeaseColumns, Base):

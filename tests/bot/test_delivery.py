@@ -56,7 +56,7 @@ def test_completion_mentions_the_requester_and_updates_the_card(bot: Bot) -> Non
     job = launched["jobs"][0]  # type: ignore[index]
     moto_jobs()[job["bedrock_job_name"]].status = "Completed"
 
-    poll_once(bot.runtime.job_deps)
+    poll_once(bot.runtime.wiring.job_deps)
     delivery.run_once()
 
     last = thread_replies(bot)[-1]

@@ -154,6 +154,11 @@ def test_json_flag_prints_the_report(tmp_path: Path) -> None:
     assert printed == load_report(out)
     assert "placeholder_bucket" in codes(printed["warnings"])
     assert printed["s3_uri"] == "s3://tunebot-placeholder"
+    # both sizes are priced, the larger one higher, and the headline estimate is the recommended size's
+    by_model = printed["cost_by_model"]
+    assert set(by_model) == {"11b", "90b"}
+    assert by_model["90b"]["total_usd"] > by_model["11b"]["total_usd"] > 0
+    assert printed["cost_estimate"] == by_model[printed["recommendation"]["model"]]
 
 
 def test_s3_uri_defaults_to_the_configured_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

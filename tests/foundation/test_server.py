@@ -40,7 +40,7 @@ def test_health_readiness_and_metrics(client: TestClient) -> None:
         metrics = client.get("/metrics").text
         assert 'tunebot_http_requests_total{method="GET",status="200"}' in metrics
         assert 'tunebot_info{backend="sandbox",role="all",version="0.1.0"} 1.0' in metrics
-        assert 'tunebot_scheduler_ticks_total{task="heartbeat"}' in metrics
+        assert 'tunebot_scheduler_ticks_total{task="poll"}' in metrics
 
 
 def test_readiness_is_503_while_the_database_is_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:

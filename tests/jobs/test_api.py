@@ -113,6 +113,27 @@ def test_jobs_are_listed_newest_first_filtered_and_paged(client: TestClient) -> 
     assert (bad.status_code, bad.json()["error"]["field"]) == (422, "status")
 
 
+def test_a_job_is_found_by_its_name_or_bedrock_name(client: TestClient) -> None:
+    dataset_id = add_dataset(sessions_of(client))
+    first = launch(client, dataset_id, key="n1", models=["11b"], name="charts-v1").json()["jobs"][0]
+    launch(client, dataset_id, key="n2", models=["11b"], name="charts-v2")
+
+    by_name = client.get("/api/v1/jobs?name=charts-v1", headers=AUTH).json()["jobs"]
+    by_bedrock_name = client.get(f"/api/v1/jobs?name={first['bedrock_job_name']}", headers=AUTH).json()["jobs"]
+
+    assert [job["id"] for job in by_name] == [first["id"]]
+    assert [job["id"] for job in by_bedrock_name] == [first["id"]]
+    assert first["evaluations"] == []  # nothing scored before training ends
+
+
+def test_no_comparison_chart_before_both_sizes_are_evaluated(client: TestClient) -> None:
+    dataset_id = add_dataset(sessions_of(client))
+    group_id = launch(client, dataset_id, key="pair", models=["11b", "90b"]).json()["group_id"]
+    answer = client.get(f"/api/v1/groups/{group_id}/comparison.png", headers=AUTH)
+    assert answer.status_code == 404
+    assert answer.json()["error"]["code"] == "no_comparison"
+
+
 def test_cancel_stops_the_job_and_patch_records_the_slack_message(client: TestClient) -> None:
     dataset_id = add_dataset(sessions_of(client))
     job = launch(client, dataset_id, models=["11b"]).json()["jobs"][0]
@@ -180,7 +201,7 @@ def test_a_completed_jobs_loss_curve_is_served_as_png(client: TestClient) -> Non
     dataset_id = add_dataset(sessions_of(client))
     job = launch(client, dataset_id, models=["11b"]).json()["jobs"][0]
     assert client.get(f"/api/v1/jobs/{job['id']}/loss-curve.png", headers=AUTH).status_code == 404
-    deps = client.app.state.runtime.job_deps  # type: ignore[attr-defined]
+    deps = client.app.state.runtime.wiring.job_deps  # type: ignore[attr-defined]
     prefix = job["output_s3_uri"].removeprefix("s3://tunebot-test/")
     boto3.client("s3", region_name="us-west-2").put_object(
         Bucket="tunebot-test",

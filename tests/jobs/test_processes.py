@@ -114,10 +114,9 @@ def test_the_cli_launches_follows_and_cancels_through_a_service_process(
     sessions = make_session_factory(engine)
     dataset_id = add_dataset(sessions)
     with service(service_env(database_url, tmp_path), tmp_path / "service.log") as base:
-        launched = cli(
-            base, "launch", dataset_id, "--model", "11b", "--model", "90b", "--idempotency-key", "k1"
-        )
-        again = cli(base, "launch", dataset_id, "--model", "11b", "--model", "90b", "--idempotency-key", "k1")
+        pair = ("--model", "11b", "--model", "90b", "--no-evaluate", "--idempotency-key", "k1")
+        launched = cli(base, "launch", dataset_id, *pair)
+        again = cli(base, "launch", dataset_id, *pair)
         assert launched.returncode == 0, launched.stderr
         assert "launched" in launched.stdout and "already launched with this key" in again.stdout
         job_11b, job_90b = json.loads(cli(base, "list", "--json").stdout)["jobs"][::-1]
@@ -131,7 +130,7 @@ def test_the_cli_launches_follows_and_cancels_through_a_service_process(
         assert cancelled.returncode == 0, cancelled.stderr
         assert "cannot resume" in cancelled.stdout
 
-        wait_until(lambda: "evaluating" in cli(base, "show", job_11b["id"]).stdout, 30)
+        wait_until(lambda: "done" in cli(base, "show", job_11b["id"]).stdout, 30)
         wait_until(lambda: "cancelled" in cli(base, "show", job_90b["id"]).stdout, 30)
         shown = cli(base, "show", job_11b["id"]).stdout
         assert "final training loss 1.1" in shown and "loss-curve.png" in shown
@@ -154,7 +153,7 @@ def test_two_service_processes_polling_ten_jobs_make_each_job_and_event_once(
         bases = [stack.enter_context(service(env, tmp_path / f"service-{n}.log")) for n in range(2)]
         headers = {"Authorization": f"Bearer {TOKEN}"}
         for index in range(10):
-            body = {"dataset_id": dataset_id, "models": ["11b"], "requested_by": "U1"}
+            body = {"dataset_id": dataset_id, "models": ["11b"], "requested_by": "U1", "evaluate": False}
             for base in bases:  # every launch is sent to both replicas with the same key
                 answer = httpx.post(
                     base + "/api/v1/jobs",
@@ -169,7 +168,7 @@ def test_two_service_processes_polling_ten_jobs_make_each_job_and_event_once(
                 job.status = "Completed"
             with sessions() as session:
                 finished = session.scalar(
-                    select(func.count()).select_from(Job).where(Job.status == "evaluating")
+                    select(func.count()).select_from(Job).where(Job.status == "done")
                 )
             return finished == 10
 

@@ -87,7 +87,7 @@ def test_the_sandbox_runs_upload_to_completed_job_offline(sandbox_client: TestCl
     assert all(job["sandbox"] for job in jobs)
 
     finished = [
-        wait_for(sandbox_client, f"/api/v1/jobs/{job['id']}", lambda j: j["status"] == "evaluating")
+        wait_for(sandbox_client, f"/api/v1/jobs/{job['id']}", lambda j: j["status"] == "done", 120)
         for job in jobs
     ]
 
@@ -96,7 +96,22 @@ def test_the_sandbox_runs_upload_to_completed_job_offline(sandbox_client: TestCl
         assert len(job["metrics"]["validation"]) == 2
         png = sandbox_client.get(f"/api/v1/jobs/{job['id']}/loss-curve.png", headers=AUTH)
         assert png.content.startswith(b"\x89PNG")
+        # evaluated against the base model on the held-out test split, with simulated answers
+        scores = {evaluation["variant"]: evaluation for evaluation in job["evaluations"]}
+        assert set(scores) == {"base", "fine_tuned"}
+        assert all(score["status"] == "done" and score["count"] == dataset["report"]["counts"]["test"]
+                   for score in scores.values())
+        assert scores["fine_tuned"]["f1"] >= scores["base"]["f1"]
+
+    group = wait_for(sandbox_client, f"/api/v1/groups/{launched.json()['group_id']}", lambda g: g["comparison"])
+    assert LABEL in group["comparison"]["verdict"]
+    chart = sandbox_client.get(f"/api/v1/groups/{group['id']}/comparison.png", headers=AUTH)
+    assert chart.status_code == 200 and chart.content.startswith(b"\x89PNG")
     with sessions_of(sandbox_client)() as session:
         events = list(session.scalars(select(Event).order_by(Event.id)))
-    assert {"dataset.checked", "job.created", "job.submitted", "job.completed"} <= {e.type for e in events}
+    assert {
+        "dataset.checked", "job.created", "job.submitted", "job.completed", "evaluation.completed",
+        "group.compared",
+    } <= {e.type for e in events}
+    assert [e.type for e in events].count("group.compared") == 1
     assert all(LABEL in event.payload["message"] and event.payload["sandbox"] == LABEL for event in events)
