@@ -12,7 +12,7 @@ from collections import Counter
 from pydantic import BaseModel, Field
 
 from services.datasets.model import Finding
-from services.recommend import CostEstimate, Recommendation
+from services.recommend import CostEstimate, ModelSize, Recommendation
 
 MAX_LISTED_PER_CODE = 1_000
 
@@ -66,7 +66,7 @@ class Report(BaseModel):
     tokens: Tokens
     recommendation: Recommendation
     cost_estimate: CostEstimate  # for the recommended model size
-    cost_by_model: dict[str, CostEstimate] = Field(default_factory=dict)  # "11b" and "90b"
+    cost_by_model: dict[ModelSize, CostEstimate] = Field(default_factory=dict)
     json_answers: JsonAnswers | None = None
     error_counts: dict[str, int] = Field(default_factory=dict)
     warning_counts: dict[str, int] = Field(default_factory=dict)

@@ -119,7 +119,9 @@ def test_a_job_is_found_by_its_name_or_bedrock_name(client: TestClient) -> None:
     launch(client, dataset_id, key="n2", models=["11b"], name="charts-v2")
 
     by_name = client.get("/api/v1/jobs?name=charts-v1", headers=AUTH).json()["jobs"]
-    by_bedrock_name = client.get(f"/api/v1/jobs?name={first['bedrock_job_name']}", headers=AUTH).json()["jobs"]
+    by_bedrock_name = client.get(f"/api/v1/jobs?name={first['bedrock_job_name']}", headers=AUTH).json()[
+        "jobs"
+    ]
 
     assert [job["id"] for job in by_name] == [first["id"]]
     assert [job["id"] for job in by_bedrock_name] == [first["id"]]

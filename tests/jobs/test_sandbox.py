@@ -99,18 +99,26 @@ def test_the_sandbox_runs_upload_to_completed_job_offline(sandbox_client: TestCl
         # evaluated against the base model on the held-out test split, with simulated answers
         scores = {evaluation["variant"]: evaluation for evaluation in job["evaluations"]}
         assert set(scores) == {"base", "fine_tuned"}
-        assert all(score["status"] == "done" and score["count"] == dataset["report"]["counts"]["test"]
-                   for score in scores.values())
+        assert all(
+            score["status"] == "done" and score["count"] == dataset["report"]["counts"]["test"]
+            for score in scores.values()
+        )
         assert scores["fine_tuned"]["f1"] >= scores["base"]["f1"]
 
-    group = wait_for(sandbox_client, f"/api/v1/groups/{launched.json()['group_id']}", lambda g: g["comparison"])
+    group = wait_for(
+        sandbox_client, f"/api/v1/groups/{launched.json()['group_id']}", lambda g: g["comparison"]
+    )
     assert LABEL in group["comparison"]["verdict"]
     chart = sandbox_client.get(f"/api/v1/groups/{group['id']}/comparison.png", headers=AUTH)
     assert chart.status_code == 200 and chart.content.startswith(b"\x89PNG")
     with sessions_of(sandbox_client)() as session:
         events = list(session.scalars(select(Event).order_by(Event.id)))
     assert {
-        "dataset.checked", "job.created", "job.submitted", "job.completed", "evaluation.completed",
+        "dataset.checked",
+        "job.created",
+        "job.submitted",
+        "job.completed",
+        "evaluation.completed",
         "group.compared",
     } <= {e.type for e in events}
     assert [e.type for e in events].count("group.compared") == 1
