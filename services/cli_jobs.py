@@ -1,4 +1,5 @@
-"""`tunebot jobs launch|list|show|cancel`: the job API for people and pipelines that do not use Slack.
+"""`tunebot jobs launch|list|show|cancel` and `tunebot datasets check|list|show`: the job service's API
+for people and pipelines that do not use Slack.
 
 Everything goes through ``services.client.ServiceClient``, like the bot. Exit codes: 0 done, 1 the
 service refused or failed, 2 a usage or configuration error. ``--json`` prints the API's answer as is.
@@ -8,8 +9,10 @@ from __future__ import annotations
 
 import getpass
 import json
+import time
 import uuid
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -27,9 +30,15 @@ class Model(StrEnum):
     b90 = "90b"
 
 
+datasets_app = typer.Typer(
+    help="Check datasets with the job service and see their reports.", no_args_is_help=True
+)
+
+
 def register(app: typer.Typer) -> None:
-    """Add the `jobs` command group to the `tunebot` app."""
+    """Add the `jobs` and `datasets` command groups to the `tunebot` app."""
     app.add_typer(jobs_app, name="jobs")
+    app.add_typer(datasets_app, name="datasets")
 
 
 def _client() -> ServiceClient:
@@ -40,7 +49,7 @@ def _client() -> ServiceClient:
         raise typer.Exit(2) from None
     if settings.service_url is None or settings.api_token is None:
         typer.echo(
-            "set TUNEBOT_SERVICE_URL (the job service's URL) and TUNEBOT_API_TOKEN to use `tunebot jobs`",
+            "set TUNEBOT_SERVICE_URL (the job service's URL) and TUNEBOT_API_TOKEN to use this command",
             err=True,
         )
         raise typer.Exit(2)
@@ -177,3 +186,87 @@ def cancel(
         typer.echo(
             "Bedrock is stopping the job; a stopped job cannot resume and the tokens it used are billed."
         )
+
+
+def _dataset_line(dataset: dict[str, Any]) -> str:
+    counts = (dataset.get("report") or {}).get("counts") or {}
+    sizes = (
+        f"{counts.get('accepted', 0)} accepted, {counts.get('rejected', 0)} rejected (train "
+        f"{counts.get('train', 0)} / validation {counts.get('validation', 0)} / test {counts.get('test', 0)})"
+        if counts
+        else "no report yet"
+    )
+    return f"{dataset['id']}  {dataset['status']:<9}  {dataset.get('name') or ''}  {sizes}"
+
+
+def _print_dataset(dataset: dict[str, Any]) -> None:
+    typer.echo(_dataset_line(dataset))
+    if dataset.get("error"):
+        typer.echo(f"failed: {dataset['error']}")
+    for finding in ((dataset.get("report") or {}).get("errors") or [])[:10]:
+        typer.echo(f"  {finding['code']}: {finding['record']}: {finding['message']}")
+
+
+@datasets_app.command("check")
+def check_dataset(
+    source: str = typer.Argument(
+        ..., help="A local file (zip, jsonl, json, csv, parquet, pdf) or s3://bucket/prefix."
+    ),
+    created_by: str | None = typer.Option(None, help="Whose dataset it is (default: your login name)."),
+    wait: bool = typer.Option(True, help="Wait for the check to finish and print its outcome."),
+    timeout: float = typer.Option(600, min=1, help="Seconds to wait at most."),
+    as_json: bool = typer.Option(False, "--json", help="Print the API's JSON answer."),
+) -> None:
+    """Send a dataset to the service for checking; exit 0 when usable, 1 when not."""
+    client = _client()
+    owner = created_by or f"cli:{getpass.getuser()}"
+    if source.startswith("s3://"):
+        dataset = _call(client.dataset_from_uri, source, created_by=owner)
+    else:
+        path = Path(source)
+        if not path.is_file():
+            typer.echo(f"no file at {source}: give a dataset file or an s3:// prefix", err=True)
+            raise typer.Exit(2)
+        dataset = _call(client.upload_dataset, str(path), path.name, created_by=owner)
+    deadline = time.monotonic() + timeout
+    while wait and dataset["status"] == "checking" and time.monotonic() < deadline:
+        time.sleep(1)
+        dataset = _call(client.get_dataset, dataset["id"])
+    if as_json:
+        typer.echo(json.dumps(dataset, indent=2))
+    else:
+        _print_dataset(dataset)
+        if dataset["status"] == "checking":
+            typer.echo(f"still checking: tunebot datasets show {dataset['id']}")
+    if dataset["status"] in ("unusable", "failed"):
+        raise typer.Exit(1)
+
+
+@datasets_app.command("list")
+def list_datasets(
+    created_by: str | None = typer.Option(None, help="Only this person's datasets."),
+    limit: int = typer.Option(20, min=1, max=200, help="How many, newest first."),
+    as_json: bool = typer.Option(False, "--json", help="Print the API's JSON answer."),
+) -> None:
+    """Recent datasets with their status and record counts."""
+    datasets = _call(_client().list_datasets, created_by=created_by, limit=limit)
+    if as_json:
+        typer.echo(json.dumps(datasets, indent=2))
+        return
+    for dataset in datasets:
+        typer.echo(_dataset_line(dataset))
+    if not datasets:
+        typer.echo("no datasets yet: tunebot datasets check FILE")
+
+
+@datasets_app.command("show")
+def show_dataset(
+    dataset_id: str = typer.Argument(..., help="The dataset's id."),
+    as_json: bool = typer.Option(False, "--json", help="Print the API's JSON answer."),
+) -> None:
+    """One dataset: status, counts and its first errors with what to fix."""
+    dataset = _call(_client().get_dataset, dataset_id)
+    if as_json:
+        typer.echo(json.dumps(dataset, indent=2))
+        return
+    _print_dataset(dataset)

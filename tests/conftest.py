@@ -6,11 +6,12 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.store.db import make_engine, make_session_factory
@@ -35,6 +36,29 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[No
     yield
 
 
+@pytest.fixture(scope="session")
+def private_postgres() -> Iterator[str | None]:
+    """A database of this test run's own on the PostgreSQL server named by TUNEBOT_TEST_DATABASE_URL.
+
+    Runs that share the server (a developer's and CI's, or two of either) never wipe each other's tables.
+    """
+    url = os.environ.get(PG_ENV)
+    if not url:
+        yield None
+        return
+    server = make_url(url)
+    name = f"{server.database}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def reset_postgres(url: str) -> None:
     engine = make_engine(url)
     with engine.begin() as connection:
@@ -44,12 +68,11 @@ def reset_postgres(url: str) -> None:
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    """An empty database: a fresh SQLite file, or the CI PostgreSQL wiped clean."""
-    url = os.environ.get(PG_ENV)
-    if url:
-        reset_postgres(url)
-        return url
+def database_url(tmp_path: Path, private_postgres: str | None) -> str:
+    """An empty database: a fresh SQLite file, or this run's PostgreSQL database wiped clean."""
+    if private_postgres:
+        reset_postgres(private_postgres)
+        return private_postgres
     return f"sqlite:///{tmp_path / 'tunebot.db'}"
 
 

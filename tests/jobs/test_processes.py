@@ -22,6 +22,7 @@ from services.store.db import make_engine, make_session_factory
 from services.store.migrate import upgrade
 from services.store.models import Event, Job
 from tests.conftest import TUNEBOT_BIN, free_port
+from tests.datasets.fixtures import make_llava, make_zip
 from tests.jobs.conftest import BUCKET, REGION, ROLE_ARN, add_dataset, moto_jobs
 
 pytestmark = pytest.mark.slow
@@ -101,9 +102,9 @@ def wait_until(condition: Callable[[], Any], seconds: float, explain: Callable[[
         time.sleep(0.2)
 
 
-def cli(base: str, *args: str) -> subprocess.CompletedProcess[str]:
+def cli(base: str, *args: str, group: str = "jobs") -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "TUNEBOT_SERVICE_URL": base, "TUNEBOT_API_TOKEN": TOKEN}
-    return subprocess.run([TUNEBOT_BIN, "jobs", *args], env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run([TUNEBOT_BIN, group, *args], env=env, capture_output=True, text=True, timeout=120)
 
 
 def test_the_cli_launches_follows_and_cancels_through_a_service_process(
@@ -180,3 +181,25 @@ def test_two_service_processes_polling_ten_jobs_make_each_job_and_event_once(
     assert counts["job.created"] == counts["job.submitted"] == counts["job.completed"] == 10
     assert counts.get("job.queued") == 6
     engine.dispose()
+
+
+def test_the_cli_checks_lists_and_shows_datasets_through_a_service_process(
+    moto_url: str, database_url: str, tmp_path: Path
+) -> None:
+    good = make_zip(tmp_path / "charts.zip", make_llava(tmp_path / "llava", 120, text_only=110))
+    small = make_zip(tmp_path / "small.zip", make_llava(tmp_path / "small", 12, text_only=10))
+    with service(service_env(database_url, tmp_path), tmp_path / "service.log") as base:
+        usable = cli(base, "check", str(good), "--created-by", "U1", group="datasets")
+        unusable = cli(base, "check", str(small), "--created-by", "U1", group="datasets")
+        missing = cli(base, "check", str(tmp_path / "nope.zip"), group="datasets")
+        listed = cli(base, "list", "--created-by", "U1", group="datasets")
+        dataset_id = usable.stdout.split()[0]
+        shown = cli(base, "show", dataset_id, "--json", group="datasets")
+
+    assert usable.returncode == 0, usable.stdout + usable.stderr
+    assert " ready " in usable.stdout and "120 accepted" in usable.stdout
+    assert unusable.returncode == 1
+    assert " unusable " in unusable.stdout
+    assert missing.returncode == 2 and "no file at" in missing.stderr
+    assert len(listed.stdout.strip().splitlines()) == 2
+    assert json.loads(shown.stdout)["report"]["counts"]["accepted"] == 120
