@@ -37,7 +37,8 @@ from sqlalchemy import func, select
 
 from services.evaluation.inference import OwnedThroughput, Reply, Throttled
 from services.evaluation.metrics import squad_scores
-from services.evaluation.runner import HeldOutExample, RunOptions, run_variant
+from services.evaluation.testset import HeldOutExample
+from services.evaluation.variant import RunOptions, run_variant
 from services.store.db import make_engine, make_session_factory, unit_of_work
 from services.store.migrate import upgrade
 from services.store.models import Dataset, Evaluation, EvaluationExample, Job, JobGroup, utcnow

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.datastructures import UploadFile
 
 from services.api_common import NO_NUL, ResourceId, errors, sessions_of
-from services.dataset_checks import CheckDeps, CheckOptions, DatasetError, register_dataset, save_upload
+from services.dataset_checks import CheckDeps, CheckOptions, register_dataset, save_upload
 from services.errors import ApiError
 from services.store.models import Dataset, new_id
 
@@ -170,8 +170,6 @@ async def create_dataset(
             )
     except ValidationError as error:
         raise _invalid(error) from None
-    except DatasetError as error:
-        raise ApiError(error.status, error.code, error.message, error.field) from None
     check = CheckOptions(
         format=options.format,
         validation_fraction=options.validation_fraction,
@@ -183,23 +181,21 @@ async def create_dataset(
         question_column=options.question_column,
         answer_column=options.answer_column,
     )
-    try:
-        dataset, created = await run_in_threadpool(
-            partial(
-                register_dataset,
-                deps.sessions,
-                name=options.name or default_name,
-                source_uri=source,
-                created_by=options.created_by,
-                options=check,
-                dataset_id=dataset_id,
-                idempotency_key=idempotency_key,
-                slack_channel=options.slack_channel,
-                slack_thread_ts=options.slack_thread_ts,
-            )
+    # A DatasetError is an ApiError: the error handler answers it.
+    dataset, created = await run_in_threadpool(
+        partial(
+            register_dataset,
+            deps.sessions,
+            name=options.name or default_name,
+            source_uri=source,
+            created_by=options.created_by,
+            options=check,
+            dataset_id=dataset_id,
+            idempotency_key=idempotency_key,
+            slack_channel=options.slack_channel,
+            slack_thread_ts=options.slack_thread_ts,
         )
-    except DatasetError as error:
-        raise ApiError(error.status, error.code, error.message, error.field) from None
+    )
     if not created:
         response.status_code = 200
     return DatasetAccepted(id=dataset.id, status=dataset.status)  # type: ignore[arg-type]

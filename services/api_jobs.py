@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.api_common import NO_NUL, ResourceId, errors, sessions_of
 from services.errors import ApiError
 from services.evaluation.group_report import comparison_chart_path
-from services.jobs import JobDeps, JobsError, LaunchRequest, cancel_job, launch_jobs
+from services.jobs import JobDeps, LaunchRequest, cancel_job, launch_jobs
 from services.recommend import Recommendation, recommend
 from services.store.db import unit_of_work
 from services.store.models import Job, JobGroup
@@ -150,10 +150,6 @@ Deps = Annotated[JobDeps, Depends(job_deps)]
 Sessions = Annotated[sessionmaker[Session], Depends(sessions_of)]
 
 
-def _refused(error: JobsError) -> ApiError:
-    return ApiError(error.status, error.code, error.message, error.field)
-
-
 def _job_or_404(session: Session, job_id: str) -> Job:
     job = session.get(Job, job_id)
     if job is None:
@@ -192,10 +188,7 @@ def launch(
         slack_thread_ts=body.slack_thread_ts,
         name=body.name,
     )
-    try:
-        result = launch_jobs(deps, request)
-    except JobsError as error:
-        raise _refused(error) from None
+    result = launch_jobs(deps, request)  # a JobsError is an ApiError: the handler answers it
     if not result.created:
         response.status_code = 200
     with deps.sessions() as session:
@@ -261,10 +254,7 @@ def get_job(job_id: ResourceId, sessions: Sessions) -> JobOut:
     responses=errors(404, 409, 422, 503),
 )
 def cancel(job_id: ResourceId, deps: Deps, body: Annotated[CancelIn | None, Body()] = None) -> JobOut:
-    try:
-        job = cancel_job(deps, job_id, requested_by=body.requested_by if body else None)
-    except JobsError as error:
-        raise _refused(error) from None
+    job = cancel_job(deps, job_id, requested_by=body.requested_by if body else None)
     return JobOut.model_validate(job)
 
 

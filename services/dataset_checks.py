@@ -25,6 +25,7 @@ from services.datasets.pipeline import PrepareOptions, UsageError, prepare
 from services.datasets.sources import SourceError
 from services.datasets.split import SplitPlan
 from services.datasets.upload import UploadError
+from services.errors import ApiError
 from services.evaluation.compare import SANDBOX_LABEL
 from services.job_outputs import make_s3_client
 from services.pricing import PriceTable, load_prices
@@ -42,13 +43,8 @@ CHECK_LEASE_SECONDS = 1800.0  # longer than any check; a crashed worker's row is
 UPLOAD_CHUNK = 1024 * 1024
 
 
-class DatasetError(Exception):
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.field = field
+class DatasetError(ApiError):
+    """A dataset request refused; the API answers with its status, code and message."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from services.bedrock import (
     make_bedrock_client,
 )
 from services.config import Settings
+from services.errors import ApiError
 from services.evaluation.charts import render_loss_curves
 from services.evaluation.compare import SANDBOX_LABEL
 from services.job_outputs import (
@@ -62,15 +63,8 @@ SUBMIT_WAIT_SECONDS = 30.0
 SANDBOX_ROLE_ARN = "arn:aws:iam::123456789012:role/tunebot-sandbox"
 
 
-class JobsError(Exception):
-    """A use case refused; ``status`` is the HTTP status the API answers with, ``message`` says what to do."""
-
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.field = field
+class JobsError(ApiError):
+    """A job use case refused; the API answers with its status, code and message (which says what to do)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,9 +25,8 @@ from services.evaluation.compare import (
     compare_sizes,
     render_comparison_text,
 )
-from services.evaluation.runner import (
-    BASE,
-    FINE_TUNED,
+from services.evaluation.records import BASE, FINE_TUNED
+from services.evaluation.testset import (
     TEST_FILE,
     DatasetLocation,
     HeldOutExample,

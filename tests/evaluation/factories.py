@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.config import Settings
-from services.evaluation.runner import RunOptions
+from services.evaluation.variant import RunOptions
 from services.store.db import unit_of_work
 from services.store.models import Dataset, Job, JobGroup, new_id, utcnow
 

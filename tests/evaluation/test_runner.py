@@ -19,20 +19,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.evaluation.concurrency import AdaptiveConcurrency
+from services.evaluation.costing import throughput_cost, token_cost
 from services.evaluation.inference import JOB_TAG, ExampleRejected, InferenceError
-from services.evaluation.runner import (
-    BASE_MODEL_PROFILES,
-    AdaptiveConcurrency,
-    RunOptions,
-    TestSetError,
-    evaluate_job,
-    evaluate_pending,
-    parse_test_record,
-    read_test_examples,
-    run_variant,
-    throughput_cost,
-    token_cost,
-)
+from services.evaluation.runner import BASE_MODEL_PROFILES, evaluate_job, evaluate_pending
+from services.evaluation.testset import TestSetError, parse_test_record, read_test_examples
+from services.evaluation.variant import RunOptions, run_variant
 from services.pricing import load_prices
 from services.store.db import unit_of_work
 from services.store.models import Evaluation, EvaluationExample, Event, Job, utcnow
