@@ -26,7 +26,6 @@ from services.datasets.sources import SourceError
 from services.datasets.split import SplitPlan
 from services.datasets.upload import UploadError
 from services.errors import ApiError
-from services.evaluation.compare import SANDBOX_LABEL
 from services.job_outputs import make_s3_client
 from services.pricing import PriceTable, load_prices
 from services.recommend import ModelSize
@@ -291,15 +290,8 @@ def _finish(
             "unusable": f"dataset {dataset.name} is not usable: {error or 'its report says what to fix'}",
             "failed": f"dataset {dataset.name} could not be checked: {error}",
         }[status]
-        payload: dict[str, Any] = {
-            "dataset_id": dataset_id,
-            "status": status,
-            "message": f"{SANDBOX_LABEL} — {message}" if deps.sandbox else message,
-            "name": dataset.name,
-            "created_by": dataset.created_by,
-            "slack_channel": dataset.slack_channel,
-            "slack_thread_ts": dataset.slack_thread_ts,
-        }
-        if deps.sandbox:
-            payload["sandbox"] = SANDBOX_LABEL
-        outbox.record(session, "dataset.checked", dataset_id, **payload)
+        outbox.announce(
+            session, "dataset.checked", dataset_id, message, sandbox=deps.sandbox,
+            dataset_id=dataset_id, status=status, name=dataset.name, created_by=dataset.created_by,
+            slack_channel=dataset.slack_channel, slack_thread_ts=dataset.slack_thread_ts,
+        )  # fmt: skip

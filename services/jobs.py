@@ -37,7 +37,6 @@ from services.bedrock import (
 from services.config import Settings
 from services.errors import ApiError
 from services.evaluation.charts import render_loss_curves
-from services.evaluation.compare import SANDBOX_LABEL
 from services.job_outputs import (
     TRAINING_METRICS_FILE,
     VALIDATION_METRICS_FILE,
@@ -671,15 +670,7 @@ def cancel_job(deps: JobDeps, job_id: str, requested_by: str | None = None) -> J
 
 def _announce(session: Session, job: Job, type_: str, message: str, **extra: Any) -> None:
     """Record the event of a change to ``job`` in the caller's transaction; sandbox events say so."""
-    payload: dict[str, Any] = {
-        "job_id": job.id,
-        "group_id": job.group_id,
-        "model": job.model,
-        "name": job.name,
-        "status": job.status,
-        "message": f"{SANDBOX_LABEL} — {message}" if job.sandbox else message,
-        **extra,
-    }
-    if job.sandbox:
-        payload["sandbox"] = SANDBOX_LABEL
-    outbox.record(session, type_, job.id, **payload)
+    outbox.announce(
+        session, type_, job.id, message, sandbox=job.sandbox,
+        job_id=job.id, group_id=job.group_id, model=job.model, name=job.name, status=job.status, **extra,
+    )  # fmt: skip

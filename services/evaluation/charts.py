@@ -16,7 +16,8 @@ from itertools import pairwise
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from services.evaluation.compare import SANDBOX_LABEL, SizeComparison, SizeSummary
+from services.evaluation.compare import SizeComparison, SizeSummary
+from services.labels import SANDBOX_LABEL
 
 FIGURE_SIZE_INCHES = (8.0, 4.8)
 DOTS_PER_INCH = 110

@@ -14,7 +14,8 @@ from enum import StrEnum
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-SANDBOX_LABEL = "sandbox: simulated results"
+from services.labels import SANDBOX_LABEL
+
 DEFAULT_RESAMPLES = 1_000
 DEFAULT_SEED = 20_240_925
 CONFIDENCE = 0.95

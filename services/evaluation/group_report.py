@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.config import Settings
 from services.evaluation.charts import render_comparison_chart
 from services.evaluation.compare import (
-    SANDBOX_LABEL,
     ExampleOutcome,
     ModelSize,
     SizeComparison,
@@ -33,6 +32,7 @@ from services.evaluation.testset import (
     dataset_files,
     read_test_examples,
 )
+from services.labels import SANDBOX_LABEL
 from services.store import outbox
 from services.store.db import unit_of_work
 from services.store.models import Dataset, Evaluation, EvaluationExample, Job, JobGroup

@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.config import Settings
-from services.evaluation.compare import SANDBOX_LABEL
 from services.evaluation.inference import Inference, InferenceError, OwnedThroughput
 from services.store import outbox
 from services.store.db import unit_of_work
@@ -79,9 +78,6 @@ def _record_cleanup(session: Session, throughput: OwnedThroughput, reason: str) 
     if job is not None:
         payload.update(group_id=job.group_id, model=job.model, name=job.name, status=job.status)
         message = f"{job.name}: {message}"
-        if job.sandbox:
-            message = f"{SANDBOX_LABEL} — {message}"
-            payload["sandbox"] = SANDBOX_LABEL
-    payload["message"] = message
     subject = job.id if job is not None else (throughput.job_id or UNKNOWN_SUBJECT)[:32]
-    outbox.record(session, "evaluation.cleanup", subject, **payload)
+    sandbox = job is not None and job.sandbox
+    outbox.announce(session, "evaluation.cleanup", subject, message, sandbox=sandbox, **payload)

@@ -20,7 +20,6 @@ from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.evaluation.compare import SANDBOX_LABEL
 from services.evaluation.testset import DatasetLocation
 from services.store import outbox
 from services.store.db import unit_of_work
@@ -146,17 +145,10 @@ def release_rows(sessions: sessionmaker[Session], evaluation_ids: list[str], own
 
 
 def _announce(session: Session, job: JobSnapshot, type_: str, message: str, **extra: Any) -> None:
-    payload: dict[str, Any] = {
-        "job_id": job.id,
-        "group_id": job.group_id,
-        "model": job.model,
-        "name": job.name,
-        "message": f"{SANDBOX_LABEL} — {message}" if job.sandbox else message,
-        **extra,
-    }
-    if job.sandbox:
-        payload["sandbox"] = SANDBOX_LABEL
-    outbox.record(session, type_, job.id, **payload)
+    outbox.announce(
+        session, type_, job.id, message, sandbox=job.sandbox,
+        job_id=job.id, group_id=job.group_id, model=job.model, name=job.name, **extra,
+    )  # fmt: skip
 
 
 def _aggregate(session: Session, evaluation_id: str, test_count: int) -> tuple[float, float, int]:

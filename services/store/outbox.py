@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from services.labels import SANDBOX_LABEL
 from services.store.models import Event, utcnow
 
 
@@ -16,6 +17,16 @@ def record(session: Session, type_: str, subject_id: str, **payload: Any) -> Eve
     event = Event(type=type_, subject_id=subject_id, payload=payload)
     session.add(event)
     return event
+
+
+def announce(
+    session: Session, type_: str, subject_id: str, message: str, *, sandbox: bool, **payload: Any
+) -> Event:
+    """Record an event whose ``message`` a person reads; one from a sandbox run says so, always."""
+    if sandbox:
+        message = f"{SANDBOX_LABEL} — {message}"
+        payload["sandbox"] = SANDBOX_LABEL
+    return record(session, type_, subject_id, message=message, **payload)
 
 
 def claim(session: Session, consumer: str, limit: int, lease_seconds: float) -> list[Event]:
