@@ -135,12 +135,11 @@ def job_line(job: Mapping[str, Any]) -> str:
 
 
 def _f1_of(job: Mapping[str, Any]) -> float | None:
-    metrics = job.get("metrics") or {}
-    value = metrics.get("f1") if isinstance(metrics, Mapping) else None
-    evaluation = job.get("evaluation") or {}
-    if value is None and isinstance(evaluation, Mapping):
-        value = evaluation.get("fine_tuned_f1")
-    return float(value) if isinstance(value, int | float) else None
+    """The fine-tuned model's SQuAD F1 from the job's evaluations, once it has been scored."""
+    for evaluation in job.get("evaluations") or []:
+        if evaluation.get("variant") == "fine_tuned" and isinstance(evaluation.get("f1"), int | float):
+            return float(evaluation["f1"])
+    return None
 
 
 def job_card(job: Mapping[str, Any]) -> list[Block]:

@@ -28,7 +28,11 @@ JOB: dict[str, Any] = {
     "cost_estimate_usd": 120.5,
     "failure_message": "ValidationException: bad record",
     "failure_hint": "Fix record 3",
-    "metrics": {"final_training_loss": 0.41, "final_validation_loss": 0.52, "f1": 71.25},
+    "metrics": {"final_training_loss": 0.41, "final_validation_loss": 0.52},
+    "evaluations": [
+        {"variant": "base", "status": "done", "f1": 64.0},
+        {"variant": "fine_tuned", "status": "done", "f1": 71.25},
+    ],
     "created_at": "2026-11-26T16:00:00Z",
 }
 FINDINGS = [{"record": f"data.jsonl:{i}", "code": f"code_{i % 14}", "message": "x" * 400} for i in range(300)]
@@ -102,6 +106,12 @@ def test_an_unusable_dataset_gets_reasons_and_no_buttons() -> None:
 
     assert "cannot be used" in text and "fewer than 100 records" in text
     assert blocks.LAUNCH_FROM_REPORT not in text
+
+
+def test_a_history_line_shows_the_fine_tuned_f1_once_scored() -> None:
+    assert "F1 71.2" in blocks.job_line(JOB)
+    assert "F1" not in blocks.job_line({**JOB, "evaluations": []})
+    assert "F1" not in blocks.job_line({**JOB, "evaluations": [{"variant": "base", "f1": 64.0}]})
 
 
 def test_history_splits_long_pages_and_offers_more() -> None:
