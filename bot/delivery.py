@@ -104,6 +104,7 @@ class Delivery:
             comparison = blocks.comparison_blocks(group["comparison"])
             self._post(channel=channel, thread_ts=parent, text=text, blocks=comparison)
             self._png(channel, parent, self.service.group_comparison_chart(group_id), payload, "comparison")
+            self._png(channel, parent, self.service.group_loss_curves(group_id), payload, "loss curves")
             return
         self._post(channel=channel, thread_ts=parent, text=text)
         if event["type"] == "job.completed":

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.api_common import NO_NUL, ResourceId, errors, sessions_of
 from services.errors import ApiError
-from services.evaluation.group_report import comparison_chart_path
+from services.evaluation.group_report import comparison_chart_path, loss_curves_path
 from services.jobs import JobDeps, LaunchRequest, cancel_job, launch_jobs
 from services.recommend import Recommendation, recommend
 from services.store.db import unit_of_work
@@ -317,7 +317,20 @@ def loss_curve(job_id: ResourceId, sessions: Sessions) -> FileResponse:
     responses={200: {"content": {"image/png": {}}, "description": "A PNG"}, **errors(404, 503)},
 )
 def comparison_chart(group_id: ResourceId, deps: Deps) -> FileResponse:
-    path = comparison_chart_path(deps.settings, group_id)
+    return _group_png(comparison_chart_path(deps.settings, group_id))
+
+
+@router.get(
+    "/groups/{group_id}/loss-curves.png",
+    response_class=FileResponse,
+    summary="Both sizes' training and validation loss on one plot, once the pair is compared",
+    responses={200: {"content": {"image/png": {}}, "description": "A PNG"}, **errors(404, 503)},
+)
+def group_loss_curves(group_id: ResourceId, deps: Deps) -> FileResponse:
+    return _group_png(loss_curves_path(deps.settings, group_id))
+
+
+def _group_png(path: Path) -> FileResponse:
     if not path.is_file():
         raise ApiError(
             404, "no_comparison", "the launch has no comparison yet: it appears when both sizes are evaluated"

@@ -215,6 +215,10 @@ class ServiceClient:
         """The 11B-vs-90B comparison chart PNG of a launch group, or None when there is none."""
         return self._png(f"/api/v1/groups/{quote(group_id, safe='')}/comparison.png")
 
+    def group_loss_curves(self, group_id: str) -> bytes | None:
+        """Both sizes' loss curves on one plot, or None when there is none."""
+        return self._png(f"/api/v1/groups/{quote(group_id, safe='')}/loss-curves.png")
+
     def _png(self, path: str) -> bytes | None:
         try:
             response = self._http.get(path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from services.evaluation.charts import LossCurve, LossPoint
@@ -127,6 +128,19 @@ def curve_from_csv(label: str, training_csv: str | None, validation_csv: str | N
     training = parse_training_metrics(training_csv) if training_csv else []
     validation = parse_validation_metrics(validation_csv, training) if validation_csv else []
     return LossCurve(label=label, training=training, validation=validation)
+
+
+def curve_from_json(label: str, metrics: Mapping[str, Any]) -> LossCurve:
+    """The inverse of ``curve_to_json``: a stored curve back as points, to plot it again."""
+
+    def points(items: Any) -> list[LossPoint]:
+        return [
+            LossPoint(step=int(p["step"]), epoch=int(p["epoch"]), loss=float(p["loss"])) for p in items or []
+        ]
+
+    return LossCurve(
+        label=label, training=points(metrics.get("training")), validation=points(metrics.get("validation"))
+    )
 
 
 def curve_to_json(curve: LossCurve) -> dict[str, Any]:

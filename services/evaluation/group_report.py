@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.config import Settings
-from services.evaluation.charts import render_comparison_chart
+from services.evaluation.charts import render_comparison_chart, render_loss_curves
 from services.evaluation.compare import (
     ExampleOutcome,
     ModelSize,
@@ -32,6 +32,7 @@ from services.evaluation.testset import (
     dataset_files,
     read_test_examples,
 )
+from services.job_results import curve_from_json
 from services.labels import SANDBOX_LABEL
 from services.store import outbox
 from services.store.db import unit_of_work
@@ -46,6 +47,11 @@ TestExamplesLoader = Callable[[Settings, DatasetLocation], Sequence[HeldOutExamp
 def comparison_chart_path(settings: Settings, group_id: str) -> Path:
     """Where a group's comparison chart is written (the API and the bot can find it from the id)."""
     return Path(settings.data_dir) / "groups" / group_id / "comparison.png"
+
+
+def loss_curves_path(settings: Settings, group_id: str) -> Path:
+    """Where both sizes' loss curves, drawn on one plot, are written."""
+    return Path(settings.data_dir) / "groups" / group_id / "loss-curves.png"
 
 
 def load_test_examples(settings: Settings, location: DatasetLocation) -> Sequence[HeldOutExample]:
@@ -167,6 +173,13 @@ def compare_group(
     chart = comparison_chart_path(settings, group_id)
     chart.parent.mkdir(parents=True, exist_ok=True)
     chart.write_bytes(render_comparison_chart(comparison))
+    curves = [
+        curve_from_json(f"Llama 3.2 {size.upper()}", jobs[size].metrics or {}) for size in ("11b", "90b")
+    ]
+    if any(curve.training for curve in curves):
+        loss_curves_path(settings, group_id).write_bytes(
+            render_loss_curves(curves, title="11B and 90B: loss by step", sandbox=sandbox)
+        )
     with unit_of_work(sessions) as session:
         group = session.get(JobGroup, group_id, with_for_update=True)
         assert group is not None

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from services.config import load_settings
 from services.job_outputs import TRAINING_METRICS_FILE, VALIDATION_METRICS_FILE
-from services.job_results import curve_from_csv
+from services.job_results import curve_from_csv, curve_from_json, curve_to_json
 from services.sandbox import STEPS_PER_EPOCH, metrics_files
 from services.server import create_app
 from services.store.models import Event
@@ -32,6 +32,8 @@ def test_the_simulated_metrics_read_back_as_a_falling_curve_with_one_validation_
     assert [point.step for point in curve.validation] == [12, 24, 36]
     assert curve.training[-1].loss < curve.training[0].loss / 2
     assert metrics_files(epochs=3, seed="tunebot-abc") == files  # the same job gives the same curve
+    # stored as JSON on the job, and read back for the pair's joint loss plot without loss
+    assert curve_from_json("11B", curve_to_json(curve)) == curve
 
 
 @pytest.fixture
@@ -111,6 +113,9 @@ def test_the_sandbox_runs_upload_to_completed_job_offline(sandbox_client: TestCl
     assert LABEL in group["comparison"]["verdict"]
     chart = sandbox_client.get(f"/api/v1/groups/{group['id']}/comparison.png", headers=AUTH)
     assert chart.status_code == 200 and chart.content.startswith(b"\x89PNG")
+    curves = sandbox_client.get(f"/api/v1/groups/{group['id']}/loss-curves.png", headers=AUTH)
+    assert curves.status_code == 200 and curves.content.startswith(b"\x89PNG")
+    assert curves.content != chart.content
     with sessions_of(sandbox_client)() as session:
         events = list(session.scalars(select(Event).order_by(Event.id)))
     assert {
