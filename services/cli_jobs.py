@@ -19,6 +19,7 @@ import typer
 
 from services.client import ServiceClient, ServiceError
 from services.config import ConfigError, load_settings
+from services.labels import SANDBOX_LABEL
 
 jobs_app = typer.Typer(
     help="Launch, follow and cancel fine-tuning jobs through the job service.", no_args_is_help=True
@@ -72,7 +73,17 @@ def _line(job: dict[str, Any]) -> str:
         f"{job['id']}  {job['model']:<3}  {job['status']:<10}  {job['name']}  "
         f"epochs {job['epochs']} (recommended {job['recommended_epochs']}), "
         f"lr {job['learning_rate']:g} (recommended {job['recommended_learning_rate']:g}), {cost_text}"
+        + _scores(job)
+        + (f" ({SANDBOX_LABEL})" if job.get("sandbox") else "")
     )
+
+
+def _scores(job: dict[str, Any]) -> str:
+    """", SQuAD F1 base 62.5 -> fine-tuned 81.3" once the evaluation has scored both models."""
+    f1 = {e["variant"]: e["f1"] for e in job.get("evaluations") or [] if e.get("f1") is not None}
+    if "base" in f1 and "fine_tuned" in f1:
+        return f", SQuAD F1 base {f1['base']:.1f} -> fine-tuned {f1['fine_tuned']:.1f}"
+    return ""
 
 
 @jobs_app.command("launch")

@@ -1,7 +1,7 @@
 """The sandbox's stand-in for Bedrock inference and Provisioned Throughput (DESIGN §8).
 
 The simulated models answer questions from the sandbox's own prepared test sets: each model is right
-with a fixed probability, drawn from a hash of the question so a rerun gives the same answers. The
+with a fixed probability, drawn from a hash of the example so a rerun gives the same answers. The
 fine-tuned models are right more often than the base models and 90B more than 11B, so the comparison
 downstream has something plausible to say. Nothing here is a measurement: every result built on it is
 labelled "sandbox: simulated results" by the runner.
@@ -28,7 +28,7 @@ class SimulatedInference:
 
     def __init__(self, data_dir: Path) -> None:
         self._data_dir = data_dir
-        self._answers: dict[str, str] = {}
+        self._answers: dict[tuple[str, str], str] = {}  # (question, image sha256) -> reference
         self._loaded: dict[Path, float] = {}
         self._throughputs: dict[str, OwnedThroughput] = {}
         self._models: dict[str, str] = {}  # provisioned ARN -> size of the custom model behind it
@@ -48,20 +48,21 @@ class SimulatedInference:
     ) -> Reply:
         fine_tuned = model_id in self._models
         size = self._models.get(model_id) or ("90b" if "90b" in model_id else "11b")
-        reference = self._reference(question)
-        # One draw per question for every model: a stronger model is right on a superset of the questions
+        key = (question, hashlib.sha256(image_bytes).hexdigest() if image_bytes else "")
+        reference = self._reference(key)
+        # One draw per example for every model: a stronger model is right on a superset of the examples
         # a weaker one gets right, so the simulated ordering never flips by chance on a small test set.
-        draw = int.from_bytes(hashlib.sha256(question.encode()).digest()[:4], "big") / 2**32
+        draw = int.from_bytes(hashlib.sha256("|".join(key).encode()).digest()[:4], "big") / 2**32
         right = reference is not None and draw < ACCURACY[(fine_tuned, size)]
         text = reference if right and reference is not None else "I cannot tell from this image."
         image_tokens = 1601 if image_bytes else 0
         return Reply(text, image_tokens + len(question) // 6 + 1, len(text) // 6 + 1)
 
-    def _reference(self, question: str) -> str | None:
+    def _reference(self, key: tuple[str, str]) -> str | None:
         with self._lock:
-            if question not in self._answers:
+            if key not in self._answers:
                 self._load_test_sets()
-            return self._answers.get(question)
+            return self._answers.get(key)
 
     def _load_test_sets(self) -> None:
         for path in self._data_dir.glob("datasets/*/test.jsonl"):
@@ -87,8 +88,17 @@ class SimulatedInference:
                         for item in message.get("content", [])
                         if "text" in item
                     ]
+                    images = [
+                        item["image"]["source"]["s3Location"]["uri"]
+                        for message in messages
+                        if message.get("role") == "user"
+                        for item in message.get("content", [])
+                        if "image" in item
+                    ]
+                    # Images are stored under their SHA-256, so the file name identifies the bytes.
+                    image_sha = images[0].rsplit("/", 1)[-1].split(".")[0] if images else ""
                     if texts and answers:
-                        self._answers[texts[-1]] = answers[-1]
+                        self._answers[(texts[-1], image_sha)] = answers[-1]
 
     # --- Provisioned Throughput ----------------------------------------------------------------------
 

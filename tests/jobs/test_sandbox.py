@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -128,3 +130,45 @@ def test_the_sandbox_runs_upload_to_completed_job_offline(sandbox_client: TestCl
     } <= {e.type for e in events}
     assert [e.type for e in events].count("group.compared") == 1
     assert all(LABEL in event.payload["message"] and event.payload["sandbox"] == LABEL for event in events)
+
+
+def test_simulated_models_rank_as_the_seed_found_and_answer_the_same_twice(tmp_path: Path) -> None:
+    from services.sandbox_inference import SimulatedInference
+
+    folder = tmp_path / "datasets" / "d1"
+    folder.mkdir(parents=True)
+    examples, lines = [], []
+    for index in range(200):
+        image = f"chart {index}".encode()
+        uri = f"s3://b/images/{hashlib.sha256(image).hexdigest()}.png"
+        user = [
+            {"text": "What is the highest bar?"},
+            {"image": {"format": "png", "source": {"s3Location": {"uri": uri}}}},
+        ]
+        record = {
+            "messages": [
+                {"role": "user", "content": user},
+                {"role": "assistant", "content": [{"text": str(index)}]},
+            ]
+        }
+        lines.append(json.dumps(record) + "\n")
+        examples.append((image, str(index)))
+    (folder / "test.jsonl").write_text("".join(lines))
+    model = SimulatedInference(tmp_path)
+    tuned_11b = model.create_provisioned_throughput(
+        "arn:custom-model/tunebot-11b-x", "pt-11b", {"tunebot:job": "a"}
+    )
+    tuned_90b = model.create_provisioned_throughput(
+        "arn:custom-model/tunebot-90b-y", "pt-90b", {"tunebot:job": "b"}
+    )
+
+    def right(model_id: str) -> int:
+        return sum(
+            model.converse(model_id, None, "What is the highest bar?", image, "png").text == answer
+            for image, answer in examples
+        )
+
+    base_11b = right("us.meta.llama3-2-11b-instruct-v1:0")
+    assert base_11b < right(tuned_11b) < right(tuned_90b)
+    assert right(tuned_90b) == right(tuned_90b)
+    assert 0.5 * 200 < base_11b < 0.75 * 200  # 62 % by design, give or take sampling
