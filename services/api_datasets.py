@@ -158,7 +158,9 @@ async def create_dataset(
             try:
                 body = await request.json()
             except ValueError:
-                raise ApiError(422, "invalid_request", "the body is not valid JSON") from None
+                raise ApiError(
+                    422, "invalid_request", "body: the body is not valid UTF-8 JSON", "body"
+                ) from None
             options = DatasetSourceIn.model_validate(body)
             source = options.source_uri
             default_name = PurePosixPath(source.rstrip("/")).name or "dataset"

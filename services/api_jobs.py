@@ -16,7 +16,7 @@ from services.api_common import NO_NUL, ResourceId, errors, sessions_of
 from services.errors import ApiError
 from services.evaluation.group_report import comparison_chart_path, loss_curves_path
 from services.jobs import JobDeps, LaunchRequest, cancel_job, launch_jobs
-from services.recommend import Recommendation, recommend
+from services.recommend import BEDROCK_EPOCHS, BEDROCK_LEARNING_RATE, Recommendation, recommend
 from services.store.db import unit_of_work
 from services.store.models import Job, JobGroup
 
@@ -99,9 +99,24 @@ class LaunchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dataset_id: str = Field(min_length=1, max_length=32, pattern=NO_NUL)
-    models: list[ModelName] = Field(min_length=1, max_length=2, description='["11b"], ["90b"] or both')
-    epochs: int | None = Field(None, description="Default: the recommendation (Bedrock allows 1-10)")
-    learning_rate: float | None = Field(None, description="Default: the recommendation (5e-6 to 0.1)")
+    models: list[ModelName] = Field(
+        min_length=1,
+        max_length=2,
+        description='["11b"], ["90b"] or both',
+        json_schema_extra={"uniqueItems": True},  # the service refuses a repeated size (422)
+    )
+    epochs: int | None = Field(
+        None,
+        ge=BEDROCK_EPOCHS[0],
+        le=BEDROCK_EPOCHS[1],
+        description="Default: the recommendation (Bedrock allows 1-10)",
+    )
+    learning_rate: float | None = Field(
+        None,
+        ge=BEDROCK_LEARNING_RATE[0],
+        le=BEDROCK_LEARNING_RATE[1],
+        description="Default: the recommendation (5e-6 to 0.1)",
+    )
     evaluate: bool = True
     requested_by: str = Field(min_length=1, max_length=64, pattern=NO_NUL)
     approved_by: str | None = Field(None, min_length=1, max_length=64, pattern=NO_NUL)

@@ -79,7 +79,7 @@ def _line(job: dict[str, Any]) -> str:
 
 
 def _scores(job: dict[str, Any]) -> str:
-    """", SQuAD F1 base 62.5 -> fine-tuned 81.3" once the evaluation has scored both models."""
+    """ ", SQuAD F1 base 62.5 -> fine-tuned 81.3" once the evaluation has scored both models."""
     f1 = {e["variant"]: e["f1"] for e in job.get("evaluations") or [] if e.get("f1") is not None}
     if "base" in f1 and "fine_tuned" in f1:
         return f", SQuAD F1 base {f1['base']:.1f} -> fine-tuned {f1['fine_tuned']:.1f}"

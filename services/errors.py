@@ -39,12 +39,25 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
-        field = ".".join(location) or None
+        # Malformed JSON is located by its character offset ("body", 12): the field at fault is the body.
+        field = "body" if first.get("type") == "json_invalid" else ".".join(location) or None
         message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
         return JSONResponse(error_body("invalid_request", message, field), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # FastAPI (a body that is not UTF-8) and Starlette (a broken multipart body) answer 400 when
+            # the body cannot be parsed at all: it is an invalid request like any other, so the same 422.
+            return JSONResponse(
+                error_body(
+                    "invalid_request",
+                    f"body: the request body cannot be parsed ({exc.detail}): send UTF-8 JSON, or a "
+                    "well-formed multipart/form-data upload where the route takes one",
+                    "body",
+                ),
+                status_code=422,
+            )
         code = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}.get(
             exc.status_code, "http_error"
         )

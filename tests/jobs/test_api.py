@@ -231,3 +231,55 @@ def test_values_postgresql_cannot_store_are_422_not_500(client: TestClient) -> N
     assert (huge.status_code, huge.json()["error"]["field"]) == (422, "event_id")
     assert (odd_id.status_code, odd_id.json()["error"]["field"]) == (422, "job_id")
     assert (query.status_code, query.json()["error"]["field"]) == (422, "requested_by")
+
+
+@pytest.mark.parametrize("content", [b"\x80", b"\xff\xfe{\x00", b'{"consumer": '])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/api/v1/jobs"),
+        ("POST", "/api/v1/jobs/x/cancel"),
+        ("PATCH", "/api/v1/jobs/x"),
+        ("POST", "/api/v1/events/claim"),
+        ("POST", "/api/v1/events/1/ack"),
+    ],
+)
+def test_a_body_that_cannot_be_parsed_is_422_naming_the_body(
+    client: TestClient, method: str, path: str, content: bytes
+) -> None:
+    # Found by schemathesis: non-UTF-8 bodies got an undocumented 400 "There was an error parsing the body";
+    # malformed JSON got a 422 whose field was the character offset ("1"), not the body.
+    answer = client.request(
+        method,
+        path,
+        content=content,
+        headers={**AUTH, "Content-Type": "application/json", "Idempotency-Key": "k"},
+    )
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert (error["code"], error["field"]) == ("invalid_request", "body")
+    assert error["message"].startswith("body: ")
+
+
+@pytest.mark.parametrize(("field", "value"), [("epochs", 0), ("epochs", 11), ("learning_rate", 1e-7)])
+def test_launch_bounds_are_in_the_document_and_enforced(client: TestClient, field: str, value: Any) -> None:
+    # schemathesis found most generated launches refused for bounds the document did not state.
+    dataset_id = add_dataset(sessions_of(client))
+    answer = launch(client, dataset_id, **{field: value})
+    assert answer.status_code == 422, answer.json()
+    assert answer.json()["error"]["field"] == field
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["LaunchIn"]["properties"][field]
+    bounds = next(option for option in schema["anyOf"] if option["type"] != "null")
+    assert "minimum" in bounds and "maximum" in bounds
+    assert moto_jobs() == {}
+
+
+def test_a_repeated_model_size_is_422_and_the_document_says_so(client: TestClient) -> None:
+    # schemathesis generated ["11b", "11b"]: refused, but the document did not say the sizes are unique.
+    dataset_id = add_dataset(sessions_of(client))
+    answer = launch(client, dataset_id, models=["11b", "11b"])
+    assert answer.status_code == 422, answer.json()
+    assert answer.json()["error"]["field"] == "models"
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["LaunchIn"]["properties"]["models"]
+    assert schema["uniqueItems"] is True
+    assert moto_jobs() == {}

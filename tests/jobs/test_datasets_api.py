@@ -178,3 +178,21 @@ def test_an_upload_name_is_reduced_to_a_safe_base_name(tmp_path: Path) -> None:
     saved = save_upload(settings, "d3", "../../etc/pass\x00wd; rm -rf.zip", io.BytesIO(b"x"))
     assert saved == tmp_path / "data" / "uploads" / "d3" / "passwd_ rm -rf.zip"
     assert save_upload(settings, "d4", "..", io.BytesIO(b"x")).name == "upload"
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b"\xff\xfe{\x00", "application/json"),
+        (b"--x\r\nnot a part", "multipart/form-data"),  # no boundary: Starlette's parser gives up (was 400)
+    ],
+)
+def test_a_body_that_cannot_be_parsed_is_422_naming_the_body(
+    client: TestClient, content: bytes, content_type: str
+) -> None:
+    headers = {**AUTH, "Content-Type": content_type}
+    answer = client.post("/api/v1/datasets", content=content, headers=headers)
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert (error["code"], error["field"]) == ("invalid_request", "body")
+    assert client.get("/api/v1/datasets", headers=AUTH).json()["datasets"] == []

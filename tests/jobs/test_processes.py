@@ -168,9 +168,7 @@ def test_two_service_processes_polling_ten_jobs_make_each_job_and_event_once(
             for job in moto_jobs().values():
                 job.status = "Completed"
             with sessions() as session:
-                finished = session.scalar(
-                    select(func.count()).select_from(Job).where(Job.status == "done")
-                )
+                finished = session.scalar(select(func.count()).select_from(Job).where(Job.status == "done"))
             return finished == 10
 
         wait_until(finish_running, 90, lambda: (tmp_path / "service-0.log").read_text()[-2000:])
