@@ -210,6 +210,7 @@ def check_next(deps: CheckDeps) -> str | None:
         answer_column=options.answer_column,
         workers=deps.workers,
         prices=deps.prices,
+        confine_images=True,  # an uploaded dataset may not read other files on this machine
     )
     try:
         report = prepare(source, prepare_options, s3_client=deps.s3)

@@ -4,6 +4,7 @@ that claims the row with a lease, and the report comes back on GET."""
 from __future__ import annotations
 
 import io
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from services.dataset_checks import (
 from services.pricing import load_prices
 from services.store.db import unit_of_work
 from services.store.models import Dataset, Event, utcnow
-from tests.datasets.fixtures import make_llava, make_zip
+from tests.datasets.fixtures import make_llava, make_png, make_zip
 from tests.jobs.conftest import AUTH, sessions_of, settings_for
 
 
@@ -196,3 +197,21 @@ def test_a_body_that_cannot_be_parsed_is_422_naming_the_body(
     error = answer.json()["error"]
     assert (error["code"], error["field"]) == ("invalid_request", "body")
     assert client.get("/api/v1/datasets", headers=AUTH).json()["datasets"] == []
+
+
+def test_an_upload_cannot_read_image_files_outside_itself(client: TestClient, tmp_path: Path) -> None:
+    private = make_png(tmp_path / "another-team" / "chart.png")
+    folder = make_llava(tmp_path / "llava", 120, text_only=115)
+    records = json.loads((folder / "llava.json").read_text())
+    records[0]["image"] = str(private)  # an absolute path to someone else's file on the service's disk
+    (folder / "llava.json").write_text(json.dumps(records))
+    upload = make_zip(tmp_path / "sneaky.zip", folder).read_bytes()
+
+    accepted = client.post(
+        "/api/v1/datasets", files={"file": ("sneaky.zip", upload)}, data={"created_by": "U1"}, headers=AUTH
+    )
+    dataset = wait_checked(client, accepted.json()["id"])
+
+    [refused] = [e for e in dataset["report"]["errors"] if "outside the dataset" in e["message"]]
+    assert refused["code"] == "image_missing"
+    assert dataset["report"]["counts"]["rejected"] == 1
