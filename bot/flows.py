@@ -480,8 +480,7 @@ class Flows:
         except ServiceError as error:
             if error.code != "job_not_found":
                 raise
-        jobs: list[dict[str, Any]] = self.service.list_jobs(limit=200)["jobs"]
-        for job in jobs:
-            if job["name"] == ref:
-                return job
+        jobs: list[dict[str, Any]] = self.service.list_jobs(name=ref, limit=1)["jobs"]
+        if jobs:
+            return jobs[0]
         raise ServiceError(404, "job_not_found", f"No job has the id or name `{ref}`.")

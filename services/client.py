@@ -83,6 +83,7 @@ class ServiceClient:
         self,
         *,
         requested_by: str | None = None,
+        name: str | None = None,
         status: str | None = None,
         model: str | None = None,
         dataset_id: str | None = None,
@@ -92,6 +93,7 @@ class ServiceClient:
         """A page of jobs, newest first: ``{"jobs": [...], "next_before": id | None}``."""
         filters = {
             "requested_by": requested_by,
+            "name": name,
             "status": status,
             "model": model,
             "dataset_id": dataset_id,
