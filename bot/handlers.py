@@ -34,6 +34,20 @@ def _where(body: dict[str, Any]) -> tuple[str, str, str]:
     return body["user"]["id"], channel, container.get("message_ts", "")
 
 
+UNEXPECTED = (
+    "tunebot hit an unexpected error with that; the operator's log has the details. "
+    "Check `/finetune status` or `/finetune history` before trying again."
+)
+
+
+def _apologise(respond: Respond) -> None:
+    """A user never meets silence or a traceback, even when tunebot itself is at fault."""
+    try:
+        respond(text=UNEXPECTED, response_type="ephemeral")
+    except Exception:  # Slack unreachable too: the log above already has the cause
+        log.warning("could not tell the user about the failure")
+
+
 def _delete_original(respond: Respond) -> None:
     respond(delete_original=True)
 
@@ -55,6 +69,8 @@ class Listeners:
                     respond(**reply.kwargs())
             except Exception:
                 log.exception("listener work failed", extra={"use_case": use_case.__name__})
+                if respond is not None:
+                    _apologise(respond)
 
         self._pool.submit(run)
 
