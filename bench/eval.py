@@ -39,9 +39,9 @@ from services.evaluation.inference import OwnedThroughput, Reply, Throttled
 from services.evaluation.metrics import squad_scores
 from services.evaluation.testset import HeldOutExample
 from services.evaluation.variant import RunOptions, run_variant
-from services.store.db import make_engine, make_session_factory, unit_of_work
-from services.store.migrate import upgrade
-from services.store.models import Dataset, Evaluation, EvaluationExample, Job, JobGroup, utcnow
+from services.platform.db import make_engine, make_session_factory, unit_of_work
+from services.platform.migrate import upgrade
+from services.platform.tables import Dataset, Evaluation, EvaluationExample, Job, JobGroup, utcnow
 
 RESULTS = Path(__file__).resolve().parent / "results" / "eval.json"
 MODEL = "us.meta.llama3-2-11b-instruct-v1:0"

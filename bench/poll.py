@@ -28,14 +28,14 @@ from moto import mock_aws
 from moto.backends import get_backend
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.bedrock import BedrockJobs, JobSpec, make_bedrock_client
-from services.config import load_settings
-from services.job_outputs import JobOutputs
-from services.jobs import JobDeps, poll_once
-from services.pricing import load_prices
-from services.store.db import make_engine, make_session_factory, unit_of_work
-from services.store.migrate import upgrade
-from services.store.models import Dataset, Job, JobGroup, new_id
+from services.aws.bedrock import BedrockJobs, JobSpec, make_bedrock_client
+from services.aws.s3 import JobOutputs
+from services.jobs.service import JobDeps, poll_once
+from services.platform.config import load_settings
+from services.platform.db import make_engine, make_session_factory, unit_of_work
+from services.platform.migrate import upgrade
+from services.platform.tables import Dataset, Job, JobGroup, new_id
+from services.tuning.pricing import load_prices
 
 RESULTS = Path(__file__).resolve().parent / "results" / "poll.json"
 REGION: Final = "us-west-2"

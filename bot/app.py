@@ -12,10 +12,10 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler, Se
 
 from bot import blocks
 from bot.flows import Flows
-from bot.handlers import Listeners
+from bot.listeners import Listeners
 from bot.uploads import UploadWorker
 from services.client import ServiceClient
-from services.config import Settings
+from services.platform.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def build_app(
         client=web_client(settings, with_token=False),
         authorize=authorize,
         signing_secret=settings.slack_signing_secret.get_secret_value(),
-        # Listeners ack and hand their work to their own pool (bot.handlers), so the HTTP answer leaves
+        # Listeners ack and hand their work to their own pool (bot.listeners), so the HTTP answer leaves
         # as the listener returns; without this Bolt polls every 10 ms for the ack on a second thread.
         process_before_response=True,
     )

@@ -19,9 +19,9 @@ from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_r
 
 from bot.app import BotAuthorization, build_app, build_listeners, web_client
 from bot.delivery import Delivery, DeliveryLoop
-from bot.handlers import Listeners
+from bot.listeners import Listeners
 from services.client import ServiceClient
-from services.config import Settings
+from services.platform.config import Settings
 
 log = logging.getLogger(__name__)
 SLOW_DISPATCH_SECONDS = 0.05
@@ -55,7 +55,7 @@ class SlackEdge:
         async def slack_events(request: Request) -> Response:
             bolt_request = to_bolt_request(request, await request.body())
             # Dispatch runs here, on the event loop: it verifies the signature and runs a listener that
-            # acks and hands its work to a pool (bot.handlers), with no network call anywhere (see
+            # acks and hands its work to a pool (bot.listeners), with no network call anywhere (see
             # bot.app.BotAuthorization), so it takes about a millisecond. A thread-pool hop per request
             # cost more than the dispatch itself under a burst of commands (bench/slack_ack.py).
             started = time.perf_counter()

@@ -21,7 +21,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import blocks, commands
 from services.client import ServiceClient, ServiceError
-from services.config import Settings
+from services.platform.config import Settings
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 import typer
 
-from services.config import ConfigError, Settings, load_settings
+from services.platform.config import ConfigError, Settings, load_settings
 
 app = typer.Typer(
     name="tunebot",
@@ -45,8 +45,8 @@ def serve(
     """Run tunebot: health, metrics, the API, the scheduler and the Slack bot, on one port."""
     import uvicorn
 
-    from services import logs
-    from services.server import create_app
+    from services.api.app import create_app
+    from services.platform import logs
 
     settings = settings_or_exit()
     logs.configure(settings.log_level)
@@ -62,8 +62,8 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the database schema to the latest version."""
-    from services.store.db import make_engine
-    from services.store.migrate import current_revision, upgrade
+    from services.platform.db import make_engine
+    from services.platform.migrate import current_revision, upgrade
 
     settings = settings_or_exit()
     engine = make_engine(settings.database_url)
@@ -78,7 +78,7 @@ def db_upgrade() -> None:
 @app.command()
 def doctor() -> None:
     """Check every dependency (database, AWS, Bedrock, S3, Slack): one line each, with the fix."""
-    from services.doctor import run_checks
+    from services.platform.doctor import run_checks
 
     settings = settings_or_exit()
     results = run_checks(settings)
@@ -94,9 +94,9 @@ def _first_line(error: BaseException) -> str:
 
 def _register_domain_commands() -> None:
     # Each domain keeps its own commands beside its code; this is the one place that lists them.
-    from services.cli_datasets import register as register_datasets
-    from services.cli_jobs import register as register_jobs
-    from services.cli_score import register as register_score
+    from services.datasets.cli import register as register_datasets
+    from services.evaluation.cli import register as register_score
+    from services.jobs.cli import register as register_jobs
 
     register_datasets(app)
     register_score(app)

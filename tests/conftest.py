@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.store.db import make_engine, make_session_factory
-from services.store.migrate import upgrade
+from services.platform.db import make_engine, make_session_factory
+from services.platform.migrate import upgrade
 from tests.slack_stub import SlackStub
 
 PG_ENV = "TUNEBOT_TEST_DATABASE_URL"

@@ -27,7 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from services.datasets.checks import (
+from services.datasets.detect import detect_format
+from services.datasets.images import ImagePolicy, normalise_image, read_image_bytes
+from services.datasets.model import Example, Finding, ImageRef, SourceRef, error, warning
+from services.datasets.readers import ReaderOptions, read_examples
+from services.datasets.report import Counts, FindingLog, JsonAnswers, Report, Tokens, Upload
+from services.datasets.rules import (
     JsonAnswerTally,
     check_record,
     content_key,
@@ -39,11 +44,6 @@ from services.datasets.checks import (
     normalise_question,
     record_count_findings,
 )
-from services.datasets.detect import detect_format
-from services.datasets.images import ImagePolicy, normalise_image, read_image_bytes
-from services.datasets.model import Example, Finding, ImageRef, SourceRef, error, warning
-from services.datasets.readers import ReaderOptions, read_examples
-from services.datasets.report import Counts, FindingLog, JsonAnswers, Report, Tokens, Upload
 from services.datasets.sources import open_source
 from services.datasets.split import PackedKeys, Side, SplitPlan, assign_sides, group_key
 from services.datasets.upload import split_s3_uri, upload_folder
@@ -58,8 +58,8 @@ from services.datasets.writer import (
     evaluation_fields,
     store_image,
 )
-from services.pricing import PriceTable, load_prices
-from services.recommend import MODEL_SIZES, ModelSize, estimate_cost, recommend
+from services.tuning.pricing import PriceTable, load_prices
+from services.tuning.recommend import MODEL_SIZES, ModelSize, estimate_cost, recommend
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

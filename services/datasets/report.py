@@ -12,7 +12,7 @@ from collections import Counter
 from pydantic import BaseModel, Field
 
 from services.datasets.model import Finding
-from services.recommend import CostEstimate, ModelSize, Recommendation
+from services.tuning.recommend import CostEstimate, ModelSize, Recommendation
 
 MAX_LISTED_PER_CODE = 1_000
 

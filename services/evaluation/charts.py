@@ -17,7 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from services.evaluation.compare import SizeComparison, SizeSummary
-from services.labels import SANDBOX_LABEL
+from services.platform.labels import SANDBOX_LABEL
 
 FIGURE_SIZE_INCHES = (8.0, 4.8)
 DOTS_PER_INCH = 110

@@ -14,7 +14,7 @@ from enum import StrEnum
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.labels import SANDBOX_LABEL
+from services.platform.labels import SANDBOX_LABEL
 
 DEFAULT_RESAMPLES = 1_000
 DEFAULT_SEED = 20_240_925

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from services.pricing import PriceTable
+from services.tuning.pricing import PriceTable
 
 
 def token_cost(prices: PriceTable, model: str, input_tokens: int, output_tokens: int) -> float:

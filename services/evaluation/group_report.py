@@ -14,7 +14,6 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.config import Settings
 from services.evaluation.charts import render_comparison_chart, render_loss_curves
 from services.evaluation.compare import (
     ExampleOutcome,
@@ -32,11 +31,12 @@ from services.evaluation.testset import (
     dataset_files,
     read_test_examples,
 )
-from services.job_results import curve_from_json
-from services.labels import SANDBOX_LABEL
-from services.store import outbox
-from services.store.db import unit_of_work
-from services.store.models import Dataset, Evaluation, EvaluationExample, Job, JobGroup
+from services.jobs.results import curve_from_json
+from services.platform import outbox
+from services.platform.config import Settings
+from services.platform.db import unit_of_work
+from services.platform.labels import SANDBOX_LABEL
+from services.platform.tables import Dataset, Evaluation, EvaluationExample, Job, JobGroup
 
 log = logging.getLogger(__name__)
 

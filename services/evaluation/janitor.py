@@ -15,11 +15,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.config import Settings
 from services.evaluation.inference import Inference, InferenceError, OwnedThroughput
-from services.store import outbox
-from services.store.db import unit_of_work
-from services.store.models import Job, utcnow
+from services.platform import outbox
+from services.platform.config import Settings
+from services.platform.db import unit_of_work
+from services.platform.tables import Job, utcnow
 
 log = logging.getLogger(__name__)
 

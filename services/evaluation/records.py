@@ -21,9 +21,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.evaluation.testset import DatasetLocation
-from services.store import outbox
-from services.store.db import unit_of_work
-from services.store.models import Dataset, Evaluation, EvaluationExample, Job, utcnow
+from services.platform import outbox
+from services.platform.db import unit_of_work
+from services.platform.tables import Dataset, Evaluation, EvaluationExample, Job, utcnow
 
 BASE = "base"
 FINE_TUNED = "fine_tuned"

@@ -31,7 +31,6 @@ from itertools import islice
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.config import Settings
 from services.evaluation.costing import token_cost
 from services.evaluation.errors import EvaluationFailed, LeaseLost
 from services.evaluation.inference import (
@@ -75,8 +74,9 @@ from services.evaluation.testset import (
 )
 from services.evaluation.throughput import ProvisionedThroughput
 from services.evaluation.variant import RunOptions, run_variant
-from services.pricing import PriceTable, load_prices
-from services.store.models import Evaluation, Job, utcnow
+from services.platform.config import Settings
+from services.platform.tables import Evaluation, Job, utcnow
+from services.tuning.pricing import PriceTable, load_prices
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from services.config import Settings
 from services.datasets.upload import split_s3_uri
 from services.evaluation.errors import EvaluationFailed
+from services.platform.config import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -217,7 +217,7 @@ def dataset_files(settings: Settings, location: DatasetLocation) -> DatasetSourc
     """Production wiring: an S3 client only when the files may have to come from S3."""
     s3 = None
     if location.s3_uri is not None:
-        from services.job_outputs import make_s3_client
+        from services.aws.s3 import make_s3_client
 
         s3 = make_s3_client(settings.aws_region, settings.aws_endpoint_url)
     return DatasetFiles(location, s3)

@@ -27,9 +27,9 @@ from services.evaluation.inference import (
 )
 from services.evaluation.records import JobSnapshot
 from services.evaluation.variant import RunOptions, store_results
-from services.pricing import PriceTable
-from services.store.db import unit_of_work
-from services.store.models import Evaluation, utcnow
+from services.platform.db import unit_of_work
+from services.platform.tables import Evaluation, utcnow
+from services.tuning.pricing import PriceTable
 
 log = logging.getLogger(__name__)
 

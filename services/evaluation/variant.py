@@ -32,8 +32,8 @@ from services.evaluation.inference import (
 )
 from services.evaluation.metrics import squad_scores
 from services.evaluation.testset import HeldOutExample
-from services.store.db import unit_of_work
-from services.store.models import Evaluation, EvaluationExample, utcnow
+from services.platform.db import unit_of_work
+from services.platform.tables import Evaluation, EvaluationExample, utcnow
 
 
 class _Stopped(Exception):

@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.delivery import Delivery, Pacer
 from bot.edge import SlackEdge
+from services.api.app import create_app
 from services.client import ServiceClient
-from services.config import load_settings
-from services.server import create_app
+from services.platform.config import load_settings
 from tests.conftest import free_port
 from tests.jobs.conftest import BUCKET, REGION, ROLE_ARN, add_dataset, aws_env
 from tests.slack_stub import SlackStub

@@ -6,7 +6,7 @@ import threading
 from typing import Any
 
 from bot.flows import Reply
-from bot.handlers import UNEXPECTED, Listeners
+from bot.listeners import UNEXPECTED, Listeners
 
 
 class Recorder:

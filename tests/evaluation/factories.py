@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.config import Settings
 from services.evaluation.variant import RunOptions
-from services.store.db import unit_of_work
-from services.store.models import Dataset, Job, JobGroup, new_id, utcnow
+from services.platform.config import Settings
+from services.platform.db import unit_of_work
+from services.platform.tables import Dataset, Job, JobGroup, new_id, utcnow
 
 SYSTEM = "You read charts. Answer concisely."
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32

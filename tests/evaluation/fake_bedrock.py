@@ -23,7 +23,7 @@ from services.evaluation.inference import (
     Reply,
     Throttled,
 )
-from services.store.models import utcnow
+from services.platform.tables import utcnow
 
 Answerer = Callable[[str, str], str]
 

@@ -15,12 +15,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.config import Settings
 from services.evaluation.compare import SizeComparison
 from services.evaluation.group_report import compare_group, comparison_chart_path
 from services.evaluation.testset import DatasetLocation, HeldOutExample
-from services.store.db import unit_of_work
-from services.store.models import Evaluation, EvaluationExample, Event, JobGroup
+from services.platform.config import Settings
+from services.platform.db import unit_of_work
+from services.platform.tables import Evaluation, EvaluationExample, Event, JobGroup
 from tests.evaluation.factories import add_dataset, add_group, add_job, settings_for
 
 COUNT = 20

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.evaluation.inference import OwnedThroughput
 from services.evaluation.janitor import cleanup_reason, sweep
 from services.evaluation.runner import evaluate_job
-from services.store.db import unit_of_work
-from services.store.models import Event, Job, utcnow
+from services.platform.db import unit_of_work
+from services.platform.tables import Event, Job, utcnow
 from tests.evaluation.factories import (
     FAST,
     add_dataset,

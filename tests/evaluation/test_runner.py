@@ -25,9 +25,9 @@ from services.evaluation.inference import JOB_TAG, ExampleRejected, InferenceErr
 from services.evaluation.runner import BASE_MODEL_PROFILES, evaluate_job, evaluate_pending
 from services.evaluation.testset import TestSetError, parse_test_record, read_test_examples
 from services.evaluation.variant import RunOptions, run_variant
-from services.pricing import load_prices
-from services.store.db import unit_of_work
-from services.store.models import Evaluation, EvaluationExample, Event, Job, utcnow
+from services.platform.db import unit_of_work
+from services.platform.tables import Evaluation, EvaluationExample, Event, Job, utcnow
+from services.tuning.pricing import load_prices
 from tests.evaluation.factories import (
     FAST,
     PNG,

@@ -14,14 +14,14 @@ from moto import mock_aws
 from moto.backends import get_backend
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.bedrock import BedrockJobs, make_bedrock_client
-from services.config import Settings, load_settings
-from services.job_outputs import JobOutputs
-from services.jobs import JobDeps, LaunchRequest
-from services.pricing import load_prices
-from services.server import create_app
-from services.store.db import unit_of_work
-from services.store.models import Dataset
+from services.api.app import create_app
+from services.aws.bedrock import BedrockJobs, make_bedrock_client
+from services.aws.s3 import JobOutputs
+from services.jobs.service import JobDeps, LaunchRequest
+from services.platform.config import Settings, load_settings
+from services.platform.db import unit_of_work
+from services.platform.tables import Dataset
+from services.tuning.pricing import load_prices
 
 ACCOUNT = "123456789012"
 REGION: Final = "us-west-2"

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.dataset_checks import (
+from services.datasets.service import (
     CheckDeps,
     CheckOptions,
     DatasetError,
@@ -22,9 +22,9 @@ from services.dataset_checks import (
     register_dataset,
     save_upload,
 )
-from services.pricing import load_prices
-from services.store.db import unit_of_work
-from services.store.models import Dataset, Event, utcnow
+from services.platform.db import unit_of_work
+from services.platform.tables import Dataset, Event, utcnow
+from services.tuning.pricing import load_prices
 from tests.datasets.fixtures import make_llava, make_png, make_zip
 from tests.jobs.conftest import AUTH, sessions_of, settings_for
 

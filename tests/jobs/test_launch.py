@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.bedrock import BedrockJobs, JobSpec, TransientError, make_bedrock_client
-from services.jobs import JobDeps, JobsError, launch_jobs, submit_ready
-from services.store.models import Event, Job, JobGroup
+from services.aws.bedrock import BedrockJobs, JobSpec, TransientError, make_bedrock_client
+from services.jobs.service import JobDeps, JobsError, launch_jobs, submit_ready
+from services.platform.tables import Event, Job, JobGroup
 from tests.jobs.conftest import (
     REGION,
     ROLE_ARN,

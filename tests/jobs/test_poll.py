@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.jobs import JobDeps, JobsError, cancel_job, launch_jobs, poll_once
-from services.store.models import Event, Job
+from services.jobs.service import JobDeps, JobsError, cancel_job, launch_jobs, poll_once
+from services.platform.tables import Event, Job
 from tests.jobs.conftest import BUCKET, REGION, launch_request, moto_jobs
 
 TRAINING_CSV = "step_number,epoch_number,training_loss,perplexity\n" + "".join(

@@ -18,9 +18,9 @@ import pytest
 from moto.server import ThreadedMotoServer
 from sqlalchemy import func, select
 
-from services.store.db import make_engine, make_session_factory
-from services.store.migrate import upgrade
-from services.store.models import Event, Job
+from services.platform.db import make_engine, make_session_factory
+from services.platform.migrate import upgrade
+from services.platform.tables import Event, Job
 from tests.conftest import TUNEBOT_BIN, free_port
 from tests.datasets.fixtures import make_llava, make_zip
 from tests.jobs.conftest import BUCKET, REGION, ROLE_ARN, add_dataset, moto_jobs

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.bedrock import BedrockJobs, make_bedrock_client
-from services.jobs import JobDeps, launch_jobs, poll_once
-from services.store.models import Event, Job
+from services.aws.bedrock import BedrockJobs, make_bedrock_client
+from services.jobs.service import JobDeps, launch_jobs, poll_once
+from services.platform.tables import Event, Job
 from tests.jobs.conftest import REGION, NoSleep, launch_request, make_deps, moto_jobs, settings_for
 
 

@@ -13,12 +13,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from services.config import load_settings
-from services.job_outputs import TRAINING_METRICS_FILE, VALIDATION_METRICS_FILE
-from services.job_results import curve_from_csv, curve_from_json, curve_to_json
-from services.sandbox import STEPS_PER_EPOCH, metrics_files
-from services.server import create_app
-from services.store.models import Event
+from services.api.app import create_app
+from services.aws.s3 import TRAINING_METRICS_FILE, VALIDATION_METRICS_FILE
+from services.jobs.results import curve_from_csv, curve_from_json, curve_to_json
+from services.platform.config import load_settings
+from services.platform.tables import Event
+from services.sandbox.trainer import STEPS_PER_EPOCH, metrics_files
 from tests.datasets.fixtures import make_llava, make_zip
 from tests.jobs.conftest import AUTH, TOKEN, sessions_of
 
@@ -133,7 +133,7 @@ def test_the_sandbox_runs_upload_to_completed_job_offline(sandbox_client: TestCl
 
 
 def test_simulated_models_rank_as_the_seed_found_and_answer_the_same_twice(tmp_path: Path) -> None:
-    from services.sandbox_inference import SimulatedInference
+    from services.sandbox.inference import SimulatedInference
 
     folder = tmp_path / "datasets" / "d1"
     folder.mkdir(parents=True)

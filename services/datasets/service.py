@@ -1,0 +1,298 @@
+"""Dataset checks as background work that survives restarts: a ``checking`` row is the work item.
+
+``register_dataset`` records the row (and where its source is); ``check_next`` claims one unleased
+``checking`` row with a guarded UPDATE, runs the datasets pipeline on it, and records the outcome and
+its ``dataset.checked`` event together. Any replica may run ``check_next``; a row whose worker died
+is picked up again when its lease expires.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.api.errors import ApiError
+from services.aws.s3 import make_s3_client
+from services.datasets.pipeline import PrepareOptions, UsageError, prepare
+from services.datasets.sources import SourceError
+from services.datasets.split import SplitPlan
+from services.datasets.upload import UploadError
+from services.platform import outbox
+from services.platform.config import Settings
+from services.platform.db import unit_of_work
+from services.platform.tables import Dataset, new_id, utcnow
+from services.tuning.pricing import PriceTable, load_prices
+from services.tuning.recommend import ModelSize
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+log = logging.getLogger(__name__)
+
+CHECK_LEASE_SECONDS = 1800.0  # longer than any check; a crashed worker's row is retried after it
+UPLOAD_CHUNK = 1024 * 1024
+
+
+class DatasetError(ApiError):
+    """A dataset request refused; the API answers with its status, code and message."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOptions:
+    """The prepare options a caller may set; stored on the row so any replica can run the check."""
+
+    format: str = "auto"
+    validation_fraction: float = 0.15
+    test_fraction: float = 0.10
+    seed: int = 0
+    system: str | None = None
+    model: ModelSize | None = None
+    image_column: str | None = None
+    question_column: str | None = None
+    answer_column: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+@dataclass(frozen=True, slots=True)
+class CheckDeps:
+    sessions: sessionmaker[Session]
+    settings: Settings
+    prices: PriceTable
+    owner: str
+    s3: S3Client | None = None
+    sandbox: bool = False
+    workers: int | None = 1
+
+
+def make_check_deps(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    owner: str,
+    *,
+    sandbox: bool = False,
+    credentials: tuple[str, str] | None = None,
+) -> CheckDeps:
+    s3 = (
+        make_s3_client(settings.aws_region, settings.aws_endpoint_url, credentials)
+        if settings.s3_uri
+        else None
+    )
+    return CheckDeps(
+        sessions=sessions,
+        settings=settings,
+        prices=load_prices(settings.prices_file),
+        owner=owner,
+        s3=s3,
+        sandbox=sandbox,
+    )
+
+
+def check_waiting(deps: CheckDeps, limit: int = 10) -> int:
+    """Check up to ``limit`` waiting datasets, one after another; how many were checked."""
+    done = 0
+    while done < limit and check_next(deps) is not None:
+        done += 1
+    return done
+
+
+def save_upload(settings: Settings, dataset_id: str, filename: str, stream: BinaryIO) -> Path:
+    """Copy an uploaded file under the data directory, refusing more than TUNEBOT_MAX_UPLOAD_MB."""
+    # Only the base name, with characters a file system or the database may refuse replaced.
+    safe_name = (
+        re.sub(r"[^\w.\- ]", "_", Path(filename.replace("\x00", "")).name)[:200].strip(". ") or "upload"
+    )
+    target = Path(settings.data_dir) / "uploads" / dataset_id / safe_name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    limit = settings.max_upload_mb * 1024 * 1024
+    written = 0
+    with target.open("wb") as sink:
+        while chunk := stream.read(UPLOAD_CHUNK):
+            written += len(chunk)
+            if written > limit:
+                sink.close()
+                shutil.rmtree(target.parent, ignore_errors=True)
+                raise DatasetError(
+                    413,
+                    "upload_too_large",
+                    f"the file is larger than {settings.max_upload_mb} MB (TUNEBOT_MAX_UPLOAD_MB): upload it "
+                    "to S3 and send its s3:// URI instead",
+                    "file",
+                )
+            sink.write(chunk)
+    return target
+
+
+def register_dataset(
+    sessions: sessionmaker[Session],
+    *,
+    name: str,
+    source_uri: str,
+    created_by: str | None,
+    options: CheckOptions,
+    dataset_id: str | None = None,
+    idempotency_key: str | None = None,
+    slack_channel: str | None = None,
+    slack_thread_ts: str | None = None,
+) -> tuple[Dataset, bool]:
+    """Record a dataset to check (the ``datasets`` scheduler task picks it up); False when the
+    idempotency key was seen before, with that dataset."""
+    problems = PrepareOptions(
+        out_dir=Path("."),
+        format=options.format,
+        split=SplitPlan(options.validation_fraction, options.test_fraction, options.seed),
+    ).problems()
+    if problems:
+        raise DatasetError(422, "invalid_options", "; ".join(problems))
+    if idempotency_key is not None:
+        existing = _by_key(sessions, idempotency_key)
+        if existing is not None:
+            return existing, False
+    try:
+        with unit_of_work(sessions) as session:
+            dataset = Dataset(
+                id=dataset_id or new_id(),
+                name=name[:200],
+                status="checking",
+                source_uri=source_uri,
+                options=options.as_dict(),
+                created_by=created_by,
+                idempotency_key=idempotency_key,
+                slack_channel=slack_channel,
+                slack_thread_ts=slack_thread_ts,
+            )
+            session.add(dataset)
+            session.flush()
+            return dataset, True
+    except IntegrityError:
+        existing = _by_key(sessions, idempotency_key) if idempotency_key is not None else None
+        if existing is None:
+            raise
+        return existing, False
+
+
+def _by_key(sessions: sessionmaker[Session], key: str) -> Dataset | None:
+    with sessions() as session:
+        return session.scalars(select(Dataset).where(Dataset.idempotency_key == key)).one_or_none()
+
+
+def check_next(deps: CheckDeps) -> str | None:
+    """Claim one dataset waiting for its check, run it, record the outcome; the id, or None if idle."""
+    dataset_id = _claim(deps)
+    if dataset_id is None:
+        return None
+    with deps.sessions() as session:
+        dataset = session.get(Dataset, dataset_id)
+        assert dataset is not None
+        source, stored = dataset.source_uri, dict(dataset.options or {})
+    options = CheckOptions(**{key: value for key, value in stored.items() if key in CheckOptions.__slots__})
+    s3_uri = f"{deps.settings.s3_uri}/datasets/{dataset_id}" if deps.settings.s3_uri else None
+    prepare_options = PrepareOptions(
+        out_dir=Path(deps.settings.data_dir) / "datasets" / dataset_id,
+        format=options.format,
+        s3_uri=s3_uri,
+        upload=s3_uri is not None and deps.s3 is not None,
+        split=SplitPlan(options.validation_fraction, options.test_fraction, options.seed),
+        system=options.system,
+        model=options.model,
+        image_column=options.image_column,
+        question_column=options.question_column,
+        answer_column=options.answer_column,
+        workers=deps.workers,
+        prices=deps.prices,
+        confine_images=True,  # an uploaded dataset may not read other files on this machine
+    )
+    try:
+        report = prepare(source, prepare_options, s3_client=deps.s3)
+    except (SourceError, UsageError, UploadError) as error:
+        _finish(deps, dataset_id, "failed", None, None, str(error))
+        return dataset_id
+    except Exception as error:  # the pipeline's own bug must not leave the row checking forever
+        log.exception("dataset check crashed", extra={"dataset_id": dataset_id})
+        _finish(
+            deps,
+            dataset_id,
+            "failed",
+            None,
+            None,
+            f"the check crashed ({type(error).__name__}): tell the operator",
+        )
+        return dataset_id
+    uploaded = report.upload.s3_uri if report.upload is not None else None
+    status = "ready" if report.usable and uploaded else "unusable"
+    problem = None
+    if report.usable and not uploaded:
+        problem = "the data is usable but not uploaded: set TUNEBOT_S3_URI so the service can upload it"
+    _finish(deps, dataset_id, status, report.model_dump(mode="json"), uploaded, problem, report.format)
+    return dataset_id
+
+
+def _claim(deps: CheckDeps) -> str | None:
+    now = utcnow()
+    free = or_(Dataset.lease_owner.is_(None), Dataset.lease_expires_at < now)
+    with unit_of_work(deps.sessions) as session:
+        candidates = session.scalars(
+            select(Dataset.id).where(Dataset.status == "checking", free).order_by(Dataset.created_at).limit(5)
+        ).all()
+        for dataset_id in candidates:
+            won = session.execute(
+                update(Dataset)
+                .where(Dataset.id == dataset_id, Dataset.status == "checking", free)
+                .values(lease_owner=deps.owner, lease_expires_at=now + timedelta(seconds=CHECK_LEASE_SECONDS))
+                .execution_options(synchronize_session=False)
+            ).rowcount  # type: ignore[attr-defined]
+            if won:
+                return dataset_id
+    return None
+
+
+def _finish(
+    deps: CheckDeps,
+    dataset_id: str,
+    status: str,
+    report: dict[str, Any] | None,
+    s3_uri: str | None,
+    error: str | None,
+    fmt: str | None = None,
+) -> None:
+    with unit_of_work(deps.sessions) as session:
+        won = session.execute(
+            update(Dataset)
+            .where(Dataset.id == dataset_id, Dataset.status == "checking", Dataset.lease_owner == deps.owner)
+            .values(
+                status=status,
+                report=report,
+                s3_uri=s3_uri,
+                error=error,
+                format=fmt,
+                lease_owner=None,
+                lease_expires_at=None,
+                updated_at=utcnow(),
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount  # type: ignore[attr-defined]
+        if not won:
+            return  # our lease expired and another replica re-ran the check: its outcome stands
+        dataset = session.get(Dataset, dataset_id)
+        assert dataset is not None
+        counts = (report or {}).get("counts") or {}
+        message = {
+            "ready": f"dataset {dataset.name} is ready: {counts.get('train', 0)} training examples",
+            "unusable": f"dataset {dataset.name} is not usable: {error or 'its report says what to fix'}",
+            "failed": f"dataset {dataset.name} could not be checked: {error}",
+        }[status]
+        outbox.announce(
+            session, "dataset.checked", dataset_id, message, sandbox=deps.sandbox,
+            dataset_id=dataset_id, status=status, name=dataset.name, created_by=dataset.created_by,
+            slack_channel=dataset.slack_channel, slack_thread_ts=dataset.slack_thread_ts,
+        )  # fmt: skip

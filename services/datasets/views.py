@@ -1,0 +1,240 @@
+"""Routes for datasets: register one (an upload or an s3:// source) for a background check, and read them.
+
+The check itself runs in the ``datasets`` scheduler task (``services.datasets.service``), never in the
+request, so a restart loses nothing: the ``checking`` row is the work item.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import partial
+from pathlib import PurePosixPath
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.datastructures import UploadFile
+
+from services.api.deps import NO_NUL, ResourceId, errors, sessions_of
+from services.api.errors import ApiError
+from services.datasets.service import CheckDeps, CheckOptions, register_dataset, save_upload
+from services.platform.tables import Dataset, new_id
+
+router = APIRouter()
+Sessions = Annotated[sessionmaker[Session], Depends(sessions_of)]
+FormatName = Literal[
+    "auto", "bedrock", "llava", "hf-llava", "chartqa", "vqav2", "docvqa", "csv", "jsonl", "pdf"
+]
+DatasetStatus = Literal["checking", "ready", "unusable", "failed"]
+
+
+class DatasetOptionsIn(BaseModel):
+    """How to read and split the source (the options of `tunebot prepare`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(
+        None, min_length=1, max_length=200, pattern=NO_NUL, description="Default: the file's name"
+    )
+    created_by: str | None = Field(None, min_length=1, max_length=64, pattern=NO_NUL)
+    format: FormatName = "auto"
+    validation_fraction: float = Field(0.15, ge=0.10, le=0.20)
+    test_fraction: float = Field(0.10, ge=0.0, le=0.30)
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    system: str | None = Field(None, min_length=1, max_length=4000, pattern=NO_NUL)
+    model: Literal["11b", "90b"] | None = None
+    slack_channel: str | None = Field(None, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")
+    slack_thread_ts: str | None = Field(None, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")
+    image_column: str | None = Field(None, min_length=1, max_length=200, pattern=NO_NUL)
+    question_column: str | None = Field(None, min_length=1, max_length=200, pattern=NO_NUL)
+    answer_column: str | None = Field(None, min_length=1, max_length=200, pattern=NO_NUL)
+
+
+class DatasetSourceIn(DatasetOptionsIn):
+    source_uri: str = Field(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s\x00]*)?$", max_length=2000)
+
+
+class DatasetAccepted(BaseModel):
+    id: str
+    status: DatasetStatus
+
+
+class DatasetOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    status: str
+    format: str | None
+    slack_channel: str | None
+    slack_thread_ts: str | None
+    report: dict[str, Any] | None
+    error: str | None
+    created_by: str | None
+    created_at: datetime
+    s3_uri: str | None
+
+
+class DatasetPage(BaseModel):
+    datasets: list[DatasetOut]
+
+
+def check_deps(request: Request) -> CheckDeps:
+    sessions_of(request)
+    deps: CheckDeps | None = getattr(request.app.state.runtime.wiring, "check_deps", None)
+    if deps is None:
+        raise ApiError(503, "starting", "the job service is starting: retry in a few seconds")
+    return deps
+
+
+def _invalid(error: ValidationError) -> ApiError:
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or None
+    return ApiError(422, "invalid_request", f"{field}: {first['msg']}" if field else first["msg"], field)
+
+
+_OPTIONS_SCHEMA = DatasetOptionsIn.model_json_schema()
+_UPLOAD_SCHEMA = {
+    **_OPTIONS_SCHEMA,
+    "title": "DatasetUpload",
+    "properties": {"file": {"type": "string", "format": "binary"}, **_OPTIONS_SCHEMA["properties"]},
+    "required": ["file"],
+}
+
+
+@router.post(
+    "/datasets",
+    status_code=202,
+    response_model=DatasetAccepted,
+    summary="Check a dataset in the background: a file upload (multipart `file`) or {source_uri: s3://...}",
+    responses={
+        200: {"model": DatasetAccepted, "description": "The Idempotency-Key was seen before: that dataset"},
+        **errors(413, 415, 422, 503),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": DatasetSourceIn.model_json_schema()},
+                "multipart/form-data": {"schema": _UPLOAD_SCHEMA},
+            },
+        }
+    },
+)
+async def create_dataset(
+    request: Request,
+    response: Response,
+    deps: Annotated[CheckDeps, Depends(check_deps)],
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=200,
+            pattern=NO_NUL,
+            description="A retry answers the same",
+        ),
+    ] = None,
+) -> DatasetAccepted:
+    content_type = request.headers.get("content-type", "")
+    dataset_id = new_id()
+    try:
+        if content_type.startswith("multipart/form-data"):
+            form = await request.form()
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise ApiError(
+                    422, "invalid_request", "file: attach the dataset as the multipart field 'file'", "file"
+                )
+            fields = {key: value for key, value in form.items() if key != "file" and isinstance(value, str)}
+            options = DatasetOptionsIn.model_validate(fields)
+            filename = upload.filename or "upload"
+            path = await run_in_threadpool(save_upload, deps.settings, dataset_id, filename, upload.file)
+            source, default_name = str(path), path.name
+        elif content_type.startswith("application/json"):
+            try:
+                body = await request.json()
+            except ValueError:
+                raise ApiError(
+                    422, "invalid_request", "body: the body is not valid UTF-8 JSON", "body"
+                ) from None
+            options = DatasetSourceIn.model_validate(body)
+            source = options.source_uri
+            default_name = PurePosixPath(source.rstrip("/")).name or "dataset"
+        else:
+            raise ApiError(
+                415,
+                "unsupported_media_type",
+                "send multipart/form-data with a 'file' field, or application/json with a 'source_uri'",
+            )
+    except ValidationError as error:
+        raise _invalid(error) from None
+    check = CheckOptions(
+        format=options.format,
+        validation_fraction=options.validation_fraction,
+        test_fraction=options.test_fraction,
+        seed=options.seed,
+        system=options.system,
+        model=options.model,
+        image_column=options.image_column,
+        question_column=options.question_column,
+        answer_column=options.answer_column,
+    )
+    # A DatasetError is an ApiError: the error handler answers it.
+    dataset, created = await run_in_threadpool(
+        partial(
+            register_dataset,
+            deps.sessions,
+            name=options.name or default_name,
+            source_uri=source,
+            created_by=options.created_by,
+            options=check,
+            dataset_id=dataset_id,
+            idempotency_key=idempotency_key,
+            slack_channel=options.slack_channel,
+            slack_thread_ts=options.slack_thread_ts,
+        )
+    )
+    if not created:
+        response.status_code = 200
+    return DatasetAccepted(id=dataset.id, status=dataset.status)  # type: ignore[arg-type]
+
+
+@router.get(
+    "/datasets", response_model=DatasetPage, summary="Datasets, newest first", responses=errors(422, 503)
+)
+def list_datasets(
+    sessions: Sessions,
+    created_by: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
+    status: DatasetStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> DatasetPage:
+    with sessions() as session:
+        query = select(Dataset)
+        if created_by is not None:
+            query = query.where(Dataset.created_by == created_by)
+        if status is not None:
+            query = query.where(Dataset.status == status)
+        rows = session.scalars(
+            query.order_by(Dataset.created_at.desc(), Dataset.id.desc()).limit(limit)
+        ).all()
+        return DatasetPage(datasets=[DatasetOut.model_validate(row) for row in rows])
+
+
+@router.get(
+    "/datasets/{dataset_id}",
+    response_model=DatasetOut,
+    summary="One dataset and its report",
+    responses=errors(404, 503),
+)
+def get_dataset(dataset_id: ResourceId, sessions: Sessions) -> DatasetOut:
+    with sessions() as session:
+        dataset = session.get(Dataset, dataset_id)
+        if dataset is None:
+            raise ApiError(
+                404, "dataset_not_found", "no dataset has that id: list them with GET /api/v1/datasets"
+            )
+        return DatasetOut.model_validate(dataset)

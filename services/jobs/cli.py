@@ -1,0 +1,283 @@
+"""`tunebot jobs launch|list|show|cancel` and `tunebot datasets check|list|show`: the job service's API
+for people and pipelines that do not use Slack.
+
+Everything goes through ``services.client.ServiceClient``, like the bot. Exit codes: 0 done, 1 the
+service refused or failed, 2 a usage or configuration error. ``--json`` prints the API's answer as is.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import time
+import uuid
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from services.client import ServiceClient, ServiceError
+from services.platform.config import ConfigError, load_settings
+from services.platform.labels import SANDBOX_LABEL
+
+jobs_app = typer.Typer(
+    help="Launch, follow and cancel fine-tuning jobs through the job service.", no_args_is_help=True
+)
+
+
+class Model(StrEnum):
+    b11 = "11b"
+    b90 = "90b"
+
+
+datasets_app = typer.Typer(
+    help="Check datasets with the job service and see their reports.", no_args_is_help=True
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `jobs` and `datasets` command groups to the `tunebot` app."""
+    app.add_typer(jobs_app, name="jobs")
+    app.add_typer(datasets_app, name="datasets")
+
+
+def _client() -> ServiceClient:
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+    if settings.service_url is None or settings.api_token is None:
+        typer.echo(
+            "set TUNEBOT_SERVICE_URL (the job service's URL) and TUNEBOT_API_TOKEN to use this command",
+            err=True,
+        )
+        raise typer.Exit(2)
+    return ServiceClient(settings.service_url, settings.api_token.get_secret_value())
+
+
+def _call(action: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return action(*args, **kwargs)
+    except ServiceError as error:
+        where = f" ({error.field})" if error.field else ""
+        typer.echo(f"{error.code}{where}: {error.message}", err=True)
+        raise typer.Exit(2 if error.status == 422 else 1) from None
+
+
+def _line(job: dict[str, Any]) -> str:
+    cost = job.get("cost_estimate_usd")
+    cost_text = f"~${cost:,.2f}" if isinstance(cost, int | float) else "cost unknown"
+    return (
+        f"{job['id']}  {job['model']:<3}  {job['status']:<10}  {job['name']}  "
+        f"epochs {job['epochs']} (recommended {job['recommended_epochs']}), "
+        f"lr {job['learning_rate']:g} (recommended {job['recommended_learning_rate']:g}), {cost_text}"
+        + _scores(job)
+        + (f" ({SANDBOX_LABEL})" if job.get("sandbox") else "")
+    )
+
+
+def _scores(job: dict[str, Any]) -> str:
+    """ ", SQuAD F1 base 62.5 -> fine-tuned 81.3" once the evaluation has scored both models."""
+    f1 = {e["variant"]: e["f1"] for e in job.get("evaluations") or [] if e.get("f1") is not None}
+    if "base" in f1 and "fine_tuned" in f1:
+        return f", SQuAD F1 base {f1['base']:.1f} -> fine-tuned {f1['fine_tuned']:.1f}"
+    return ""
+
+
+@jobs_app.command("launch")
+def launch(
+    dataset_id: str = typer.Argument(..., help="A ready dataset's id (see `tunebot datasets list`)."),
+    model: list[Model] = typer.Option(
+        [Model.b11], "--model", help="Model size; repeat for both: --model 11b --model 90b."
+    ),
+    epochs: int | None = typer.Option(None, help="Default: the recommendation for the dataset."),
+    learning_rate: float | None = typer.Option(None, help="Default: the recommendation for the dataset."),
+    evaluate: bool = typer.Option(True, help="Score the fine-tuned model against the base model."),
+    requested_by: str | None = typer.Option(None, help="Who asks (default: your login name)."),
+    approved_by: str | None = typer.Option(None, help="An admin approving a launch above the cost limit."),
+    name: str | None = typer.Option(None, help="A name for the job (default: dataset and size)."),
+    idempotency_key: str | None = typer.Option(
+        None, help="Repeat a launch safely: the same key never starts a second job (default: a new key)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the API's JSON answer."),
+) -> None:
+    """Launch one or both model sizes on a dataset."""
+    key = idempotency_key or f"cli-{uuid.uuid4().hex}"
+    client = _client()
+    answer = _call(
+        client.launch_jobs,
+        key,
+        dataset_id=dataset_id,
+        models=[size.value for size in dict.fromkeys(model)],
+        requested_by=requested_by or f"cli:{getpass.getuser()}",
+        epochs=epochs,
+        learning_rate=learning_rate,
+        evaluate=evaluate,
+        approved_by=approved_by,
+        name=name,
+    )
+    if as_json:
+        typer.echo(json.dumps(answer, indent=2))
+        return
+    verb = "launched" if answer["created"] else "already launched with this key"
+    typer.echo(f"group {answer['group_id']} {verb} (idempotency key {key})")
+    for job in answer["jobs"]:
+        typer.echo(_line(job))
+    for warning in answer["warnings"]:
+        typer.echo(f"warning: {warning}")
+
+
+@jobs_app.command("list")
+def list_jobs(
+    requested_by: str | None = typer.Option(None, help="Only jobs this person launched."),
+    status: str | None = typer.Option(None, help="Only jobs in this status (training, done, failed ...)."),
+    model: Model | None = typer.Option(None, help="Only this model size."),
+    dataset_id: str | None = typer.Option(None, help="Only jobs on this dataset."),
+    limit: int = typer.Option(20, min=1, max=200, help="How many, newest first."),
+    before: str | None = typer.Option(None, help="Older than this job id (paging)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the API's JSON answer."),
+) -> None:
+    """Jobs, newest first."""
+    page = _call(
+        _client().list_jobs,
+        requested_by=requested_by,
+        status=status,
+        model=model.value if model else None,
+        dataset_id=dataset_id,
+        limit=limit,
+        before=before,
+    )
+    if as_json:
+        typer.echo(json.dumps(page, indent=2))
+        return
+    if not page["jobs"]:
+        typer.echo("no jobs")
+    for job in page["jobs"]:
+        typer.echo(_line(job))
+    if page["next_before"]:
+        typer.echo(f"more: tunebot jobs list --before {page['next_before']}")
+
+
+@jobs_app.command("show")
+def show(
+    job_id: str = typer.Argument(..., help="The job's id."),
+    as_json: bool = typer.Option(False, "--json", help="Print the API's JSON answer."),
+) -> None:
+    """One job: status, values used and recommended, failure and its likely fix, final losses."""
+    job = _call(_client().get_job, job_id)
+    if as_json:
+        typer.echo(json.dumps(job, indent=2))
+        return
+    typer.echo(_line(job))
+    typer.echo(f"bedrock job: {job['bedrock_job_name']} ({job['bedrock_status'] or 'not yet seen'})")
+    if job["failure_message"]:
+        typer.echo(f"failed: {job['failure_message']}")
+        typer.echo(f"fix: {job['failure_hint']}")
+    metrics = job.get("metrics") or {}
+    if metrics.get("final_training_loss") is not None:
+        typer.echo(
+            f"final training loss {metrics['final_training_loss']:.4g}, "
+            f"validation loss {metrics.get('final_validation_loss') or float('nan'):.4g}"
+        )
+    if job["loss_curve_path"]:
+        typer.echo(f"loss curve: {job['loss_curve_path']}")
+
+
+@jobs_app.command("cancel")
+def cancel(
+    job_id: str = typer.Argument(..., help="The job's id."),
+    requested_by: str | None = typer.Option(None, help="Who cancels (default: your login name)."),
+) -> None:
+    """Cancel a waiting job, or stop a training one: it cannot resume and used tokens are billed."""
+    job = _call(_client().cancel_job, job_id, requested_by or f"cli:{getpass.getuser()}")
+    typer.echo(_line(job))
+    if job["status"] == "cancelling":
+        typer.echo(
+            "Bedrock is stopping the job; a stopped job cannot resume and the tokens it used are billed."
+        )
+
+
+def _dataset_line(dataset: dict[str, Any]) -> str:
+    counts = (dataset.get("report") or {}).get("counts") or {}
+    sizes = (
+        f"{counts.get('accepted', 0)} accepted, {counts.get('rejected', 0)} rejected (train "
+        f"{counts.get('train', 0)} / validation {counts.get('validation', 0)} / test {counts.get('test', 0)})"
+        if counts
+        else "no report yet"
+    )
+    return f"{dataset['id']}  {dataset['status']:<9}  {dataset.get('name') or ''}  {sizes}"
+
+
+def _print_dataset(dataset: dict[str, Any]) -> None:
+    typer.echo(_dataset_line(dataset))
+    if dataset.get("error"):
+        typer.echo(f"failed: {dataset['error']}")
+    for finding in ((dataset.get("report") or {}).get("errors") or [])[:10]:
+        typer.echo(f"  {finding['code']}: {finding['record']}: {finding['message']}")
+
+
+@datasets_app.command("check")
+def check_dataset(
+    source: str = typer.Argument(
+        ..., help="A local file (zip, jsonl, json, csv, parquet, pdf) or s3://bucket/prefix."
+    ),
+    created_by: str | None = typer.Option(None, help="Whose dataset it is (default: your login name)."),
+    wait: bool = typer.Option(True, help="Wait for the check to finish and print its outcome."),
+    timeout: float = typer.Option(600, min=1, help="Seconds to wait at most."),
+    as_json: bool = typer.Option(False, "--json", help="Print the API's JSON answer."),
+) -> None:
+    """Send a dataset to the service for checking; exit 0 when usable, 1 when not."""
+    client = _client()
+    owner = created_by or f"cli:{getpass.getuser()}"
+    if source.startswith("s3://"):
+        dataset = _call(client.dataset_from_uri, source, created_by=owner)
+    else:
+        path = Path(source)
+        if not path.is_file():
+            typer.echo(f"no file at {source}: give a dataset file or an s3:// prefix", err=True)
+            raise typer.Exit(2)
+        dataset = _call(client.upload_dataset, str(path), path.name, created_by=owner)
+    deadline = time.monotonic() + timeout
+    while wait and dataset["status"] == "checking" and time.monotonic() < deadline:
+        time.sleep(1)
+        dataset = _call(client.get_dataset, dataset["id"])
+    if as_json:
+        typer.echo(json.dumps(dataset, indent=2))
+    else:
+        _print_dataset(dataset)
+        if dataset["status"] == "checking":
+            typer.echo(f"still checking: tunebot datasets show {dataset['id']}")
+    if dataset["status"] in ("unusable", "failed"):
+        raise typer.Exit(1)
+
+
+@datasets_app.command("list")
+def list_datasets(
+    created_by: str | None = typer.Option(None, help="Only this person's datasets."),
+    limit: int = typer.Option(20, min=1, max=200, help="How many, newest first."),
+    as_json: bool = typer.Option(False, "--json", help="Print the API's JSON answer."),
+) -> None:
+    """Recent datasets with their status and record counts."""
+    datasets = _call(_client().list_datasets, created_by=created_by, limit=limit)
+    if as_json:
+        typer.echo(json.dumps(datasets, indent=2))
+        return
+    for dataset in datasets:
+        typer.echo(_dataset_line(dataset))
+    if not datasets:
+        typer.echo("no datasets yet: tunebot datasets check FILE")
+
+
+@datasets_app.command("show")
+def show_dataset(
+    dataset_id: str = typer.Argument(..., help="The dataset's id."),
+    as_json: bool = typer.Option(False, "--json", help="Print the API's JSON answer."),
+) -> None:
+    """One dataset: status, counts and its first errors with what to fix."""
+    dataset = _call(_client().get_dataset, dataset_id)
+    if as_json:
+        typer.echo(json.dumps(dataset, indent=2))
+        return
+    _print_dataset(dataset)

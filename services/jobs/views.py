@@ -1,0 +1,353 @@
+"""Routes for jobs, groups and recommendations: thin views over ``services.jobs.service``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.api.deps import NO_NUL, ResourceId, errors, sessions_of
+from services.api.errors import ApiError
+from services.evaluation.group_report import comparison_chart_path, loss_curves_path
+from services.jobs.service import JobDeps, LaunchRequest, cancel_job, launch_jobs
+from services.platform.db import unit_of_work
+from services.platform.tables import Job, JobGroup
+from services.tuning.recommend import BEDROCK_EPOCHS, BEDROCK_LEARNING_RATE, Recommendation, recommend
+
+router = APIRouter()
+
+ModelName = Literal["11b", "90b"]
+JobStatus = Literal[
+    "pending", "queued", "submitting", "training", "evaluating", "done", "failed", "cancelling", "cancelled"
+]
+SlackId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")]
+
+
+class EvaluationOut(BaseModel):
+    """One model scored on the dataset's held-out test set (scores 0-100)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    variant: Literal["base", "fine_tuned"]
+    status: str
+    metric: str
+    f1: float | None
+    exact_match: float | None
+    count: int
+    missing: int
+    cost_usd: float | None
+
+
+class JobOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    group_id: str
+    dataset_id: str
+    model: str
+    name: str
+    status: str
+    requested_by: str
+    evaluate: bool
+    sandbox: bool
+    bedrock_job_name: str
+    bedrock_job_arn: str | None
+    bedrock_status: str | None
+    output_model_arn: str | None
+    output_s3_uri: str | None
+    epochs: int
+    learning_rate: float
+    recommended_epochs: int
+    recommended_learning_rate: float
+    cost_estimate_usd: float | None
+    failure_message: str | None
+    failure_hint: str | None
+    metrics: dict[str, Any] | None
+    loss_curve_path: str | None
+    created_at: datetime
+    updated_at: datetime
+    submitted_at: datetime | None
+    finished_at: datetime | None
+    evaluations: list[EvaluationOut] = Field(
+        default_factory=list, description="Base and fine-tuned scores, once the evaluation ran"
+    )
+
+
+class GroupOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    dataset_id: str
+    requested_by: str
+    approved_by: str | None
+    cost_estimate_usd: float | None
+    slack_channel: str | None
+    slack_thread_ts: str | None
+    slack_message_ts: str | None
+    comparison: dict[str, Any] | None
+    created_at: datetime
+    jobs: list[JobOut]
+
+
+class LaunchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dataset_id: str = Field(min_length=1, max_length=32, pattern=NO_NUL)
+    models: list[ModelName] = Field(
+        min_length=1,
+        max_length=2,
+        description='["11b"], ["90b"] or both',
+        json_schema_extra={"uniqueItems": True},  # the service refuses a repeated size (422)
+    )
+    epochs: int | None = Field(
+        None,
+        ge=BEDROCK_EPOCHS[0],
+        le=BEDROCK_EPOCHS[1],
+        description="Default: the recommendation (Bedrock allows 1-10)",
+    )
+    learning_rate: float | None = Field(
+        None,
+        ge=BEDROCK_LEARNING_RATE[0],
+        le=BEDROCK_LEARNING_RATE[1],
+        description="Default: the recommendation (5e-6 to 0.1)",
+    )
+    evaluate: bool = True
+    requested_by: str = Field(min_length=1, max_length=64, pattern=NO_NUL)
+    approved_by: str | None = Field(None, min_length=1, max_length=64, pattern=NO_NUL)
+    slack_channel: SlackId | None = None
+    slack_thread_ts: SlackId | None = None
+    name: str | None = Field(None, min_length=1, max_length=200, pattern=NO_NUL)
+
+
+class LaunchOut(BaseModel):
+    group_id: str
+    created: bool
+    jobs: list[JobOut]
+    warnings: list[str]
+
+
+class JobPage(BaseModel):
+    jobs: list[JobOut]
+    next_before: str | None = Field(description="Pass as `before` for the next (older) page")
+
+
+class CancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    requested_by: str | None = Field(None, min_length=1, max_length=64, pattern=NO_NUL)
+
+
+class JobPatch(BaseModel):
+    """Where the job's status message lives in Slack (stored on the job's launch group)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    slack_channel: SlackId | None = None
+    slack_thread_ts: SlackId | None = None
+    slack_message_ts: SlackId | None = None
+
+
+def job_deps(request: Request) -> JobDeps:
+    sessions_of(request)
+    deps: JobDeps | None = getattr(request.app.state.runtime.wiring, "job_deps", None)
+    if deps is None:
+        raise ApiError(503, "starting", "the job service is starting: retry in a few seconds")
+    return deps
+
+
+Deps = Annotated[JobDeps, Depends(job_deps)]
+Sessions = Annotated[sessionmaker[Session], Depends(sessions_of)]
+
+
+def _job_or_404(session: Session, job_id: str) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise ApiError(404, "job_not_found", "no job has that id: list them with GET /api/v1/jobs")
+    return job
+
+
+@router.post(
+    "/jobs",
+    response_model=LaunchOut,
+    status_code=201,
+    summary="Launch fine-tuning jobs (idempotent per Idempotency-Key)",
+    responses={
+        200: {"model": LaunchOut, "description": "The key was seen before: its group, nothing new"},
+        **errors(403, 404, 409, 422, 503),
+    },
+)
+def launch(
+    body: LaunchIn,
+    response: Response,
+    deps: Deps,
+    idempotency_key: Annotated[
+        str, Header(alias="Idempotency-Key", min_length=1, max_length=200, pattern=NO_NUL)
+    ],
+) -> LaunchOut:
+    request = LaunchRequest(
+        idempotency_key=idempotency_key,
+        dataset_id=body.dataset_id,
+        models=tuple(body.models),
+        requested_by=body.requested_by,
+        epochs=body.epochs,
+        learning_rate=body.learning_rate,
+        evaluate=body.evaluate,
+        approved_by=body.approved_by,
+        slack_channel=body.slack_channel,
+        slack_thread_ts=body.slack_thread_ts,
+        name=body.name,
+    )
+    result = launch_jobs(deps, request)  # a JobsError is an ApiError: the handler answers it
+    if not result.created:
+        response.status_code = 200
+    with deps.sessions() as session:
+        jobs = session.scalars(select(Job).where(Job.id.in_(result.job_ids)).order_by(Job.model)).all()
+        return LaunchOut(
+            group_id=result.group_id,
+            created=result.created,
+            jobs=[JobOut.model_validate(job) for job in jobs],
+            warnings=result.warnings,
+        )
+
+
+@router.get("/jobs", response_model=JobPage, summary="Jobs, newest first", responses=errors(422, 503))
+def list_jobs(
+    sessions: Sessions,
+    requested_by: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
+    name: Annotated[
+        str | None, Query(max_length=200, pattern=NO_NUL, description="The job's name or Bedrock job name")
+    ] = None,
+    status: JobStatus | None = None,
+    model: ModelName | None = None,
+    dataset_id: Annotated[str | None, Query(max_length=32, pattern=NO_NUL)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    before: Annotated[
+        str | None, Query(max_length=32, pattern=NO_NUL, description="A job id from `next_before`")
+    ] = None,
+) -> JobPage:
+    with sessions() as session:
+        query = select(Job)
+        if requested_by is not None:
+            query = query.where(Job.requested_by == requested_by)
+        if name is not None:
+            query = query.where((Job.name == name) | (Job.bedrock_job_name == name))
+        if status is not None:
+            query = query.where(Job.status == status)
+        if model is not None:
+            query = query.where(Job.model == model)
+        if dataset_id is not None:
+            query = query.where(Job.dataset_id == dataset_id)
+        if before is not None:
+            anchor = session.get(Job, before)
+            if anchor is None:
+                raise ApiError(422, "invalid_request", "before: no job has that id", "before")
+            query = query.where(
+                (Job.created_at < anchor.created_at)
+                | ((Job.created_at == anchor.created_at) & (Job.id < anchor.id))
+            )
+        rows = session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)).all()
+        page = [JobOut.model_validate(job) for job in rows[:limit]]
+        return JobPage(jobs=page, next_before=page[-1].id if len(rows) > limit else None)
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut, summary="One job", responses=errors(404, 503))
+def get_job(job_id: ResourceId, sessions: Sessions) -> JobOut:
+    with sessions() as session:
+        return JobOut.model_validate(_job_or_404(session, job_id))
+
+
+@router.post(
+    "/jobs/{job_id}/cancel",
+    response_model=JobOut,
+    summary="Cancel a waiting job, or stop a training one (it cannot resume; used tokens are billed)",
+    responses=errors(404, 409, 422, 503),
+)
+def cancel(job_id: ResourceId, deps: Deps, body: Annotated[CancelIn | None, Body()] = None) -> JobOut:
+    job = cancel_job(deps, job_id, requested_by=body.requested_by if body else None)
+    return JobOut.model_validate(job)
+
+
+@router.patch(
+    "/jobs/{job_id}",
+    response_model=GroupOut,
+    summary="Record the Slack message a job's status lives in (on its launch group)",
+    responses=errors(404, 422, 503),
+)
+def patch_job(job_id: ResourceId, body: JobPatch, sessions: Sessions) -> GroupOut:
+    with unit_of_work(sessions) as session:
+        group = _job_or_404(session, job_id).group
+        for name, value in body.model_dump(exclude_unset=True).items():
+            setattr(group, name, value)
+        session.flush()
+        return GroupOut.model_validate(group)
+
+
+@router.get("/groups/{group_id}", response_model=GroupOut, summary="One launch", responses=errors(404, 503))
+def get_group(group_id: ResourceId, sessions: Sessions) -> GroupOut:
+    with sessions() as session:
+        group = session.get(JobGroup, group_id)
+        if group is None:
+            raise ApiError(404, "group_not_found", "no launch group has that id")
+        return GroupOut.model_validate(group)
+
+
+@router.get(
+    "/recommendations",
+    response_model=Recommendation,
+    summary="Epochs, learning rate and model size for a dataset of N training examples",
+    responses=errors(422),
+)
+def recommendations(
+    examples: Annotated[int, Query(ge=0, le=10_000_000)], model: ModelName | None = None
+) -> Recommendation:
+    return recommend(examples, model)
+
+
+@router.get(
+    "/jobs/{job_id}/loss-curve.png",
+    response_class=FileResponse,
+    summary="The job's loss curve (training and validation loss by step), once training completed",
+    responses={200: {"content": {"image/png": {}}, "description": "A PNG"}, **errors(404, 503)},
+)
+def loss_curve(job_id: ResourceId, sessions: Sessions) -> FileResponse:
+    with sessions() as session:
+        path = _job_or_404(session, job_id).loss_curve_path
+    if path is None or not Path(path).is_file():
+        raise ApiError(
+            404, "no_loss_curve", "the job has no loss curve yet: it appears when training completes"
+        )
+    return FileResponse(path, media_type="image/png")
+
+
+@router.get(
+    "/groups/{group_id}/comparison.png",
+    response_class=FileResponse,
+    summary="The 11B-vs-90B chart (base vs fine-tuned F1 with 95 % intervals), once both are evaluated",
+    responses={200: {"content": {"image/png": {}}, "description": "A PNG"}, **errors(404, 503)},
+)
+def comparison_chart(group_id: ResourceId, deps: Deps) -> FileResponse:
+    return _group_png(comparison_chart_path(deps.settings, group_id))
+
+
+@router.get(
+    "/groups/{group_id}/loss-curves.png",
+    response_class=FileResponse,
+    summary="Both sizes' training and validation loss on one plot, once the pair is compared",
+    responses={200: {"content": {"image/png": {}}, "description": "A PNG"}, **errors(404, 503)},
+)
+def group_loss_curves(group_id: ResourceId, deps: Deps) -> FileResponse:
+    return _group_png(loss_curves_path(deps.settings, group_id))
+
+
+def _group_png(path: Path) -> FileResponse:
+    if not path.is_file():
+        raise ApiError(
+            404, "no_comparison", "the launch has no comparison yet: it appears when both sizes are evaluated"
+        )
+    return FileResponse(path, media_type="image/png")

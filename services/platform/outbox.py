@@ -1,0 +1,67 @@
+"""The outbox: events written with the change they describe, claimed by consumers with a lease."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from services.platform.labels import SANDBOX_LABEL
+from services.platform.tables import Event, utcnow
+
+
+def record(session: Session, type_: str, subject_id: str, **payload: Any) -> Event:
+    """Add an event to the caller's transaction; it becomes visible only if the change commits."""
+    event = Event(type=type_, subject_id=subject_id, payload=payload)
+    session.add(event)
+    return event
+
+
+def announce(
+    session: Session, type_: str, subject_id: str, message: str, *, sandbox: bool, **payload: Any
+) -> Event:
+    """Record an event whose ``message`` a person reads; one from a sandbox run says so, always."""
+    if sandbox:
+        message = f"{SANDBOX_LABEL} — {message}"
+        payload["sandbox"] = SANDBOX_LABEL
+    return record(session, type_, subject_id, message=message, **payload)
+
+
+def claim(session: Session, consumer: str, limit: int, lease_seconds: float) -> list[Event]:
+    """Lease up to ``limit`` unacknowledged events no other consumer holds, oldest first.
+
+    Each row is taken by its own guarded UPDATE, so two consumers racing for the same event
+    cannot both win, on SQLite as on PostgreSQL. The caller commits.
+    """
+    now = utcnow()
+    free = or_(Event.leased_by.is_(None), Event.lease_expires_at < now, Event.leased_by == consumer)
+    candidates = session.scalars(
+        select(Event.id).where(Event.acked_at.is_(None), free).order_by(Event.id).limit(limit)
+    ).all()
+    claimed: list[int] = []
+    expires = now + timedelta(seconds=lease_seconds)
+    for event_id in candidates:
+        result = session.execute(
+            update(Event)
+            .where(Event.id == event_id, Event.acked_at.is_(None), free)
+            .values(leased_by=consumer, lease_expires_at=expires, attempts=Event.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount:  # type: ignore[attr-defined]
+            claimed.append(event_id)
+    if not claimed:
+        return []
+    return list(session.scalars(select(Event).where(Event.id.in_(claimed)).order_by(Event.id)))
+
+
+def acknowledge(session: Session, event_id: int, consumer: str) -> bool:
+    """Mark an event delivered. Only its current lease holder may; False otherwise."""
+    result = session.execute(
+        update(Event)
+        .where(Event.id == event_id, Event.leased_by == consumer, Event.acked_at.is_(None))
+        .values(acked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

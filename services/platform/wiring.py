@@ -1,0 +1,109 @@
+"""The service role's scheduled work, wired once at start-up: the sandbox (when chosen), polling Bedrock,
+dataset checks, evaluations with the comparison of pairs, and the Provisioned Throughput janitor.
+
+Each task runs under its own database lease (services.platform.scheduler): with several replicas, one does it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.datasets.service import CheckDeps, check_waiting, make_check_deps
+from services.evaluation import janitor
+from services.evaluation.group_report import compare_group
+from services.evaluation.inference import Inference, InferenceError
+from services.evaluation.runner import default_inference, evaluate_pending
+from services.jobs.service import JobDeps, make_job_deps, poll_once
+from services.platform.config import Settings
+from services.platform.scheduler import Scheduler
+from services.platform.tables import Job
+from services.sandbox.trainer import Sandbox
+
+log = logging.getLogger(__name__)
+
+DATASET_CHECK_SECONDS = 5  # how soon an uploaded dataset's check starts
+JANITOR_SECONDS = 900
+
+
+@dataclass
+class ServiceWiring:
+    """What the API routes and the tasks share: the job and dataset dependencies, and the sandbox."""
+
+    job_deps: JobDeps
+    check_deps: CheckDeps
+    sandbox: Sandbox | None = None
+
+    def close(self) -> None:
+        if self.sandbox is not None:
+            self.sandbox.stop()
+
+
+def register_tasks(
+    scheduler: Scheduler,
+    sessions: sessionmaker[Session],
+    owner: str,
+    backend: str,
+    settings: Settings,
+) -> ServiceWiring:
+    sandbox: Sandbox | None = None
+    credentials = None
+    inference_factory: Callable[[Settings], Inference] = default_inference
+    if backend == "sandbox":
+        from services.sandbox.inference import SimulatedInference
+        from services.sandbox.trainer import start_sandbox
+
+        # Embedded moto for S3 and Bedrock jobs; the trainer finishes jobs like Bedrock would.
+        sandbox = start_sandbox(settings)
+        settings, credentials = sandbox.settings, sandbox.credentials
+        simulated = SimulatedInference(settings.data_dir)
+        trainer = sandbox.trainer
+
+        def simulated_model(_settings: Settings) -> Inference:
+            return simulated  # one simulated model, so its throughputs outlive a single evaluation
+
+        def train() -> None:
+            trainer.tick()
+
+        inference_factory = simulated_model
+        scheduler.every("sandbox-trainer", 2, train)
+
+    is_sandbox = sandbox is not None
+    job_deps = make_job_deps(settings, sessions, owner, sandbox=is_sandbox, credentials=credentials)
+    check_deps = make_check_deps(settings, sessions, owner, sandbox=is_sandbox, credentials=credentials)
+
+    def poll() -> None:
+        poll_once(job_deps)
+
+    def check_datasets() -> None:
+        check_waiting(check_deps)
+
+    def evaluate() -> None:
+        for job_id in evaluate_pending(sessions, settings, inference_factory=inference_factory, owner=owner):
+            _compare_if_pair(sessions, settings, job_id)
+
+    def sweep() -> None:
+        try:
+            janitor.sweep(sessions, settings, inference_factory(settings))
+        except InferenceError as error:  # e.g. no permission to list: say so, try again next time
+            log.warning("janitor could not list Provisioned Throughput", extra={"error": str(error)})
+
+    scheduler.every("poll", settings.poll_seconds, poll)
+    scheduler.every("datasets", DATASET_CHECK_SECONDS, check_datasets)
+    # Evaluations wait on Bedrock far longer than a poll interval; checking as often as polling is enough.
+    scheduler.every("evaluate", settings.poll_seconds, evaluate)
+    # The janitor runs at start-up (the first tick is immediate) and then every 15 minutes.
+    scheduler.every("janitor", JANITOR_SECONDS, sweep)
+    return ServiceWiring(job_deps=job_deps, check_deps=check_deps, sandbox=sandbox)
+
+
+def _compare_if_pair(sessions: sessionmaker[Session], settings: Settings, job_id: str) -> None:
+    with sessions() as session:
+        group_id = session.scalars(select(Job.group_id).where(Job.id == job_id)).first()
+    if group_id is not None:
+        # Does nothing until both sizes of a pair are evaluated; announces group.compared once.
+        compare_group(sessions, settings, group_id)

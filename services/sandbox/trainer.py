@@ -1,0 +1,143 @@
+"""The offline stand-in for Bedrock (DESIGN §8): an embedded moto server for S3 and the Bedrock job API,
+and a simulated trainer that finishes jobs like Bedrock would.
+
+Everything downstream runs unchanged against it: the job service talks to the moto server through the
+same boto3 clients, over loopback. The trainer moves a job to Completed ``TUNEBOT_SANDBOX_TRAIN_SECONDS``
+after it first sees it, having written ``step_wise_training_metrics.csv`` and ``validation_metrics.csv``
+with a plausible loss curve under the job's output prefix, where Bedrock writes them. Every event of a
+sandbox job says "sandbox: simulated results" (``services.jobs.service`` marks them).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from moto.backends import get_backend
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.server import ThreadedMotoServer
+
+from services.aws.s3 import TRAINING_METRICS_FILE, VALIDATION_METRICS_FILE, make_s3_client
+from services.datasets.upload import split_s3_uri
+from services.platform.config import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+log = logging.getLogger(__name__)
+
+SANDBOX_CREDENTIALS = ("sandbox-access-key", "sandbox-secret-key")  # moto accepts any; nothing real
+SANDBOX_S3_URI = "s3://tunebot-sandbox/tunebot"
+SANDBOX_ROLE_ARN = "arn:aws:iam::123456789012:role/tunebot-sandbox"
+STEPS_PER_EPOCH = 12
+
+
+@dataclass
+class Sandbox:
+    """A running stand-in: its endpoint, the settings that point at it, and its trainer."""
+
+    server: ThreadedMotoServer
+    settings: Settings
+    trainer: SimulatedTrainer
+    credentials: tuple[str, str] = SANDBOX_CREDENTIALS
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def start_sandbox(settings: Settings) -> Sandbox:
+    """Start moto on a free loopback port; return settings for it (endpoint, bucket, role)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    sandboxed = settings.model_copy(
+        update={
+            "aws_endpoint_url": endpoint,
+            "s3_uri": settings.s3_uri or SANDBOX_S3_URI,
+            "role_arn": settings.role_arn or SANDBOX_ROLE_ARN,
+        }
+    )
+    s3 = make_s3_client(sandboxed.aws_region, endpoint, SANDBOX_CREDENTIALS)
+    bucket, _prefix = split_s3_uri(sandboxed.s3_uri or SANDBOX_S3_URI)
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": sandboxed.aws_region})  # type: ignore[typeddict-item]
+    trainer = SimulatedTrainer(s3, sandboxed.aws_region, sandboxed.sandbox_train_seconds)
+    log.info("sandbox started: simulated Bedrock and S3", extra={"endpoint": endpoint})
+    return Sandbox(server=server, settings=sandboxed, trainer=trainer)
+
+
+def loss_curve(epochs: int, seed: str) -> tuple[list[tuple[int, int, float]], list[float]]:
+    """A plausible run: training loss decaying with noise per step, validation loss per epoch above it."""
+    rng = random.Random(seed)
+    start, floor = rng.uniform(2.0, 2.6), rng.uniform(0.25, 0.45)
+    rate = rng.uniform(0.03, 0.06)
+    training = []
+    for step in range(1, epochs * STEPS_PER_EPOCH + 1):
+        loss = floor + (start - floor) * math.exp(-rate * step) + rng.uniform(-0.04, 0.04)
+        training.append((step, (step - 1) // STEPS_PER_EPOCH, round(max(loss, 0.01), 4)))
+    validation = []
+    for epoch in range(epochs):
+        last = training[(epoch + 1) * STEPS_PER_EPOCH - 1][2]
+        validation.append(round(last * rng.uniform(1.05, 1.2) + 0.05, 4))
+    return training, validation
+
+
+def metrics_files(epochs: int, seed: str) -> dict[str, str]:
+    training, validation = loss_curve(epochs, seed)
+    training_csv = "step_number,epoch_number,training_loss,perplexity\n" + "".join(
+        f"{step},{epoch},{loss},{math.exp(loss):.4f}\n" for step, epoch, loss in training
+    )
+    validation_csv = "step_number,epoch_number,validation_loss,perplexity\n" + "".join(
+        f"{(epoch + 1) * STEPS_PER_EPOCH},{epoch},{loss},{math.exp(loss):.4f}\n"
+        for epoch, loss in enumerate(validation)
+    )
+    return {TRAINING_METRICS_FILE: training_csv, VALIDATION_METRICS_FILE: validation_csv}
+
+
+@dataclass
+class SimulatedTrainer:
+    """Finishes the moto server's InProgress jobs after ``train_seconds``, writing their metrics first."""
+
+    s3: S3Client
+    region: str
+    train_seconds: float
+    clock: Callable[[], float] = time.monotonic
+    first_seen: dict[str, float] = field(default_factory=dict)
+
+    def _jobs(self) -> dict[str, Any]:
+        jobs: dict[str, Any] = get_backend("bedrock")[DEFAULT_ACCOUNT_ID][
+            self.region
+        ].model_customization_jobs
+        return jobs
+
+    def tick(self) -> list[str]:
+        """Complete every job that has trained long enough; return their names."""
+        now = self.clock()
+        finished = []
+        for name, job in list(self._jobs().items()):
+            if job.status != "InProgress":
+                continue
+            seen = self.first_seen.setdefault(name, now)
+            if now - seen < self.train_seconds:
+                continue
+            self._write_metrics(name, job)
+            job.status = "Completed"
+            finished.append(name)
+            log.info("sandbox job completed", extra={"job": name})
+        return finished
+
+    def _write_metrics(self, name: str, job: Any) -> None:
+        epochs = int((job.hyper_parameters or {}).get("epochCount", "3"))
+        bucket, prefix = split_s3_uri(job.output_data_config["s3Uri"])
+        folder = f"{prefix}/model-customization-job-{name}" if prefix else f"model-customization-job-{name}"
+        for file_name, text in metrics_files(epochs, name).items():
+            area = "training_artifacts" if file_name == TRAINING_METRICS_FILE else "validation_artifacts"
+            self.s3.put_object(Bucket=bucket, Key=f"{folder}/{area}/{file_name}", Body=text.encode())

@@ -1,1 +1,0 @@
-"""Persistence: tables, sessions, migrations, leases and the outbox."""

@@ -1,0 +1,169 @@
+"""`tunebot doctor` against real stand-ins: a moto server for AWS, a local Slack Web API."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto.server import ThreadedMotoServer
+
+from services.platform.config import load_settings
+from services.platform.db import make_engine
+from services.platform.doctor import BASE_MODELS, check_model_access
+from services.platform.migrate import upgrade
+from tests.conftest import TUNEBOT_BIN, free_port
+from tests.slack_stub import SlackStub
+
+SECRET_KEY = "doctor-secret-access-key"
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "bedrock.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws_env(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    env = {
+        "AWS_ENDPOINT_URL": moto_url,
+        "AWS_ACCESS_KEY_ID": "AKIADOCTORTEST",
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+        "AWS_REGION": "us-west-2",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+def run_doctor(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [TUNEBOT_BIN, "doctor"], env={**os.environ, **env}, capture_output=True, text=True, timeout=120
+    )
+
+
+def lines_by_check(output: str) -> dict[str, str]:
+    return {line.split(":", 1)[0].split(None, 1)[1]: line for line in output.strip().splitlines()}
+
+
+def test_everything_configured_reports_ok_lines_and_never_a_secret(
+    aws_env: dict[str, str], database_url: str, slack_stub: SlackStub
+) -> None:
+    boto3.client("s3", endpoint_url=aws_env["AWS_ENDPOINT_URL"], region_name="us-west-2").create_bucket(
+        Bucket="tunebot-data", CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
+    )
+    iam = boto3.client("iam", endpoint_url=aws_env["AWS_ENDPOINT_URL"], region_name="us-west-2")
+    role_arn = iam.create_role(RoleName="TunebotBedrock", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"][
+        "Arn"
+    ]
+    upgrade(make_engine(database_url))
+    slack_stub.responses["auth.test"] = {"ok": True, "user": "tunebot", "team": "Acme"}
+    env = {
+        **aws_env,
+        "TUNEBOT_DATABASE_URL": database_url,
+        "TUNEBOT_ROLE_ARN": role_arn,
+        "TUNEBOT_S3_URI": "s3://tunebot-data/ft",
+        "TUNEBOT_BACKEND": "bedrock",
+        "SLACK_BOT_TOKEN": "xoxb-doctor-secret-token",
+        "SLACK_SIGNING_SECRET": "doctor-signing-secret",
+        "TUNEBOT_SLACK_API_URL": slack_stub.api_url,
+    }
+    result = run_doctor(env)
+    checks = lines_by_check(result.stdout)
+    assert checks["database"].startswith("OK   database:")
+    assert checks["aws credentials"] == "OK   aws credentials: account 123456789012"
+    assert checks["aws region"] == "OK   aws region: us-west-2"
+    assert checks["role arn"] == "OK   role arn: TunebotBedrock trusts bedrock.amazonaws.com"
+    assert checks["s3 bucket"] == "OK   s3 bucket: tunebot-data"
+    assert checks["slack"] == "OK   slack: bot tunebot in Acme"
+    # moto has no foundation-model catalogue: the check fails there, with the reason and the fix
+    assert checks["model access"].startswith("FAIL model access:")
+    assert "request access to Llama 3.2 11B/90B Vision" in checks["model access"]
+    assert result.returncode == 1
+    assert slack_stub.calls_to("auth.test")[0].authorization == "Bearer xoxb-doctor-secret-token"
+    for secret in (SECRET_KEY, "xoxb-doctor-secret-token", "doctor-signing-secret"):
+        assert secret not in result.stdout + result.stderr
+
+
+def test_each_broken_dependency_gets_a_fail_line_with_its_fix(
+    aws_env: dict[str, str], database_url: str, slack_stub: SlackStub
+) -> None:
+    slack_stub.responses["auth.test"] = {"ok": False, "error": "invalid_auth"}
+    env = {
+        **aws_env,
+        "AWS_REGION": "eu-west-1",
+        "TUNEBOT_DATABASE_URL": database_url,  # never migrated
+        "TUNEBOT_ROLE_ARN": "arn:aws:iam::123456789012:role/Missing",
+        "TUNEBOT_S3_URI": "s3://no-such-bucket/x",
+        "TUNEBOT_BACKEND": "bedrock",
+        "SLACK_BOT_TOKEN": "xoxb-doctor-secret-token",
+        "TUNEBOT_SLACK_API_URL": slack_stub.api_url,
+    }
+    result = run_doctor(env)
+    checks = lines_by_check(result.stdout)
+    assert result.returncode == 1
+    assert checks["database"].endswith("-> run `tunebot db upgrade`")
+    assert checks["aws region"] == (
+        "FAIL aws region: eu-west-1: Llama 3.2 fine-tuning runs only in us-west-2 -> set AWS_REGION=us-west-2"
+    )
+    assert checks["role arn"].startswith("FAIL role arn: cannot read Missing (NoSuchEntity")
+    assert checks["s3 bucket"].startswith("FAIL s3 bucket: no-such-bucket:")
+    assert checks["slack"] == (
+        "FAIL slack: auth.test said invalid_auth -> reinstall the app and copy its bot token"
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_credentials_and_settings_are_named(database_url: str) -> None:
+    env = {
+        "TUNEBOT_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+        "TUNEBOT_BACKEND": "bedrock",
+    }
+    result = run_doctor(env)
+    checks = lines_by_check(result.stdout)
+    assert checks["database"].startswith("FAIL database: cannot connect")
+    assert checks["aws credentials"].startswith("FAIL aws credentials: none found by boto3's default chain")
+    assert checks["role arn"] == (
+        "FAIL role arn: TUNEBOT_ROLE_ARN is not set -> create the role from aws/trust-policy.json and set it"
+    )
+    assert checks["slack"].startswith("SKIP slack: SLACK_BOT_TOKEN is not set")
+
+
+def test_sandbox_backend_skips_the_aws_checks(database_url: str) -> None:
+    upgrade(make_engine(database_url))
+    result = run_doctor({"TUNEBOT_DATABASE_URL": database_url})
+    checks = lines_by_check(result.stdout)
+    assert checks["aws"].startswith("SKIP aws: sandbox backend")
+    assert result.returncode == 0
+
+
+def test_model_access_ok_when_bedrock_knows_both_models(aws_env: dict[str, str]) -> None:
+    client = boto3.client("bedrock", region_name="us-west-2")
+    with Stubber(client) as stub:
+        for model_id in BASE_MODELS:
+            stub.add_response(
+                "get_foundation_model",
+                {
+                    "modelDetails": {
+                        "modelArn": f"arn:aws:bedrock:us-west-2::foundation-model/{model_id}",
+                        "modelId": model_id,
+                    }
+                },
+                {"modelIdentifier": model_id},
+            )
+        result = check_model_access(load_settings(), lambda *_args: client)  # type: ignore[arg-type]
+    assert result.line() == "OK   model access: Llama 3.2 11B and 90B Vision"
