@@ -30,7 +30,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.aws.bedrock import BedrockJobs, JobSpec, make_bedrock_client
 from services.aws.s3 import JobOutputs
-from services.jobs.service import JobDeps, poll_once
+from services.jobs.deps import JobDeps
+from services.jobs.poll import poll_once
 from services.platform.config import load_settings
 from services.platform.db import make_engine, make_session_factory, unit_of_work
 from services.platform.migrate import upgrade

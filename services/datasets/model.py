@@ -8,10 +8,20 @@ the writer only ever see these types.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Literal
 
 Role = Literal["user", "assistant"]
 Severity = Literal["error", "warning"]
+
+
+class DatasetStatus(StrEnum):
+    """Where a dataset the service was given stands: being checked, then ready to launch or not."""
+
+    CHECKING = "checking"
+    READY = "ready"  # usable and uploaded to S3
+    UNUSABLE = "unusable"  # checked: errors to fix, see its report
+    FAILED = "failed"  # the check itself could not run (unreadable source, S3 refused)
 
 
 @dataclass(frozen=True, slots=True)

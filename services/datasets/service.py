@@ -20,8 +20,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.api.errors import ApiError
 from services.aws.s3 import make_s3_client
+from services.datasets.model import DatasetStatus
 from services.datasets.pipeline import PrepareOptions, UsageError, prepare
 from services.datasets.sources import SourceError
 from services.datasets.split import SplitPlan
@@ -29,6 +29,7 @@ from services.datasets.upload import UploadError
 from services.platform import outbox
 from services.platform.config import Settings
 from services.platform.db import unit_of_work
+from services.platform.errors import Invalid, TooLarge
 from services.platform.tables import Dataset, new_id, utcnow
 from services.tuning.pricing import PriceTable, load_prices
 from services.tuning.recommend import ModelSize
@@ -40,10 +41,6 @@ log = logging.getLogger(__name__)
 
 CHECK_LEASE_SECONDS = 1800.0  # longer than any check; a crashed worker's row is retried after it
 UPLOAD_CHUNK = 1024 * 1024
-
-
-class DatasetError(ApiError):
-    """A dataset request refused; the API answers with its status, code and message."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +119,7 @@ def save_upload(settings: Settings, dataset_id: str, filename: str, stream: Bina
             if written > limit:
                 sink.close()
                 shutil.rmtree(target.parent, ignore_errors=True)
-                raise DatasetError(
-                    413,
+                raise TooLarge(
                     "upload_too_large",
                     f"the file is larger than {settings.max_upload_mb} MB (TUNEBOT_MAX_UPLOAD_MB): upload it "
                     "to S3 and send its s3:// URI instead",
@@ -153,7 +149,7 @@ def register_dataset(
         split=SplitPlan(options.validation_fraction, options.test_fraction, options.seed),
     ).problems()
     if problems:
-        raise DatasetError(422, "invalid_options", "; ".join(problems))
+        raise Invalid("invalid_options", "; ".join(problems))
     if idempotency_key is not None:
         existing = _by_key(sessions, idempotency_key)
         if existing is not None:
@@ -163,7 +159,7 @@ def register_dataset(
             dataset = Dataset(
                 id=dataset_id or new_id(),
                 name=name[:200],
-                status="checking",
+                status=DatasetStatus.CHECKING,
                 source_uri=source_uri,
                 options=options.as_dict(),
                 created_by=created_by,
@@ -215,21 +211,21 @@ def check_next(deps: CheckDeps) -> str | None:
     try:
         report = prepare(source, prepare_options, s3_client=deps.s3)
     except (SourceError, UsageError, UploadError) as error:
-        _finish(deps, dataset_id, "failed", None, None, str(error))
+        _finish(deps, dataset_id, DatasetStatus.FAILED, None, None, str(error))
         return dataset_id
     except Exception as error:  # the pipeline's own bug must not leave the row checking forever
         log.exception("dataset check crashed", extra={"dataset_id": dataset_id})
         _finish(
             deps,
             dataset_id,
-            "failed",
+            DatasetStatus.FAILED,
             None,
             None,
             f"the check crashed ({type(error).__name__}): tell the operator",
         )
         return dataset_id
     uploaded = report.upload.s3_uri if report.upload is not None else None
-    status = "ready" if report.usable and uploaded else "unusable"
+    status = DatasetStatus.READY if report.usable and uploaded else DatasetStatus.UNUSABLE
     problem = None
     if report.usable and not uploaded:
         problem = "the data is usable but not uploaded: set TUNEBOT_S3_URI so the service can upload it"
@@ -242,12 +238,15 @@ def _claim(deps: CheckDeps) -> str | None:
     free = or_(Dataset.lease_owner.is_(None), Dataset.lease_expires_at < now)
     with unit_of_work(deps.sessions) as session:
         candidates = session.scalars(
-            select(Dataset.id).where(Dataset.status == "checking", free).order_by(Dataset.created_at).limit(5)
+            select(Dataset.id)
+            .where(Dataset.status == DatasetStatus.CHECKING, free)
+            .order_by(Dataset.created_at)
+            .limit(5)
         ).all()
         for dataset_id in candidates:
             won = session.execute(
                 update(Dataset)
-                .where(Dataset.id == dataset_id, Dataset.status == "checking", free)
+                .where(Dataset.id == dataset_id, Dataset.status == DatasetStatus.CHECKING, free)
                 .values(lease_owner=deps.owner, lease_expires_at=now + timedelta(seconds=CHECK_LEASE_SECONDS))
                 .execution_options(synchronize_session=False)
             ).rowcount  # type: ignore[attr-defined]
@@ -268,7 +267,11 @@ def _finish(
     with unit_of_work(deps.sessions) as session:
         won = session.execute(
             update(Dataset)
-            .where(Dataset.id == dataset_id, Dataset.status == "checking", Dataset.lease_owner == deps.owner)
+            .where(
+                Dataset.id == dataset_id,
+                Dataset.status == DatasetStatus.CHECKING,
+                Dataset.lease_owner == deps.owner,
+            )
             .values(
                 status=status,
                 report=report,
@@ -286,11 +289,12 @@ def _finish(
         dataset = session.get(Dataset, dataset_id)
         assert dataset is not None
         counts = (report or {}).get("counts") or {}
-        message = {
-            "ready": f"dataset {dataset.name} is ready: {counts.get('train', 0)} training examples",
-            "unusable": f"dataset {dataset.name} is not usable: {error or 'its report says what to fix'}",
-            "failed": f"dataset {dataset.name} could not be checked: {error}",
-        }[status]
+        outcome = {
+            DatasetStatus.READY: f"is ready: {counts.get('train', 0)} training examples",
+            DatasetStatus.UNUSABLE: f"is not usable: {error or 'its report says what to fix'}",
+            DatasetStatus.FAILED: f"could not be checked: {error}",
+        }[DatasetStatus(status)]
+        message = f"dataset {dataset.name} {outcome}"
         outbox.announce(
             session, "dataset.checked", dataset_id, message, sandbox=deps.sandbox,
             dataset_id=dataset_id, status=status, name=dataset.name, created_by=dataset.created_by,

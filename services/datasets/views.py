@@ -20,6 +20,7 @@ from starlette.datastructures import UploadFile
 
 from services.api.deps import NO_NUL, ResourceId, errors, sessions_of
 from services.api.errors import ApiError
+from services.datasets.model import DatasetStatus
 from services.datasets.service import CheckDeps, CheckOptions, register_dataset, save_upload
 from services.platform.tables import Dataset, new_id
 
@@ -28,7 +29,6 @@ Sessions = Annotated[sessionmaker[Session], Depends(sessions_of)]
 FormatName = Literal[
     "auto", "bedrock", "llava", "hf-llava", "chartqa", "vqav2", "docvqa", "csv", "jsonl", "pdf"
 ]
-DatasetStatus = Literal["checking", "ready", "unusable", "failed"]
 
 
 class DatasetOptionsIn(BaseModel):
@@ -183,7 +183,7 @@ async def create_dataset(
         question_column=options.question_column,
         answer_column=options.answer_column,
     )
-    # A DatasetError is an ApiError: the error handler answers it.
+    # A DomainError: the one mapping in services.api.errors answers it.
     dataset, created = await run_in_threadpool(
         partial(
             register_dataset,

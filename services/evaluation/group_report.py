@@ -23,6 +23,7 @@ from services.evaluation.compare import (
     compare_sizes,
     render_comparison_text,
 )
+from services.evaluation.model import EvaluationStatus
 from services.evaluation.records import BASE, FINE_TUNED
 from services.evaluation.testset import (
     TEST_FILE,
@@ -117,7 +118,10 @@ def _ready_jobs(
         rows = {
             row.variant: row for row in session.scalars(select(Evaluation).where(Evaluation.job_id == job.id))
         }
-        if any(rows.get(variant) is None or rows[variant].status != "done" for variant in (BASE, FINE_TUNED)):
+        if any(
+            rows.get(variant) is None or rows[variant].status != EvaluationStatus.DONE
+            for variant in (BASE, FINE_TUNED)
+        ):
             return None
         evaluations[model] = rows
     return jobs, evaluations

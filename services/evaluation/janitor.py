@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.evaluation.inference import Inference, InferenceError, OwnedThroughput
+from services.jobs.model import FINAL
 from services.platform import outbox
 from services.platform.config import Settings
 from services.platform.db import unit_of_work
@@ -23,7 +24,7 @@ from services.platform.tables import Job, utcnow
 
 log = logging.getLogger(__name__)
 
-FINISHED = frozenset({"done", "failed", "cancelled"})
+FINISHED = FINAL
 UNKNOWN_SUBJECT = "unknown-job"
 
 

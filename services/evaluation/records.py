@@ -20,7 +20,9 @@ from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.evaluation.model import EvaluationStatus
 from services.evaluation.testset import DatasetLocation
+from services.jobs.model import JobStatus
 from services.platform import outbox
 from services.platform.db import unit_of_work
 from services.platform.tables import Dataset, Evaluation, EvaluationExample, Job, utcnow
@@ -109,7 +111,7 @@ def claim_rows(
                 update(Evaluation)
                 .where(
                     Evaluation.id == evaluation_id,
-                    Evaluation.status != "done",
+                    Evaluation.status != EvaluationStatus.DONE,
                     # Free, ours, or expired; a lease without an owner is a retry's cool-down.
                     or_(
                         Evaluation.lease_expires_at.is_(None),
@@ -118,7 +120,9 @@ def claim_rows(
                     ),
                 )
                 .values(
-                    lease_owner=owner, lease_expires_at=now + timedelta(seconds=seconds), status="running"
+                    lease_owner=owner,
+                    lease_expires_at=now + timedelta(seconds=seconds),
+                    status=EvaluationStatus.RUNNING,
                 )
                 .execution_options(synchronize_session=False)
             ).rowcount  # type: ignore[attr-defined]
@@ -186,17 +190,17 @@ def complete_variant(
         f1, exact, missing = _aggregate(session, evaluation_id, test_count)
         row.f1, row.exact_match, row.count, row.missing = f1, exact, test_count, missing
         row.cost_usd = cost_of(row)
-        row.status, row.finished_at, row.error = "done", utcnow(), None
+        row.status, row.finished_at, row.error = EvaluationStatus.DONE, utcnow(), None
         row.lease_owner, row.lease_expires_at = None, None
         others = session.scalars(
             select(Evaluation).where(Evaluation.job_id == job.id, Evaluation.id != evaluation_id)
         ).all()
-        job_done = all(other.status == "done" for other in others)
+        job_done = all(other.status == EvaluationStatus.DONE for other in others)
         if job_done:
             session.execute(
                 update(Job)
-                .where(Job.id == job.id, Job.status == "evaluating")
-                .values(status="done", updated_at=utcnow())
+                .where(Job.id == job.id, Job.status == JobStatus.EVALUATING)
+                .values(status=JobStatus.DONE, updated_at=utcnow())
                 .execution_options(synchronize_session=False)
             )
         missing_note = f"; {missing} without an answer (scored 0)" if missing else ""
@@ -207,7 +211,14 @@ def complete_variant(
                 f"F1 {f1:.1f}, EM {exact:.1f} on {test_count} test examples{missing_note}{cost_note}"
             )
         else:
-            base = next((other for other in others if other.variant == BASE and other.status == "done"), None)
+            base = next(
+                (
+                    other
+                    for other in others
+                    if other.variant == BASE and other.status == EvaluationStatus.DONE
+                ),
+                None,
+            )
             versus = (
                 f" vs base {base.f1:.1f} ({f1 - base.f1:+.1f} points)"
                 if base is not None and base.f1 is not None
@@ -222,7 +233,7 @@ def complete_variant(
             job,
             "evaluation.completed",
             message,
-            status="done" if job_done else "evaluating",
+            status=JobStatus.DONE if job_done else JobStatus.EVALUATING,
             evaluation_id=evaluation_id,
             variant=row.variant,
             metric="SQuAD v1.1",
@@ -254,10 +265,10 @@ def record_failure(
             row for row in (session.get(Evaluation, i) for i in evaluation_ids.values()) if row is not None
         ]
         for row in rows:
-            if row.status == "done" or row.lease_owner != owner:
+            if row.status == EvaluationStatus.DONE or row.lease_owner != owner:
                 continue
             row.error = text
-            row.status = "failed" if final else "pending"
+            row.status = EvaluationStatus.FAILED if final else EvaluationStatus.PENDING
             if final:
                 row.finished_at = utcnow()
             else:
@@ -266,9 +277,9 @@ def record_failure(
             return
         session.execute(
             update(Job)
-            .where(Job.id == job.id, Job.status == "evaluating")
+            .where(Job.id == job.id, Job.status == JobStatus.EVALUATING)
             .values(
-                status="failed",
+                status=JobStatus.FAILED,
                 failure_message=f"evaluation failed: {text}",
                 failure_hint="the fine-tuned model itself is fine; fix the cause and evaluate again",
                 updated_at=utcnow(),
@@ -280,7 +291,7 @@ def record_failure(
             job,
             "evaluation.failed",
             f"{job.name}: evaluation failed — {text}. Its Provisioned Throughput was deleted.",
-            status="failed",
+            status=JobStatus.FAILED,
             error=text,
         )
 

@@ -41,6 +41,7 @@ from services.evaluation.inference import (
     TransientError,
     make_inference,
 )
+from services.evaluation.model import EvaluationStatus
 from services.evaluation.prompting import (
     AnswerFormat,
     baseline_system_prompt,
@@ -74,6 +75,7 @@ from services.evaluation.testset import (
 )
 from services.evaluation.throughput import ProvisionedThroughput
 from services.evaluation.variant import RunOptions, run_variant
+from services.jobs.model import JobStatus
 from services.platform.config import Settings
 from services.platform.tables import Evaluation, Job, utcnow
 from services.tuning.pricing import PriceTable, load_prices
@@ -131,14 +133,16 @@ def evaluate_job(
     base_options = options or RunOptions()
     with sessions() as session:
         job = snapshot_job(session, job_id)
-    if job is None or job.status != "evaluating":
+    if job is None or job.status != JobStatus.EVALUATING:
         log.info("nothing to evaluate", extra={"job_id": job_id, "status": job.status if job else None})
         return None
     rows = ensure_rows(sessions, job_id)
     with sessions() as session:
         evaluations = {variant: session.get(Evaluation, rows[variant]) for variant in VARIANTS}
     todo = [
-        variant for variant in VARIANTS if (row := evaluations[variant]) is not None and row.status != "done"
+        variant
+        for variant in VARIANTS
+        if (row := evaluations[variant]) is not None and row.status != EvaluationStatus.DONE
     ]
     if todo and not claim_rows(
         sessions, [rows[variant] for variant in todo], owner, base_options.lease_seconds
@@ -240,7 +244,7 @@ def evaluate_pending(
     """Scheduler tick: evaluate (or resume) every job in ``evaluating``; the ids that finished."""
     with sessions() as session:
         job_ids = list(
-            session.scalars(select(Job.id).where(Job.status == "evaluating").order_by(Job.created_at))
+            session.scalars(select(Job.id).where(Job.status == JobStatus.EVALUATING).order_by(Job.created_at))
         )
     finished = []
     for job_id in job_ids:

@@ -38,8 +38,12 @@ FINAL: frozenset[JobStatus] = frozenset({JobStatus.DONE, JobStatus.FAILED, JobSt
 ACTIVE: frozenset[JobStatus] = frozenset(JobStatus) - FINAL
 
 ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
-    JobStatus.PENDING: frozenset({JobStatus.QUEUED, JobStatus.SUBMITTING, JobStatus.FAILED, JobStatus.CANCELLED}),
-    JobStatus.QUEUED: frozenset({JobStatus.PENDING, JobStatus.SUBMITTING, JobStatus.FAILED, JobStatus.CANCELLED}),
+    JobStatus.PENDING: frozenset(
+        {JobStatus.QUEUED, JobStatus.SUBMITTING, JobStatus.FAILED, JobStatus.CANCELLED}
+    ),
+    JobStatus.QUEUED: frozenset(
+        {JobStatus.PENDING, JobStatus.SUBMITTING, JobStatus.FAILED, JobStatus.CANCELLED}
+    ),
     # back to pending/queued: Bedrock refused for now (quota, throttling); a retry is queued again
     JobStatus.SUBMITTING: frozenset(
         {JobStatus.PENDING, JobStatus.QUEUED, JobStatus.TRAINING, JobStatus.FAILED, JobStatus.CANCELLED}
@@ -47,7 +51,9 @@ ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.TRAINING: frozenset(
         {JobStatus.EVALUATING, JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLING, JobStatus.CANCELLED}
     ),
-    JobStatus.CANCELLING: frozenset({JobStatus.CANCELLED, JobStatus.DONE, JobStatus.FAILED, JobStatus.EVALUATING}),
+    JobStatus.CANCELLING: frozenset(
+        {JobStatus.CANCELLED, JobStatus.DONE, JobStatus.FAILED, JobStatus.EVALUATING}
+    ),
     JobStatus.EVALUATING: frozenset({JobStatus.DONE, JobStatus.FAILED}),
     JobStatus.DONE: frozenset(),
     JobStatus.FAILED: frozenset(),

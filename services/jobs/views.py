@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.api.deps import NO_NUL, ResourceId, errors, sessions_of
 from services.api.errors import ApiError
 from services.evaluation.group_report import comparison_chart_path, loss_curves_path
-from services.jobs.service import JobDeps, LaunchRequest, cancel_job, launch_jobs
+from services.jobs.deps import JobDeps
+from services.jobs.model import JobStatus
+from services.jobs.service import LaunchRequest, cancel_job, launch_jobs
 from services.platform.db import unit_of_work
 from services.platform.tables import Job, JobGroup
 from services.tuning.recommend import BEDROCK_EPOCHS, BEDROCK_LEARNING_RATE, Recommendation, recommend
@@ -23,9 +25,6 @@ from services.tuning.recommend import BEDROCK_EPOCHS, BEDROCK_LEARNING_RATE, Rec
 router = APIRouter()
 
 ModelName = Literal["11b", "90b"]
-JobStatus = Literal[
-    "pending", "queued", "submitting", "training", "evaluating", "done", "failed", "cancelling", "cancelled"
-]
 SlackId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")]
 
 
@@ -203,7 +202,7 @@ def launch(
         slack_thread_ts=body.slack_thread_ts,
         name=body.name,
     )
-    result = launch_jobs(deps, request)  # a JobsError is an ApiError: the handler answers it
+    result = launch_jobs(deps, request)  # a DomainError: the one mapping in services.api.errors answers it
     if not result.created:
         response.status_code = 200
     with deps.sessions() as session:

@@ -27,6 +27,10 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from services.datasets.model import DatasetStatus
+from services.evaluation.model import EvaluationStatus
+from services.jobs.model import JobStatus
+
 # Stable constraint names so Alembic migrations read the same on both databases.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -86,7 +90,7 @@ class Dataset(LeaseColumns, Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(
-        String(16), default="checking", index=True
+        String(16), default=DatasetStatus.CHECKING, index=True
     )  # checking|ready|unusable|failed
     source_uri: Mapped[str] = mapped_column(Text)
     s3_uri: Mapped[str | None] = mapped_column(Text)
@@ -133,7 +137,7 @@ class Job(LeaseColumns, Base):
     model: Mapped[str] = mapped_column(String(8))  # "11b" | "90b"
     name: Mapped[str] = mapped_column(String(200))
     # pending|queued|submitting|training|evaluating|done|failed|cancelling|cancelled
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=JobStatus.PENDING)
     requested_by: Mapped[str] = mapped_column(String(64), index=True)
     evaluate: Mapped[bool] = mapped_column(Boolean, default=True)
     sandbox: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -180,7 +184,7 @@ class Evaluation(LeaseColumns, Base):
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), index=True)
     variant: Mapped[str] = mapped_column(String(16))  # "base" | "fine_tuned"
     metric: Mapped[str] = mapped_column(String(16), default="squad")
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|running|done|failed
+    status: Mapped[str] = mapped_column(String(16), default=EvaluationStatus.PENDING)
     f1: Mapped[float | None] = mapped_column(Float)
     exact_match: Mapped[float | None] = mapped_column(Float)
     count: Mapped[int] = mapped_column(Integer, default=0)

@@ -18,7 +18,8 @@ from services.evaluation import janitor
 from services.evaluation.group_report import compare_group
 from services.evaluation.inference import Inference, InferenceError
 from services.evaluation.runner import default_inference, evaluate_pending
-from services.jobs.service import JobDeps, make_job_deps, poll_once
+from services.jobs.deps import JobDeps, make_job_deps
+from services.jobs.poll import poll_once
 from services.platform.config import Settings
 from services.platform.scheduler import Scheduler
 from services.platform.tables import Job

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from bot.delivery import DeliveryLoop, Pacer
-from services.jobs.service import poll_once
+from services.jobs.poll import poll_once
 from tests.bot.conftest import Bot, wait_for
 from tests.jobs.conftest import moto_jobs
 

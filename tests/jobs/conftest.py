@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.api.app import create_app
 from services.aws.bedrock import BedrockJobs, make_bedrock_client
 from services.aws.s3 import JobOutputs
-from services.jobs.service import JobDeps, LaunchRequest
+from services.jobs.deps import JobDeps
+from services.jobs.service import LaunchRequest
 from services.platform.config import Settings, load_settings
 from services.platform.db import unit_of_work
 from services.platform.tables import Dataset

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from fastapi.testclient import TestClient
 
-from services.jobs.service import poll_once
+from services.jobs.poll import poll_once
 from tests.jobs.conftest import AUTH, add_dataset, moto_jobs, sessions_of
 
 

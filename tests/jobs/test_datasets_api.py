@@ -17,12 +17,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.datasets.service import (
     CheckDeps,
     CheckOptions,
-    DatasetError,
     check_next,
     register_dataset,
     save_upload,
 )
 from services.platform.db import unit_of_work
+from services.platform.errors import DomainError, ErrorKind
 from services.platform.tables import Dataset, Event, utcnow
 from services.tuning.pricing import load_prices
 from tests.datasets.fixtures import make_llava, make_png, make_zip
@@ -119,9 +119,9 @@ def test_dataset_routes_need_the_token_and_unknown_ids_are_404(client: TestClien
 
 def test_an_upload_above_the_limit_is_refused_and_leaves_nothing(tmp_path: Path) -> None:
     settings = settings_for(tmp_path, max_upload_mb=1)
-    with pytest.raises(DatasetError) as refused:
+    with pytest.raises(DomainError) as refused:
         save_upload(settings, "d1", "../../big.zip", io.BytesIO(b"x" * (1024 * 1024 + 1)))
-    assert (refused.value.status, refused.value.field) == (413, "file")
+    assert (refused.value.kind, refused.value.field) == (ErrorKind.TOO_LARGE, "file")
     assert not (tmp_path / "data" / "uploads" / "d1").exists()
     kept = save_upload(settings, "d2", "../../small.zip", io.BytesIO(b"x"))
     assert kept == tmp_path / "data" / "uploads" / "d2" / "small.zip"

@@ -10,7 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.aws.bedrock import BedrockJobs, JobSpec, TransientError, make_bedrock_client
-from services.jobs.service import JobDeps, JobsError, launch_jobs, submit_ready
+from services.jobs.deps import JobDeps
+from services.jobs.service import launch_jobs
+from services.jobs.submit import submit_ready
+from services.platform.errors import DomainError, ErrorKind
 from services.platform.tables import Event, Job, JobGroup
 from tests.jobs.conftest import (
     REGION,
@@ -93,19 +96,23 @@ def test_chosen_values_are_stored_beside_the_recommended_ones_with_a_warning(
 def test_values_outside_bedrocks_range_are_refused_naming_the_field(
     deps: JobDeps, dataset_id: str, override: dict[str, Any], field: str
 ) -> None:
-    with pytest.raises(JobsError) as refused:
+    with pytest.raises(DomainError) as refused:
         launch_jobs(deps, launch_request(dataset_id, **override))
-    assert (refused.value.status, refused.value.code, refused.value.field) == (422, "out_of_range", field)
+    assert (refused.value.kind, refused.value.code, refused.value.field) == (
+        ErrorKind.INVALID,
+        "out_of_range",
+        field,
+    )
     assert moto_jobs() == {}
     assert job_rows(deps.sessions) == []
 
 
 def test_a_dataset_that_is_not_ready_cannot_be_launched(deps: JobDeps) -> None:
     checking = add_dataset(deps.sessions, status="checking")
-    with pytest.raises(JobsError) as refused:
+    with pytest.raises(DomainError) as refused:
         launch_jobs(deps, launch_request(checking))
-    assert (refused.value.status, refused.value.field) == (409, "dataset_id")
-    with pytest.raises(JobsError) as missing:
+    assert (refused.value.kind, refused.value.field) == (ErrorKind.CONFLICT, "dataset_id")
+    with pytest.raises(DomainError) as missing:
         launch_jobs(deps, launch_request("nope"))
     assert missing.value.code == "dataset_not_found"
 
@@ -115,11 +122,11 @@ def test_a_launch_above_the_cost_limit_needs_an_admins_approval(
 ) -> None:
     deps = make_deps(sessions, settings_for(tmp_path, max_launch_cost_usd=10))
 
-    with pytest.raises(JobsError) as unapproved:
+    with pytest.raises(DomainError) as unapproved:
         launch_jobs(deps, launch_request(dataset_id))
-    assert (unapproved.value.status, unapproved.value.code) == (403, "approval_required")
+    assert (unapproved.value.kind, unapproved.value.code) == (ErrorKind.FORBIDDEN, "approval_required")
     assert "UADMIN1" in unapproved.value.message
-    with pytest.raises(JobsError) as not_admin:
+    with pytest.raises(DomainError) as not_admin:
         launch_jobs(deps, launch_request(dataset_id, approved_by="U1"))
     assert not_admin.value.code == "not_an_admin"
 

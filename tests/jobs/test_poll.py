@@ -9,7 +9,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.jobs.service import JobDeps, JobsError, cancel_job, launch_jobs, poll_once
+from services.jobs.deps import JobDeps
+from services.jobs.poll import poll_once
+from services.jobs.service import cancel_job, launch_jobs
+from services.platform.errors import DomainError, ErrorKind
 from services.platform.tables import Event, Job
 from tests.jobs.conftest import BUCKET, REGION, launch_request, moto_jobs
 
@@ -139,12 +142,12 @@ def test_a_waiting_job_is_cancelled_without_calling_bedrock(
     assert cancelled.status == "cancelled"
     assert len(moto_jobs()) == 1
     assert "nothing was billed" in last_event(deps.sessions).payload["message"]
-    with pytest.raises(JobsError) as again:
+    with pytest.raises(DomainError) as again:
         cancel_job(deps, waiting.id)
-    assert (again.value.status, again.value.code) == (409, "not_cancellable")
-    with pytest.raises(JobsError) as unknown:
+    assert (again.value.kind, again.value.code) == (ErrorKind.CONFLICT, "not_cancellable")
+    with pytest.raises(DomainError) as unknown:
         cancel_job(deps, "no-such-job")
-    assert unknown.value.status == 404
+    assert unknown.value.kind is ErrorKind.NOT_FOUND
 
 
 def test_a_poll_lists_once_and_gets_only_the_jobs_that_changed(deps: JobDeps, dataset_id: str) -> None:

@@ -10,7 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.aws.bedrock import BedrockJobs, make_bedrock_client
-from services.jobs.service import JobDeps, launch_jobs, poll_once
+from services.jobs.deps import JobDeps
+from services.jobs.poll import poll_once
+from services.jobs.service import launch_jobs
 from services.platform.tables import Event, Job
 from tests.jobs.conftest import REGION, NoSleep, launch_request, make_deps, moto_jobs, settings_for
 

@@ -1,0 +1,52 @@
+"""What the job use cases need from outside, built once per process and passed to every use case."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.aws.bedrock import BedrockJobs, make_bedrock_client
+from services.aws.s3 import JobOutputs, make_s3_client
+from services.platform.config import Settings
+from services.tuning.pricing import PriceTable, load_prices
+
+SANDBOX_ROLE_ARN = "arn:aws:iam::123456789012:role/tunebot-sandbox"
+
+
+@dataclass(frozen=True, slots=True)
+class JobDeps:
+    sessions: sessionmaker[Session]
+    bedrock: BedrockJobs
+    outputs: JobOutputs
+    settings: Settings
+    prices: PriceTable
+    owner: str
+    sandbox: bool = False
+    submit_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+
+
+def make_job_deps(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    owner: str,
+    *,
+    sandbox: bool = False,
+    credentials: tuple[str, str] | None = None,
+) -> JobDeps:
+    """The production wiring: boto3 clients for the configured region and endpoint, the price table."""
+    region, endpoint = settings.aws_region, settings.aws_endpoint_url
+    return JobDeps(
+        sessions=sessions,
+        bedrock=BedrockJobs(make_bedrock_client(region, endpoint, credentials)),
+        outputs=JobOutputs(make_s3_client(region, endpoint, credentials)),
+        settings=settings,
+        prices=load_prices(settings.prices_file),
+        owner=owner,
+        sandbox=sandbox,
+    )
+
+
+def outputs_root(settings: Settings) -> str:
+    return settings.s3_uri or "s3://tunebot-sandbox/tunebot"

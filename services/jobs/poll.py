@@ -1,0 +1,147 @@
+"""Following jobs on Bedrock: one tick lists tunebot's jobs page by page, Gets only the ones whose
+status changed, records each change once (a guarded UPDATE, so one replica wins), and then fills the
+slots that freed up.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import update
+
+from services.aws.bedrock import JOB_NAME_PREFIX, BedrockError, JobDetail
+from services.aws.s3 import TRAINING_METRICS_FILE, VALIDATION_METRICS_FILE, OutputsError
+from services.evaluation.charts import render_loss_curves
+from services.jobs import repository
+from services.jobs.changes import announce, fail, move
+from services.jobs.deps import JobDeps
+from services.jobs.model import ON_BEDROCK, JobStatus
+from services.jobs.results import STOPPED_NOTE, curve_from_csv, curve_to_json
+from services.jobs.submit import submit_ready
+from services.platform.db import unit_of_work
+from services.platform.tables import Job, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class PollReport:
+    list_calls: int = 0
+    get_calls: int = 0
+    changed: list[str] = field(default_factory=list)
+    submitted: int = 0
+
+
+def poll_once(deps: JobDeps) -> PollReport:
+    """One tick: list tunebot's jobs page by page, Get only the ones that changed, then fill free slots."""
+    report = _follow_active(deps)
+    report.submitted = submit_ready(deps)
+    return report
+
+
+def _follow_active(deps: JobDeps) -> PollReport:
+    report = PollReport()
+    with deps.sessions() as session:
+        rows = repository.on_bedrock(session)
+    active = {name: (job_id, status) for job_id, name, status in rows}
+    if not active:
+        return report
+    seen: dict[str, str] = {}
+    for page in deps.bedrock.list_jobs(JOB_NAME_PREFIX):
+        report.list_calls += 1
+        seen.update({summary.name: summary.status for summary in page if summary.name in active})
+        if len(seen) == len(active):
+            break  # newest first: every active job is on the pages read so far
+    for name, (job_id, previous) in active.items():
+        if name in seen and seen[name] == previous:
+            continue
+        report.get_calls += 1
+        try:
+            detail = deps.bedrock.get_job(name)
+        except BedrockError as error:
+            log.warning("job status unavailable", extra={"job_id": job_id, "code": error.code})
+            continue
+        if detail.status != previous and _apply(deps, job_id, previous, detail):
+            report.changed.append(job_id)
+    return report
+
+
+def _apply(deps: JobDeps, job_id: str, previous: str | None, detail: JobDetail) -> bool:
+    """Record Bedrock's new status once: the guarded UPDATE lets only one replica win the change."""
+    metrics: dict[str, Any] | None = None
+    png_path: str | None = None
+    note: str | None = None
+    if detail.status == "Completed":
+        metrics, png_path, note = _collect_results(deps, job_id, detail)
+    with unit_of_work(deps.sessions) as session:
+        guard = Job.bedrock_status.is_(None) if previous is None else Job.bedrock_status == previous
+        won = session.execute(
+            update(Job)
+            .where(Job.id == job_id, guard, Job.status.in_(ON_BEDROCK))
+            .values(bedrock_status=detail.status)
+            .execution_options(synchronize_session=False)
+        ).rowcount  # type: ignore[attr-defined]
+        if not won:
+            return False
+        job = session.get(Job, job_id)
+        assert job is not None
+        session.refresh(job)
+        if detail.output_model_arn:
+            job.output_model_arn = detail.output_model_arn
+        if detail.status == "Completed":
+            job.finished_at = utcnow()  # training's end, also when the evaluation follows
+            move(job, JobStatus.EVALUATING if job.evaluate else JobStatus.DONE)
+            job.metrics = metrics
+            job.loss_curve_path = png_path
+            summary = metrics or {}
+            announce(
+                session,
+                job,
+                "job.completed",
+                f"{job.name}: training completed"
+                + ("; evaluation starts next" if job.evaluate else "")
+                + (f" ({note})" if note else ""),
+                output_model_arn=job.output_model_arn,
+                final_training_loss=summary.get("final_training_loss"),
+                final_validation_loss=summary.get("final_validation_loss"),
+                loss_curve_path=png_path,
+            )
+        elif detail.status == "Failed":
+            fail(session, job, detail.failure_message or "Bedrock gave no failure message")
+        elif detail.status == "Stopped":
+            move(job, JobStatus.CANCELLED)
+            announce(session, job, "job.cancelled", f"{job.name}: stopped. {STOPPED_NOTE}")
+        elif detail.status == "Stopping" and move(job, JobStatus.CANCELLING):
+            announce(session, job, "job.status", f"{job.name}: stopping. {STOPPED_NOTE}")
+        # InProgress: nothing to announce (job.submitted said so); the stored Bedrock status moved on.
+    return True
+
+
+def _collect_results(
+    deps: JobDeps, job_id: str, detail: JobDetail
+) -> tuple[dict[str, Any] | None, str | None, str | None]:
+    """Read the metrics CSVs under the output prefix and render the loss PNG, outside any transaction."""
+    with deps.sessions() as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        prefix = job.output_s3_uri or detail.output_s3_uri
+        label = f"Llama 3.2 {job.model.upper()}"
+        title = f"{job.name}: loss by step"
+        sandbox = job.sandbox
+    if prefix is None:
+        return None, None, "no output prefix recorded, so no metrics"
+    try:
+        files = deps.outputs.read_files(prefix, (TRAINING_METRICS_FILE, VALIDATION_METRICS_FILE))
+    except OutputsError as error:
+        log.warning("metrics unreadable", extra={"job_id": job_id, "error": str(error)})
+        return None, None, "metrics could not be read from the output prefix"
+    curve = curve_from_csv(label, files.get(TRAINING_METRICS_FILE), files.get(VALIDATION_METRICS_FILE))
+    if not curve.training and not curve.validation:
+        return None, None, "no metrics files found under the output prefix"
+    path = Path(deps.settings.data_dir) / "jobs" / job_id / "loss-curve.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(render_loss_curves([curve], title=title, sandbox=sandbox))
+    return curve_to_json(curve), str(path), None
