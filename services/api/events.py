@@ -10,9 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.api.deps import NO_NUL, errors, sessions_of
-from services.api.errors import ApiError
 from services.platform import outbox
-from services.platform.db import unit_of_work
 
 router = APIRouter()
 Sessions = Annotated[sessionmaker[Session], Depends(sessions_of)]
@@ -60,9 +58,8 @@ class AckOut(BaseModel):
     responses=errors(422, 503),
 )
 def claim(body: ClaimIn, sessions: Sessions) -> EventBatch:
-    with unit_of_work(sessions) as session:
-        events = outbox.claim(session, body.consumer, body.limit, body.lease_seconds)
-        return EventBatch(events=[EventOut.model_validate(event) for event in events])
+    events = outbox.claim_batch(sessions, body.consumer, body.limit, body.lease_seconds)
+    return EventBatch(events=[EventOut.model_validate(event) for event in events])
 
 
 @router.post(
@@ -74,12 +71,5 @@ def claim(body: ClaimIn, sessions: Sessions) -> EventBatch:
 def acknowledge(
     event_id: Annotated[int, Path(ge=1, le=2**31 - 1)], body: AckIn, sessions: Sessions
 ) -> AckOut:
-    with unit_of_work(sessions) as session:
-        if not outbox.acknowledge(session, event_id, body.consumer):
-            raise ApiError(
-                409,
-                "not_leased",
-                f"event {event_id} is not leased to {body.consumer} (acknowledged already, or its lease "
-                "expired and another consumer took it): claim again",
-            )
+    outbox.acknowledge_delivered(sessions, event_id, body.consumer)
     return AckOut(id=event_id, acknowledged=True)

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.aws.s3 import make_s3_client
+from services.datasets import repository
 from services.datasets.model import DatasetStatus
 from services.datasets.pipeline import PrepareOptions, UsageError, prepare
 from services.datasets.sources import SourceError
@@ -29,7 +30,7 @@ from services.datasets.upload import UploadError
 from services.platform import outbox
 from services.platform.config import Settings
 from services.platform.db import unit_of_work
-from services.platform.errors import Invalid, TooLarge
+from services.platform.errors import Invalid, NotFound, TooLarge
 from services.platform.tables import Dataset, new_id, utcnow
 from services.tuning.pricing import PriceTable, load_prices
 from services.tuning.recommend import ModelSize
@@ -300,3 +301,27 @@ def _finish(
             dataset_id=dataset_id, status=status, name=dataset.name, created_by=dataset.created_by,
             slack_channel=dataset.slack_channel, slack_thread_ts=dataset.slack_thread_ts,
         )  # fmt: skip
+
+
+# --- reads ------------------------------------------------------------------------------------------
+
+
+def get_dataset(sessions: sessionmaker[Session], dataset_id: str) -> Dataset:
+    with sessions() as session:
+        dataset = session.get(Dataset, dataset_id)
+    if dataset is None:
+        raise NotFound(
+            "dataset_not_found",
+            "no dataset has that id: list them with `tunebot datasets list` (`/finetune datasets` in Slack)",
+        )
+    return dataset
+
+
+def find_datasets(
+    sessions: sessionmaker[Session],
+    limit: int,
+    created_by: str | None = None,
+    status: DatasetStatus | None = None,
+) -> list[Dataset]:
+    with sessions() as session:
+        return repository.newest(session, limit, created_by, status)

@@ -14,15 +14,21 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.datastructures import UploadFile
 
 from services.api.deps import NO_NUL, ResourceId, errors, sessions_of
 from services.api.errors import ApiError
+from services.datasets import service
 from services.datasets.model import DatasetStatus
-from services.datasets.service import CheckDeps, CheckOptions, register_dataset, save_upload
-from services.platform.tables import Dataset, new_id
+from services.datasets.service import (
+    CheckDeps,
+    CheckOptions,
+    find_datasets,
+    register_dataset,
+    save_upload,
+)
+from services.platform.tables import new_id
 
 router = APIRouter()
 Sessions = Annotated[sessionmaker[Session], Depends(sessions_of)]
@@ -212,16 +218,8 @@ def list_datasets(
     status: DatasetStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> DatasetPage:
-    with sessions() as session:
-        query = select(Dataset)
-        if created_by is not None:
-            query = query.where(Dataset.created_by == created_by)
-        if status is not None:
-            query = query.where(Dataset.status == status)
-        rows = session.scalars(
-            query.order_by(Dataset.created_at.desc(), Dataset.id.desc()).limit(limit)
-        ).all()
-        return DatasetPage(datasets=[DatasetOut.model_validate(row) for row in rows])
+    rows = find_datasets(sessions, limit, created_by, status)
+    return DatasetPage(datasets=[DatasetOut.model_validate(row) for row in rows])
 
 
 @router.get(
@@ -231,10 +229,4 @@ def list_datasets(
     responses=errors(404, 503),
 )
 def get_dataset(dataset_id: ResourceId, sessions: Sessions) -> DatasetOut:
-    with sessions() as session:
-        dataset = session.get(Dataset, dataset_id)
-        if dataset is None:
-            raise ApiError(
-                404, "dataset_not_found", "no dataset has that id: list them with GET /api/v1/datasets"
-            )
-        return DatasetOut.model_validate(dataset)
+    return DatasetOut.model_validate(service.get_dataset(sessions, dataset_id))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from services.jobs.model import HOLDS_SLOT, ON_BEDROCK, WAITING, JobStatus
 from services.platform.tables import Job, JobGroup
@@ -39,3 +41,51 @@ def on_bedrock(session: Session) -> list[tuple[str, str, str | None]]:
         select(Job.id, Job.bedrock_job_name, Job.bedrock_status).where(Job.status.in_(ON_BEDROCK))
     ).all()
     return [(job_id, name, status) for job_id, name, status in rows]
+
+
+def job(session: Session, job_id: str) -> Job | None:
+    return session.scalars(select(Job).where(Job.id == job_id).options(selectinload(Job.evaluations))).first()
+
+
+def jobs_by_id(session: Session, job_ids: list[str]) -> list[Job]:
+    query = select(Job).where(Job.id.in_(job_ids)).options(selectinload(Job.evaluations)).order_by(Job.model)
+    return list(session.scalars(query))
+
+
+def group(session: Session, group_id: str) -> JobGroup | None:
+    query = (
+        select(JobGroup)
+        .where(JobGroup.id == group_id)
+        .options(selectinload(JobGroup.jobs).selectinload(Job.evaluations))
+    )
+    return session.scalars(query).first()
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilter:
+    requested_by: str | None = None
+    name: str | None = None  # the job's name or its Bedrock job name
+    status: JobStatus | None = None
+    model: str | None = None
+    dataset_id: str | None = None
+
+
+def newest_jobs(session: Session, where: JobFilter, limit: int, before: Job | None) -> list[Job]:
+    """Up to ``limit`` jobs matching ``where``, newest first, older than ``before`` when given."""
+    query = select(Job).options(selectinload(Job.evaluations))
+    if where.requested_by is not None:
+        query = query.where(Job.requested_by == where.requested_by)
+    if where.name is not None:
+        query = query.where((Job.name == where.name) | (Job.bedrock_job_name == where.name))
+    if where.status is not None:
+        query = query.where(Job.status == where.status)
+    if where.model is not None:
+        query = query.where(Job.model == where.model)
+    if where.dataset_id is not None:
+        query = query.where(Job.dataset_id == where.dataset_id)
+    if before is not None:
+        query = query.where(
+            (Job.created_at < before.created_at)
+            | ((Job.created_at == before.created_at) & (Job.id < before.id))
+        )
+    return list(session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)))

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from services.aws.bedrock import JOB_NAME_PREFIX, BedrockError
 from services.datasets.model import DatasetStatus
@@ -20,6 +21,7 @@ from services.jobs import repository
 from services.jobs.changes import announce
 from services.jobs.deps import JobDeps, outputs_root
 from services.jobs.model import WAITING, JobStatus, can_cancel
+from services.jobs.repository import JobFilter
 from services.jobs.results import STOPPED_NOTE
 from services.jobs.submit import submit_ready
 from services.platform.config import Settings
@@ -52,6 +54,7 @@ class LaunchResult:
     job_ids: list[str]
     created: bool
     warnings: list[str] = field(default_factory=list)
+    jobs: list[Job] = field(default_factory=list)  # as they stand after the submit pass
 
 
 def launch_jobs(deps: JobDeps, request: LaunchRequest) -> LaunchResult:
@@ -72,6 +75,8 @@ def launch_jobs(deps: JobDeps, request: LaunchRequest) -> LaunchResult:
                 raise
             result = LaunchResult(existing.id, [job.id for job in existing.jobs], created=False)
     submit_ready(deps)
+    with deps.sessions() as session:
+        result.jobs.extend(repository.jobs_by_id(session, result.job_ids))
     return result
 
 
@@ -249,3 +254,81 @@ def cancel_job(deps: JobDeps, job_id: str, requested_by: str | None = None) -> J
                 session, job, "job.status", f"{job.name}: stopping. {STOPPED_NOTE}", cancelled_by=requested_by
             )
     return job
+
+
+# --- reads ------------------------------------------------------------------------------------------
+
+NO_SUCH_JOB = (
+    "no job has that id or name: list jobs with `tunebot jobs list` (or `/finetune history` in Slack)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class JobsPage:
+    jobs: list[Job]
+    next_before: str | None  # the id to pass as ``before`` for the next (older) page
+
+
+def get_job(sessions: sessionmaker[Session], job_id: str) -> Job:
+    with sessions() as session:
+        job = repository.job(session, job_id)
+    if job is None:
+        raise NotFound("job_not_found", NO_SUCH_JOB)
+    return job
+
+
+def find_jobs(
+    sessions: sessionmaker[Session], where: JobFilter, limit: int, before: str | None = None
+) -> JobsPage:
+    with sessions() as session:
+        anchor = None
+        if before is not None:
+            anchor = session.get(Job, before)
+            if anchor is None:
+                raise Invalid("invalid_request", "before: no job has that id", "before")
+        rows = repository.newest_jobs(session, where, limit + 1, anchor)
+    page = rows[:limit]
+    return JobsPage(page, page[-1].id if len(rows) > limit else None)
+
+
+def get_group(sessions: sessionmaker[Session], group_id: str) -> JobGroup:
+    with sessions() as session:
+        group = repository.group(session, group_id)
+    if group is None:
+        raise NotFound("group_not_found", "no launch has that id: it is in the launch thread's footer")
+    return group
+
+
+def record_status_message(
+    sessions: sessionmaker[Session], job_id: str, where: dict[str, str | None]
+) -> JobGroup:
+    """Remember where the job's status message lives (on its launch group), for the edge that posted it."""
+    with unit_of_work(sessions) as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            raise NotFound("job_not_found", NO_SUCH_JOB)
+        for name, value in where.items():
+            setattr(job.group, name, value)
+        group_id = job.group_id
+    return get_group(sessions, group_id)
+
+
+def loss_curve_file(sessions: sessionmaker[Session], job_id: str) -> Path:
+    path = get_job(sessions, job_id).loss_curve_path
+    if path is None or not Path(path).is_file():
+        raise NotFound("no_loss_curve", "the job has no loss curve yet: it appears when training completes")
+    return Path(path)
+
+
+def group_chart_file(path: Path) -> Path:
+    if not path.is_file():
+        raise NotFound(
+            "no_comparison", "the launch has no comparison yet: it appears when both sizes are evaluated"
+        )
+    return path
+
+
+def group_id_of(sessions: sessionmaker[Session], job_id: str) -> str | None:
+    with sessions() as session:
+        job = session.get(Job, job_id)
+        return job.group_id if job is not None else None

@@ -9,17 +9,16 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.api.deps import NO_NUL, ResourceId, errors, sessions_of
 from services.api.errors import ApiError
 from services.evaluation.group_report import comparison_chart_path, loss_curves_path
+from services.jobs import service
 from services.jobs.deps import JobDeps
 from services.jobs.model import JobStatus
-from services.jobs.service import LaunchRequest, cancel_job, launch_jobs
-from services.platform.db import unit_of_work
-from services.platform.tables import Job, JobGroup
+from services.jobs.repository import JobFilter
+from services.jobs.service import LaunchRequest, cancel_job, find_jobs, launch_jobs
 from services.tuning.recommend import BEDROCK_EPOCHS, BEDROCK_LEARNING_RATE, Recommendation, recommend
 
 router = APIRouter()
@@ -164,13 +163,6 @@ Deps = Annotated[JobDeps, Depends(job_deps)]
 Sessions = Annotated[sessionmaker[Session], Depends(sessions_of)]
 
 
-def _job_or_404(session: Session, job_id: str) -> Job:
-    job = session.get(Job, job_id)
-    if job is None:
-        raise ApiError(404, "job_not_found", "no job has that id: list them with GET /api/v1/jobs")
-    return job
-
-
 @router.post(
     "/jobs",
     response_model=LaunchOut,
@@ -205,14 +197,12 @@ def launch(
     result = launch_jobs(deps, request)  # a DomainError: the one mapping in services.api.errors answers it
     if not result.created:
         response.status_code = 200
-    with deps.sessions() as session:
-        jobs = session.scalars(select(Job).where(Job.id.in_(result.job_ids)).order_by(Job.model)).all()
-        return LaunchOut(
-            group_id=result.group_id,
-            created=result.created,
-            jobs=[JobOut.model_validate(job) for job in jobs],
-            warnings=result.warnings,
-        )
+    return LaunchOut(
+        group_id=result.group_id,
+        created=result.created,
+        jobs=[JobOut.model_validate(job) for job in result.jobs],
+        warnings=result.warnings,
+    )
 
 
 @router.get("/jobs", response_model=JobPage, summary="Jobs, newest first", responses=errors(422, 503))
@@ -230,35 +220,14 @@ def list_jobs(
         str | None, Query(max_length=32, pattern=NO_NUL, description="A job id from `next_before`")
     ] = None,
 ) -> JobPage:
-    with sessions() as session:
-        query = select(Job)
-        if requested_by is not None:
-            query = query.where(Job.requested_by == requested_by)
-        if name is not None:
-            query = query.where((Job.name == name) | (Job.bedrock_job_name == name))
-        if status is not None:
-            query = query.where(Job.status == status)
-        if model is not None:
-            query = query.where(Job.model == model)
-        if dataset_id is not None:
-            query = query.where(Job.dataset_id == dataset_id)
-        if before is not None:
-            anchor = session.get(Job, before)
-            if anchor is None:
-                raise ApiError(422, "invalid_request", "before: no job has that id", "before")
-            query = query.where(
-                (Job.created_at < anchor.created_at)
-                | ((Job.created_at == anchor.created_at) & (Job.id < anchor.id))
-            )
-        rows = session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)).all()
-        page = [JobOut.model_validate(job) for job in rows[:limit]]
-        return JobPage(jobs=page, next_before=page[-1].id if len(rows) > limit else None)
+    where = JobFilter(requested_by, name, status, model, dataset_id)
+    page = find_jobs(sessions, where, limit, before)
+    return JobPage(jobs=[JobOut.model_validate(job) for job in page.jobs], next_before=page.next_before)
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, summary="One job", responses=errors(404, 503))
 def get_job(job_id: ResourceId, sessions: Sessions) -> JobOut:
-    with sessions() as session:
-        return JobOut.model_validate(_job_or_404(session, job_id))
+    return JobOut.model_validate(service.get_job(sessions, job_id))
 
 
 @router.post(
@@ -268,8 +237,8 @@ def get_job(job_id: ResourceId, sessions: Sessions) -> JobOut:
     responses=errors(404, 409, 422, 503),
 )
 def cancel(job_id: ResourceId, deps: Deps, body: Annotated[CancelIn | None, Body()] = None) -> JobOut:
-    job = cancel_job(deps, job_id, requested_by=body.requested_by if body else None)
-    return JobOut.model_validate(job)
+    cancel_job(deps, job_id, requested_by=body.requested_by if body else None)
+    return JobOut.model_validate(service.get_job(deps.sessions, job_id))
 
 
 @router.patch(
@@ -279,21 +248,13 @@ def cancel(job_id: ResourceId, deps: Deps, body: Annotated[CancelIn | None, Body
     responses=errors(404, 422, 503),
 )
 def patch_job(job_id: ResourceId, body: JobPatch, sessions: Sessions) -> GroupOut:
-    with unit_of_work(sessions) as session:
-        group = _job_or_404(session, job_id).group
-        for name, value in body.model_dump(exclude_unset=True).items():
-            setattr(group, name, value)
-        session.flush()
-        return GroupOut.model_validate(group)
+    group = service.record_status_message(sessions, job_id, body.model_dump(exclude_unset=True))
+    return GroupOut.model_validate(group)
 
 
 @router.get("/groups/{group_id}", response_model=GroupOut, summary="One launch", responses=errors(404, 503))
 def get_group(group_id: ResourceId, sessions: Sessions) -> GroupOut:
-    with sessions() as session:
-        group = session.get(JobGroup, group_id)
-        if group is None:
-            raise ApiError(404, "group_not_found", "no launch group has that id")
-        return GroupOut.model_validate(group)
+    return GroupOut.model_validate(service.get_group(sessions, group_id))
 
 
 @router.get(
@@ -315,13 +276,7 @@ def recommendations(
     responses={200: {"content": {"image/png": {}}, "description": "A PNG"}, **errors(404, 503)},
 )
 def loss_curve(job_id: ResourceId, sessions: Sessions) -> FileResponse:
-    with sessions() as session:
-        path = _job_or_404(session, job_id).loss_curve_path
-    if path is None or not Path(path).is_file():
-        raise ApiError(
-            404, "no_loss_curve", "the job has no loss curve yet: it appears when training completes"
-        )
-    return FileResponse(path, media_type="image/png")
+    return FileResponse(service.loss_curve_file(sessions, job_id), media_type="image/png")
 
 
 @router.get(
@@ -345,8 +300,4 @@ def group_loss_curves(group_id: ResourceId, deps: Deps) -> FileResponse:
 
 
 def _group_png(path: Path) -> FileResponse:
-    if not path.is_file():
-        raise ApiError(
-            404, "no_comparison", "the launch has no comparison yet: it appears when both sizes are evaluated"
-        )
-    return FileResponse(path, media_type="image/png")
+    return FileResponse(service.group_chart_file(path), media_type="image/png")

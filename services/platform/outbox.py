@@ -6,8 +6,10 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from services.platform.db import unit_of_work
+from services.platform.errors import Conflict
 from services.platform.labels import SANDBOX_LABEL
 from services.platform.tables import Event, utcnow
 
@@ -65,3 +67,23 @@ def acknowledge(session: Session, event_id: int, consumer: str) -> bool:
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# --- the delivery use cases behind /events: claim a batch, acknowledge one -------------------------
+
+
+def claim_batch(
+    sessions: sessionmaker[Session], consumer: str, limit: int, lease_seconds: float
+) -> list[Event]:
+    with unit_of_work(sessions) as session:
+        return claim(session, consumer, limit, lease_seconds)
+
+
+def acknowledge_delivered(sessions: sessionmaker[Session], event_id: int, consumer: str) -> None:
+    with unit_of_work(sessions) as session:
+        if not acknowledge(session, event_id, consumer):
+            raise Conflict(
+                "not_leased",
+                f"event {event_id} is not leased to {consumer} (acknowledged already, or its lease "
+                "expired and another consumer took it): claim again",
+            )

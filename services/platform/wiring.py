@@ -10,7 +10,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.datasets.service import CheckDeps, check_waiting, make_check_deps
@@ -20,9 +19,9 @@ from services.evaluation.inference import Inference, InferenceError
 from services.evaluation.runner import default_inference, evaluate_pending
 from services.jobs.deps import JobDeps, make_job_deps
 from services.jobs.poll import poll_once
+from services.jobs.service import group_id_of
 from services.platform.config import Settings
 from services.platform.scheduler import Scheduler
-from services.platform.tables import Job
 from services.sandbox.trainer import Sandbox
 
 log = logging.getLogger(__name__)
@@ -103,8 +102,7 @@ def register_tasks(
 
 
 def _compare_if_pair(sessions: sessionmaker[Session], settings: Settings, job_id: str) -> None:
-    with sessions() as session:
-        group_id = session.scalars(select(Job.group_id).where(Job.id == job_id)).first()
+    group_id = group_id_of(sessions, job_id)
     if group_id is not None:
         # Does nothing until both sizes of a pair are evaluated; announces group.compared once.
         compare_group(sessions, settings, group_id)
