@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.evaluation.model import EvaluationStatus
 from services.evaluation.testset import DatasetLocation
+from services.jobs.changes import move_if
 from services.jobs.model import JobStatus
 from services.platform import outbox
 from services.platform.db import unit_of_work
@@ -197,12 +198,7 @@ def complete_variant(
         ).all()
         job_done = all(other.status == EvaluationStatus.DONE for other in others)
         if job_done:
-            session.execute(
-                update(Job)
-                .where(Job.id == job.id, Job.status == JobStatus.EVALUATING)
-                .values(status=JobStatus.DONE, updated_at=utcnow())
-                .execution_options(synchronize_session=False)
-            )
+            move_if(session, job.id, JobStatus.EVALUATING, JobStatus.DONE)
         missing_note = f"; {missing} without an answer (scored 0)" if missing else ""
         cost_note = f"; evaluation cost ≈ ${row.cost_usd:,.2f}" if row.cost_usd is not None else ""
         if row.variant == BASE:
@@ -275,16 +271,13 @@ def record_failure(
                 row.lease_owner, row.lease_expires_at = None, utcnow() + timedelta(seconds=cooldown_seconds)
         if not final:
             return
-        session.execute(
-            update(Job)
-            .where(Job.id == job.id, Job.status == JobStatus.EVALUATING)
-            .values(
-                status=JobStatus.FAILED,
-                failure_message=f"evaluation failed: {text}",
-                failure_hint="the fine-tuned model itself is fine; fix the cause and evaluate again",
-                updated_at=utcnow(),
-            )
-            .execution_options(synchronize_session=False)
+        move_if(
+            session,
+            job.id,
+            JobStatus.EVALUATING,
+            JobStatus.FAILED,
+            failure_message=f"evaluation failed: {text}",
+            failure_hint="the fine-tuned model itself is fine; fix the cause and evaluate again",
         )
         _announce(
             session,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import func, update
 from sqlalchemy.orm import Session
 
 from services.jobs import model
@@ -23,6 +24,23 @@ def move(job: Job, target: JobStatus) -> bool:
     if changed and target in model.FINAL:
         job.finished_at = utcnow()
     return changed
+
+
+def move_if(session: Session, job_id: str, expected: JobStatus, target: JobStatus, **values: Any) -> bool:
+    """Move the job from ``expected`` to ``target`` only if it is still ``expected`` (one replica wins);
+    True for the winner. The machine must allow the move; ``values`` are set in the same UPDATE."""
+    if not model.can_move(expected, target):
+        raise model.IllegalMove(f"a job cannot go from {expected} to {target}")
+    if target in model.FINAL:
+        # A job that trained keeps the time training ended; one that never ran ends now.
+        values.setdefault("finished_at", func.coalesce(Job.finished_at, utcnow()))
+    won = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == expected)
+        .values(status=target, updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    return bool(won)
 
 
 def fail(session: Session, job: Job, message: str) -> None:

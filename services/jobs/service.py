@@ -11,14 +11,13 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.aws.bedrock import JOB_NAME_PREFIX, BedrockError
 from services.datasets.model import DatasetStatus
 from services.jobs import repository
-from services.jobs.changes import announce
+from services.jobs.changes import announce, move_if
 from services.jobs.deps import JobDeps, outputs_root
 from services.jobs.model import WAITING, JobStatus, can_cancel
 from services.jobs.repository import JobFilter
@@ -27,7 +26,7 @@ from services.jobs.submit import submit_ready
 from services.platform.config import Settings
 from services.platform.db import unit_of_work
 from services.platform.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
-from services.platform.tables import Dataset, Job, JobGroup, new_id, utcnow
+from services.platform.tables import Dataset, Job, JobGroup, new_id
 from services.tuning.recommend import MODEL_SIZES, ModelSize, check_override, estimate_cost, recommend
 
 log = logging.getLogger(__name__)
@@ -231,17 +230,11 @@ def cancel_job(deps: JobDeps, job_id: str, requested_by: str | None = None) -> J
             raise Conflict("stop_refused", f"Bedrock did not stop the job: {error.message}") from None
     with unit_of_work(deps.sessions) as session:
         target = JobStatus.CANCELLED if status in WAITING else JobStatus.CANCELLING
-        won = session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.status == status)
-            .values(status=target)
-            .execution_options(synchronize_session=False)
-        ).rowcount  # type: ignore[attr-defined]
+        won = move_if(session, job_id, JobStatus(status), target)
         job = session.get(Job, job_id)
         assert job is not None
         session.refresh(job)
         if won and status in WAITING:
-            job.finished_at = utcnow()
             announce(
                 session,
                 job,
