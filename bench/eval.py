@@ -35,7 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, select
 
-from services.evaluation.inference import OwnedThroughput, Reply, Throttled
+from services.aws.errors import Throttled
+from services.evaluation.inference import OwnedThroughput, Reply
 from services.evaluation.metrics import squad_scores
 from services.evaluation.testset import HeldOutExample
 from services.evaluation.variant import RunOptions, run_variant

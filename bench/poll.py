@@ -23,12 +23,12 @@ from typing import Any, Final
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import boto3
 from moto import mock_aws
 from moto.backends import get_backend
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.aws.bedrock import BedrockJobs, JobSpec, make_bedrock_client
+from services.aws.bedrock import BedrockJobs, JobSpec
+from services.aws.clients import make_bedrock_client, make_s3_client
 from services.aws.s3 import JobOutputs
 from services.jobs.deps import JobDeps
 from services.jobs.poll import poll_once
@@ -151,7 +151,7 @@ def main() -> None:
     }.items():
         os.environ.setdefault(name, value)
     with tempfile.TemporaryDirectory() as scratch, mock_aws():
-        s3 = boto3.client("s3", region_name=REGION)
+        s3 = make_s3_client(REGION, None)
         s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         engine = make_engine(f"sqlite:///{scratch}/bench.db")
         upgrade(engine)

@@ -16,7 +16,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.platform.db import make_engine, make_session_factory
 from services.platform.migrate import upgrade
+from tests.aws.http_answers import retry_delays
 from tests.slack_stub import SlackStub
+
+__all__ = ["retry_delays"]  # a fixture for every test that counts botocore's retries
 
 PG_ENV = "TUNEBOT_TEST_DATABASE_URL"
 TUNEBOT_BIN = str(Path(sys.executable).with_name("tunebot"))

@@ -1,30 +1,23 @@
-"""The only module that calls boto3's ``bedrock`` client: create, find, list and stop customization jobs.
+"""Bedrock's customization-job API as tunebot uses it: create, find, list and stop fine-tuning jobs.
 
 Jobs are addressed by name, never by ARN (the names are ours and unique; moto cannot look jobs up by
-ARN). Throttling and 5xx answers are retried with exponential backoff and jitter; a quota refusal is
-its own exception so the caller can queue instead of failing; everything else is a ``BedrockError``
-carrying Bedrock's own message.
+ARN). Throttling and 5xx answers are retried by botocore (the client's retry mode, ``clients.py``);
+what outlasts them, and every refusal, is an ``AwsError`` of ``errors.py``: ``QuotaExceeded`` lets the
+caller queue instead of failing, ``TransientError`` postpones to a later tick, ``NameInUse`` and
+``NotFound`` drive the exactly-once submit, anything else carries Bedrock's own message.
 """
 
 from __future__ import annotations
 
-import logging
-import random
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
-
+from services.aws.errors import NotFound, aws_errors
 from services.tuning.recommend import ModelSize
 
 if TYPE_CHECKING:
     from mypy_boto3_bedrock import BedrockClient
-
-log = logging.getLogger(__name__)
 
 BASE_MODELS: dict[ModelSize, str] = {
     "11b": "meta.llama3-2-11b-instruct-v1:0:128k",
@@ -32,46 +25,7 @@ BASE_MODELS: dict[ModelSize, str] = {
 }
 JOB_NAME_PREFIX = "tunebot-"
 LIST_PAGE_SIZE = 1000  # Bedrock's maximum: one call covers the usual number of active jobs
-RETRYABLE_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "TooManyRequestsException",
-        "ServiceUnavailableException",
-        "InternalServerException",
-        "InternalFailure",
-        "RequestTimeout",
-    }
-)
-QUOTA_CODES = frozenset({"ServiceQuotaExceededException", "LimitExceededException"})
-NOT_FOUND_CODES = frozenset({"ResourceNotFoundException"})
-
 T = TypeVar("T")
-
-
-class BedrockError(Exception):
-    """Bedrock refused or failed a call; ``message`` is Bedrock's own text."""
-
-    def __init__(self, code: str, message: str, operation: str) -> None:
-        super().__init__(f"{operation}: {code}: {message}")
-        self.code = code
-        self.message = message
-        self.operation = operation
-
-
-class QuotaExceeded(BedrockError):
-    """The account's quota of concurrent customization jobs is used up: wait for a slot."""
-
-
-class JobNotFound(BedrockError):
-    """No customization job has that name."""
-
-
-class NameInUse(BedrockError):
-    """A job with that name exists already (perhaps ours, made by a call whose answer was lost)."""
-
-
-class TransientError(BedrockError):
-    """Throttling or a server error that outlasted every retry: try again on a later tick."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,42 +70,11 @@ class JobDetail:
     output_s3_uri: str | None
 
 
-def make_bedrock_client(
-    region: str, endpoint_url: str | None, credentials: tuple[str, str] | None = None
-) -> BedrockClient:
-    """A client whose own retries are off: ``BedrockJobs`` retries, so every attempt is counted once.
-
-    ``credentials`` is only for the sandbox's stand-in; otherwise boto3's default chain applies.
-    """
-    config = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=10, read_timeout=60)
-    key_id, secret = credentials or (None, None)
-    return boto3.client(
-        "bedrock",
-        region_name=region,
-        endpoint_url=endpoint_url,
-        config=config,
-        aws_access_key_id=key_id,
-        aws_secret_access_key=secret,
-    )
-
-
 class BedrockJobs:
     """Bedrock's customization-job API, as tunebot uses it."""
 
-    def __init__(
-        self,
-        client: BedrockClient,
-        *,
-        attempts: int = 5,
-        base_delay: float = 0.5,
-        max_delay: float = 20.0,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
+    def __init__(self, client: BedrockClient) -> None:
         self._client = client
-        self._attempts = attempts
-        self._base_delay = base_delay
-        self._max_delay = max_delay
-        self._sleep = sleep
 
     def create_job(self, spec: JobSpec) -> str:
         """Submit ``spec``; return the job's ARN."""
@@ -175,7 +98,7 @@ class BedrockJobs:
         return str(response["jobArn"])
 
     def get_job(self, name: str) -> JobDetail:
-        """The job called ``name``; raises ``JobNotFound`` when there is none."""
+        """The job called ``name``; raises ``NotFound`` when there is none."""
         response = self._call(
             "GetModelCustomizationJob", self._client.get_model_customization_job, jobIdentifier=name
         )
@@ -194,7 +117,7 @@ class BedrockJobs:
         """The job called ``name``, or None: how a retried submit finds the job it already made."""
         try:
             return self.get_job(name)
-        except JobNotFound:
+        except NotFound:
             return None
 
     def list_jobs(self, name_contains: str = JOB_NAME_PREFIX) -> Iterator[list[JobSummary]]:
@@ -225,32 +148,5 @@ class BedrockJobs:
         self._call("StopModelCustomizationJob", self._client.stop_model_customization_job, jobIdentifier=name)
 
     def _call(self, operation: str, method: Callable[..., T], **arguments: Any) -> T:
-        for attempt in range(1, self._attempts + 1):
-            try:
-                return method(**arguments)
-            except ClientError as error:
-                code = str(error.response.get("Error", {}).get("Code", "Unknown"))
-                message = str(error.response.get("Error", {}).get("Message", ""))
-                status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-                if code in QUOTA_CODES:
-                    raise QuotaExceeded(code, message, operation) from None
-                if code == "ResourceInUseException" or "currently in use" in message:
-                    raise NameInUse(code, message, operation) from None
-                if code in NOT_FOUND_CODES:
-                    raise JobNotFound(code, message, operation) from None
-                if code not in RETRYABLE_CODES and status < 500:
-                    raise BedrockError(code, message, operation) from None
-                failure: BedrockError = TransientError(code, message, operation)
-            except (ConnectionError, HTTPClientError) as error:
-                failure = TransientError(type(error).__name__, str(error), operation)
-            except BotoCoreError as error:
-                raise BedrockError(type(error).__name__, str(error), operation) from None
-            if attempt == self._attempts:
-                raise failure
-            delay = min(self._max_delay, self._base_delay * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-            log.warning(
-                "bedrock call retried",
-                extra={"operation": operation, "code": failure.code, "attempt": attempt, "delay": delay},
-            )
-            self._sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+        with aws_errors(operation):
+            return method(**arguments)

@@ -1,4 +1,4 @@
-"""Reads a finished job's files from its S3 output prefix: the one place the job service reads S3.
+"""S3 URIs, and a finished job's files read from its S3 output prefix (the job service's one S3 read).
 
 Bedrock's folder layout under the prefix varies (``model-customization-job-<id>/training_artifacts/``
 today), so files are found by name anywhere under the prefix.
@@ -8,10 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import boto3
-from botocore.exceptions import BotoCoreError, ClientError
-
-from services.datasets.upload import split_s3_uri
+from services.aws.errors import AwsError, aws_errors
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -25,18 +22,14 @@ class OutputsError(Exception):
     """The output prefix cannot be read; the message names it and what to check."""
 
 
-def make_s3_client(
-    region: str, endpoint_url: str | None, credentials: tuple[str, str] | None = None
-) -> S3Client:
-    """``credentials`` is only for the sandbox's stand-in; otherwise boto3's default chain applies."""
-    key_id, secret = credentials or (None, None)
-    return boto3.client(
-        "s3",
-        region_name=region,
-        endpoint_url=endpoint_url,
-        aws_access_key_id=key_id,
-        aws_secret_access_key=secret,
-    )
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/some/prefix`` -> ("bucket", "some/prefix") with no trailing slash."""
+    if not uri.startswith("s3://"):
+        raise ValueError(f"expected an s3:// URI such as s3://bucket/prefix, got {uri}")
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    if not bucket:
+        raise ValueError(f"expected an s3:// URI with a bucket name, got {uri}")
+    return bucket, prefix.strip("/")
 
 
 class JobOutputs:
@@ -46,23 +39,27 @@ class JobOutputs:
     def read_files(self, prefix_uri: str, names: tuple[str, ...]) -> dict[str, str]:
         """The text of each file in ``names`` found under ``prefix_uri`` (the newest when several)."""
         bucket, prefix = split_s3_uri(prefix_uri)
-        found: dict[str, tuple[str, float]] = {}
         try:
-            paginator = self._s3.get_paginator("list_objects_v2")
-            for page in paginator.paginate(Bucket=bucket, Prefix=f"{prefix}/" if prefix else ""):
-                for item in page.get("Contents", []):
-                    key = item["Key"]
-                    name = key.rsplit("/", 1)[-1]
-                    stamp = item["LastModified"].timestamp()
-                    if name in names and (name not in found or stamp > found[name][1]):
-                        found[name] = (key, stamp)
-            texts = {}
-            for name, (key, _stamp) in found.items():
-                body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read(MAX_METRICS_BYTES)
-                texts[name] = body.decode("utf-8", errors="replace")
-        except (ClientError, BotoCoreError) as error:
+            with aws_errors("ReadJobOutputs"):
+                return self._read(bucket, prefix, names)
+        except AwsError as error:
             raise OutputsError(
                 f"cannot read the job's output under {prefix_uri} ({error}): check that the service's "
                 "credentials may List and Get objects there"
             ) from None
+
+    def _read(self, bucket: str, prefix: str, names: tuple[str, ...]) -> dict[str, str]:
+        found: dict[str, tuple[str, float]] = {}
+        paginator = self._s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket, Prefix=f"{prefix}/" if prefix else ""):
+            for item in page.get("Contents", []):
+                key = item["Key"]
+                name = key.rsplit("/", 1)[-1]
+                stamp = item["LastModified"].timestamp()
+                if name in names and (name not in found or stamp > found[name][1]):
+                    found[name] = (key, stamp)
+        texts = {}
+        for name, (key, _stamp) in found.items():
+            body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read(MAX_METRICS_BYTES)
+            texts[name] = body.decode("utf-8", errors="replace")
         return texts

@@ -24,11 +24,11 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from services.aws.upload import UploadError
 from services.datasets.pipeline import FORMATS, PrepareOptions, UsageError, prepare
 from services.datasets.report import Report, ReportFinding
 from services.datasets.sources import SourceError
 from services.datasets.split import SplitPlan
-from services.datasets.upload import UploadError
 from services.platform.config import ConfigError, Settings, load_settings
 from services.tuning.pricing import PricesError, load_prices
 from services.tuning.recommend import Recommendation, recommend
@@ -154,13 +154,9 @@ def _needs_s3(source: str, upload: bool) -> bool:
 
 
 def _s3_client(settings: Settings, concurrency: int) -> S3Client:
-    import boto3
-    from botocore.config import Config
+    from services.aws.clients import ClientOptions, s3_client
 
-    config = Config(max_pool_connections=concurrency + 4, retries={"mode": "standard", "max_attempts": 5})
-    return boto3.client(
-        "s3", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url, config=config
-    )
+    return s3_client(ClientOptions.from_settings(settings, max_pool_connections=concurrency + 4))
 
 
 def _message(exc: BaseException) -> str:

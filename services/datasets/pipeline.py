@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from services.aws.s3 import split_s3_uri
+from services.aws.upload import upload_folder
 from services.datasets.detect import detect_format
 from services.datasets.images import ImagePolicy, normalise_image, read_image_bytes
 from services.datasets.model import Example, Finding, ImageRef, SourceRef, error, warning
@@ -46,7 +48,6 @@ from services.datasets.rules import (
 )
 from services.datasets.sources import open_source
 from services.datasets.split import PackedKeys, Side, SplitPlan, assign_sides, group_key
-from services.datasets.upload import split_s3_uri, upload_folder
 from services.datasets.writer import (
     EVALUATION_FIELD,
     IMAGES_DIR,

@@ -20,13 +20,13 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.aws.s3 import make_s3_client
+from services.aws.clients import ClientOptions, s3_client
+from services.aws.upload import UploadError
 from services.datasets import repository
 from services.datasets.model import DatasetStatus
 from services.datasets.pipeline import PrepareOptions, UsageError, prepare
 from services.datasets.sources import SourceError
 from services.datasets.split import SplitPlan
-from services.datasets.upload import UploadError
 from services.platform import outbox
 from services.platform.config import Settings
 from services.platform.db import unit_of_work
@@ -82,9 +82,7 @@ def make_check_deps(
     credentials: tuple[str, str] | None = None,
 ) -> CheckDeps:
     s3 = (
-        make_s3_client(settings.aws_region, settings.aws_endpoint_url, credentials)
-        if settings.s3_uri
-        else None
+        s3_client(ClientOptions.from_settings(settings, credentials=credentials)) if settings.s3_uri else None
     )
     return CheckDeps(
         sessions=sessions,

@@ -277,32 +277,34 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
 
 
 def _default_s3_client(region: str | None, endpoint_url: str | None) -> Any:
-    import boto3  # here: only S3 sources need it, and it is slow to import
+    from services.aws.clients import ClientOptions, s3_client  # here: only S3 sources need boto3
 
-    return boto3.client("s3", region_name=region, endpoint_url=endpoint_url)
+    return s3_client(ClientOptions(region, endpoint_url))
 
 
 def _download_s3(uri: str, workdir: Path, limits: ArchiveLimits, client: Any) -> Path:
-    from botocore.exceptions import BotoCoreError, ClientError
+    from services.aws.errors import AwsError, aws_errors  # here: only S3 sources need botocore
 
     bucket, prefix = parse_s3_uri(uri)
     try:
-        objects = _list_objects(client, bucket, prefix, limits, uri)
-        if not objects:
-            raise SourceError("source_missing", f"there is nothing under {uri}; check the bucket and prefix")
-        return _fetch(client, bucket, prefix, objects, workdir, limits)
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "error")
+        with aws_errors("S3 download"):
+            objects = _list_objects(client, bucket, prefix, limits, uri)
+            if not objects:
+                raise SourceError(
+                    "source_missing", f"there is nothing under {uri}; check the bucket and prefix"
+                )
+            return _fetch(client, bucket, prefix, objects, workdir, limits)
+    except AwsError as exc:
+        if not exc.answered:
+            raise SourceError(
+                "s3_unreachable",
+                f"{uri} cannot be reached ({exc.code}); check the AWS credentials, region and "
+                "AWS_ENDPOINT_URL",
+            ) from exc
         raise SourceError(
             "s3_unreachable",
-            f"{uri} cannot be read (S3 said {code}); check that the bucket exists and that tunebot's AWS "
+            f"{uri} cannot be read (S3 said {exc.code}); check that the bucket exists and that tunebot's AWS "
             "role may list and get objects under the prefix",
-        ) from exc
-    except BotoCoreError as exc:
-        raise SourceError(
-            "s3_unreachable",
-            f"{uri} cannot be reached ({type(exc).__name__}); check the AWS credentials, region and "
-            "AWS_ENDPOINT_URL",
         ) from exc
 
 

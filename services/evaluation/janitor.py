@@ -15,7 +15,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.evaluation.inference import Inference, InferenceError, OwnedThroughput
+from services.aws.errors import AwsError
+from services.evaluation.inference import Inference, OwnedThroughput
 from services.jobs.model import FINAL
 from services.platform import outbox
 from services.platform.config import Settings
@@ -59,7 +60,7 @@ def sweep(
             continue
         try:
             inference.delete_provisioned_throughput(throughput.arn)
-        except InferenceError as error:
+        except AwsError as error:
             log.warning("throughput not deleted", extra={"arn": throughput.arn, "error": str(error)})
             continue
         log.info("throughput deleted by janitor", extra={"arn": throughput.arn, "job_id": throughput.job_id})

@@ -31,16 +31,11 @@ from itertools import islice
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.aws.errors import AwsError, QuotaExceeded, TransientError
+from services.aws.runtime import make_inference
 from services.evaluation.costing import token_cost
 from services.evaluation.errors import EvaluationFailed, LeaseLost
-from services.evaluation.inference import (
-    Inference,
-    InferenceError,
-    Throttled,
-    ThroughputNotReady,
-    TransientError,
-    make_inference,
-)
+from services.evaluation.inference import Inference
 from services.evaluation.model import EvaluationStatus
 from services.evaluation.prompting import (
     AnswerFormat,
@@ -93,17 +88,17 @@ FilesFactory = Callable[[Settings, DatasetLocation], DatasetSource]
 
 
 def default_inference(settings: Settings) -> Inference:
-    return make_inference(settings.aws_region, settings.aws_endpoint_url)
+    return make_inference(settings)
 
 
 def _is_final(error: BaseException, started_at: datetime | None, max_hours: float) -> bool:
     """Retryable failures become final once the evaluation has been trying for longer than allowed."""
     if isinstance(error, EvaluationFailed):
         retryable = error.retryable
-    elif isinstance(error, Throttled | TransientError | ThroughputNotReady):
+    elif isinstance(error, TransientError):  # Throttled and ThroughputNotReady too
         retryable = True
-    elif isinstance(error, InferenceError):
-        retryable = error.code == "ServiceQuotaExceededException"
+    elif isinstance(error, AwsError):
+        retryable = isinstance(error, QuotaExceeded)
     else:
         retryable = True  # a bug or an outage we did not foresee: keep the answers, try again later
     if not retryable:

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from services.datasets.upload import split_s3_uri
+from services.aws.errors import AwsError, aws_errors
+from services.aws.s3 import split_s3_uri
 from services.evaluation.errors import EvaluationFailed
 from services.platform.config import Settings
 
@@ -183,8 +182,9 @@ class DatasetFiles:
             )
         bucket, key = split_s3_uri(uri)
         try:
-            return self._s3.get_object(Bucket=bucket, Key=key)["Body"]
-        except (ClientError, BotoCoreError) as error:
+            with aws_errors("GetObject"):
+                return self._s3.get_object(Bucket=bucket, Key=key)["Body"]
+        except AwsError as error:
             raise TestSetError(
                 f"cannot read {uri} ({error}): check the object exists and the service may s3:GetObject it"
             ) from None
@@ -217,7 +217,7 @@ def dataset_files(settings: Settings, location: DatasetLocation) -> DatasetSourc
     """Production wiring: an S3 client only when the files may have to come from S3."""
     s3 = None
     if location.s3_uri is not None:
-        from services.aws.s3 import make_s3_client
+        from services.aws.clients import ClientOptions, s3_client
 
-        s3 = make_s3_client(settings.aws_region, settings.aws_endpoint_url)
+        s3 = s3_client(ClientOptions.from_settings(settings))
     return DatasetFiles(location, s3)

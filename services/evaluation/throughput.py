@@ -16,15 +16,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.aws.throughput import ThroughputNotReady
 from services.evaluation.costing import throughput_cost
 from services.evaluation.errors import EvaluationFailed
-from services.evaluation.inference import (
-    JOB_TAG,
-    THROUGHPUT_FAILED,
-    Inference,
-    ThroughputNotReady,
-    throughput_name,
-)
+from services.evaluation.inference import JOB_TAG, THROUGHPUT_FAILED, Inference, throughput_name
 from services.evaluation.records import JobSnapshot
 from services.evaluation.variant import RunOptions, store_results
 from services.platform.db import unit_of_work

@@ -1,8 +1,9 @@
 """One variant's run: one model answers one test set, every answer scored and stored as it arrives.
 
 ``run_variant`` sends the examples not stored yet through a thread pool bounded by adaptive
-concurrency, retries throttles and transient errors, scores each reply (SQuAD F1 and exact match) and
-stores the results in batches (``store_results``), each write renewing the evaluation's lease.
+concurrency, sends an example again after a throttle or transient error, scores each reply (SQuAD F1
+and exact match) and stores the results in batches (``store_results``), each write renewing the
+evaluation's lease.
 ``RunOptions`` holds the run's knobs; ``VariantTotals`` reports what the call did. It knows nothing of
 jobs, base versus fine-tuned or Provisioned Throughput: the runner decides which model to ask.
 """
@@ -21,15 +22,10 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.aws.errors import AwsError, Rejected, Throttled, TransientError
 from services.evaluation.concurrency import AdaptiveConcurrency, backoff_delay
 from services.evaluation.errors import EvaluationFailed, LeaseLost
-from services.evaluation.inference import (
-    ExampleRejected,
-    Inference,
-    InferenceError,
-    Throttled,
-    TransientError,
-)
+from services.evaluation.inference import Inference
 from services.evaluation.metrics import squad_scores
 from services.evaluation.testset import HeldOutExample
 from services.platform.db import unit_of_work
@@ -45,7 +41,9 @@ class RunOptions:
     initial_concurrency: int = 2
     max_concurrency: int = 16
     increase_after: int | None = None
-    attempts: int = 10  # per example, throttles and transient errors together
+    # Converse calls per example, throttles and transient errors together; each call is itself up to
+    # AWS_MAX_ATTEMPTS HTTP attempts under botocore's retry mode (services/aws/clients.py).
+    attempts: int = 10
     base_delay: float = 0.25
     max_delay: float = 20.0
     flush_seconds: float = 0.5
@@ -172,7 +170,7 @@ def run_variant(
     """Answer and score every example not stored yet for ``evaluation_id``; store each as it arrives.
 
     The caller holds the evaluation's lease (``owner``). Raises ``EvaluationFailed`` (retries
-    exhausted, too many rejected requests, out of time), ``InferenceError`` for a refusal that no
+    exhausted, too many rejected requests, out of time), ``AwsError`` for a refusal that no
     retry fixes, or ``LeaseLost``; whatever was answered before the failure is stored first.
     """
     options = options or RunOptions()
@@ -205,7 +203,11 @@ def run_variant(
     def answer(example: HeldOutExample) -> ExampleResult:
         image = images(example) if example.image_uri else None
         system = system_prompt(example)
-        last_error: InferenceError | None = None
+        last_error: AwsError | None = None
+        # Not a second retry policy: botocore has already retried each failed call with backoff. What it
+        # cannot do is below: tell the run-wide AIMD limiter that the account is congested (its adaptive
+        # mode paces one client's sends; it cannot lower the number of examples in flight across
+        # threads), and send an example again later, after the window has shrunk, instead of losing it.
         for attempt in range(1, options.attempts + 1):
             generation = limiter.acquire(stop)
             if generation is None:
@@ -223,7 +225,7 @@ def run_variant(
                 limiter.release(generation)
                 count("transient")
                 last_error = error
-            except ExampleRejected as error:
+            except Rejected as error:
                 limiter.release(generation)
                 return ExampleResult(example.id, None, 0.0, 0.0, 0, 0, rejected=error.message)
             except BaseException:
@@ -237,6 +239,8 @@ def run_variant(
                 )
             if stop.is_set():
                 raise _Stopped
+            # A jittered pause before the example goes back, so the re-sends of one congested window
+            # do not arrive together (the limiter halved once for all of them).
             options.sleep(backoff_delay(attempt, options.base_delay, options.max_delay))
         raise EvaluationFailed(
             f"example {example.id}: Bedrock still refused after {options.attempts} attempts ({last_error}); "

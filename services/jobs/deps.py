@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.aws.bedrock import BedrockJobs, make_bedrock_client
-from services.aws.s3 import JobOutputs, make_s3_client
+from services.aws.bedrock import BedrockJobs
+from services.aws.clients import ClientOptions, bedrock_client, s3_client
+from services.aws.s3 import JobOutputs
 from services.platform.config import Settings
 from services.tuning.pricing import PriceTable, load_prices
 
@@ -35,12 +36,12 @@ def make_job_deps(
     sandbox: bool = False,
     credentials: tuple[str, str] | None = None,
 ) -> JobDeps:
-    """The production wiring: boto3 clients for the configured region and endpoint, the price table."""
-    region, endpoint = settings.aws_region, settings.aws_endpoint_url
+    """The production wiring: AWS clients with the configured region, endpoint and retry policy."""
+    options = ClientOptions.from_settings(settings, credentials=credentials)
     return JobDeps(
         sessions=sessions,
-        bedrock=BedrockJobs(make_bedrock_client(region, endpoint, credentials)),
-        outputs=JobOutputs(make_s3_client(region, endpoint, credentials)),
+        bedrock=BedrockJobs(bedrock_client(options)),
+        outputs=JobOutputs(s3_client(options)),
         settings=settings,
         prices=load_prices(settings.prices_file),
         owner=owner,

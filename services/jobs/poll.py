@@ -12,7 +12,8 @@ from typing import Any
 
 from sqlalchemy import update
 
-from services.aws.bedrock import JOB_NAME_PREFIX, BedrockError, JobDetail
+from services.aws.bedrock import JOB_NAME_PREFIX, JobDetail
+from services.aws.errors import AwsError
 from services.aws.s3 import TRAINING_METRICS_FILE, VALIDATION_METRICS_FILE, OutputsError
 from services.evaluation.charts import render_loss_curves
 from services.jobs import repository
@@ -61,7 +62,7 @@ def _follow_active(deps: JobDeps) -> PollReport:
         report.get_calls += 1
         try:
             detail = deps.bedrock.get_job(name)
-        except BedrockError as error:
+        except AwsError as error:
             log.warning("job status unavailable", extra={"job_id": job_id, "code": error.code})
             continue
         if detail.status != previous and _apply(deps, job_id, previous, detail):

@@ -14,7 +14,8 @@ from pathlib import Path
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.aws.bedrock import JOB_NAME_PREFIX, BedrockError
+from services.aws.bedrock import JOB_NAME_PREFIX
+from services.aws.errors import AwsError
 from services.datasets.model import DatasetStatus
 from services.jobs import repository
 from services.jobs.changes import announce, move_if
@@ -226,7 +227,7 @@ def cancel_job(deps: JobDeps, job_id: str, requested_by: str | None = None) -> J
     if status == JobStatus.TRAINING:
         try:
             deps.bedrock.stop_job(name)
-        except BedrockError as error:
+        except AwsError as error:
             raise Conflict("stop_refused", f"Bedrock did not stop the job: {error.message}") from None
     with unit_of_work(deps.sessions) as session:
         target = JobStatus.CANCELLED if status in WAITING else JobStatus.CANCELLING

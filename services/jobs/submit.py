@@ -13,7 +13,8 @@ import logging
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from services.aws.bedrock import BedrockError, JobDetail, JobSpec, NameInUse, QuotaExceeded, TransientError
+from services.aws.bedrock import JobDetail, JobSpec
+from services.aws.errors import AwsError, NameInUse, QuotaExceeded, TransientError
 from services.jobs import repository
 from services.jobs.changes import announce, fail, move
 from services.jobs.deps import SANDBOX_ROLE_ARN, JobDeps, outputs_root
@@ -140,7 +141,7 @@ def _submit_one(deps: JobDeps, job_id: str, was: JobStatus) -> str:
         with unit_of_work(deps.sessions) as session:
             _back_to_queue(session, job_id, was, "Bedrock is busy; tunebot tries again on the next tick")
         return "wait"
-    except BedrockError as error:
+    except AwsError as error:
         with unit_of_work(deps.sessions) as session:
             job = session.get(Job, job_id)
             assert job is not None

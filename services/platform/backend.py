@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import boto3
-
+from services.aws.clients import has_credentials
 from services.platform.config import Settings
 
 
 def resolve_backend(settings: Settings) -> str:
     if settings.backend is not None:
         return settings.backend
-    credentials = boto3.session.Session().get_credentials()
-    return "bedrock" if credentials is not None else "sandbox"
+    return "bedrock" if has_credentials() else "sandbox"

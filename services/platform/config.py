@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     # AWS (credentials come from boto3's default chain, never from here)
     aws_region: str = Field("us-west-2", alias="AWS_REGION")
     aws_endpoint_url: str | None = Field(None, alias="AWS_ENDPOINT_URL")
+    # botocore's own retry policy for every AWS client (services/aws/clients.py); the names are botocore's.
+    aws_retry_mode: Literal["standard", "adaptive"] = Field("standard", alias="AWS_RETRY_MODE")
+    aws_max_attempts: int = Field(5, ge=1, le=20, alias="AWS_MAX_ATTEMPTS")
 
     @field_validator("slack_api_url")
     @classmethod

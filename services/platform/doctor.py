@@ -7,13 +7,11 @@ Nothing here prints a secret (tokens are SecretStr; error texts from boto3 and S
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-import boto3
-from botocore.config import Config as BotoConfig
-from botocore.exceptions import BotoCoreError, ClientError
-
+from services.aws.clients import ClientOptions, has_credentials, make_client
+from services.aws.errors import AwsError, aws_errors
 from services.platform.backend import resolve_backend
 from services.platform.config import Settings
 
@@ -47,30 +45,21 @@ def skip(name: str, detail: str, fix: str = "") -> CheckResult:
 
 
 class Clients:
-    """boto3 clients built once, pointed at AWS_ENDPOINT_URL when set (moto in tests)."""
+    """AWS clients pointed at AWS_ENDPOINT_URL when set (moto in tests); impatient, since a person waits."""
 
     def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._config = BotoConfig(
-            retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=10
+        self._options = ClientOptions.from_settings(
+            settings, max_attempts=2, connect_timeout=5, read_timeout=10
         )
 
     def __call__(self, service: str, region: str | None = None) -> Any:
-        return boto3.client(
-            service,  # type: ignore[call-overload]
-            region_name=region or self._settings.aws_region,
-            endpoint_url=self._settings.aws_endpoint_url,
-            config=self._config,
-        )
+        options = self._options if region is None else replace(self._options, region=region)
+        return make_client(service, options)
 
 
-def _aws_reason(error: Exception) -> str:
+def _aws_reason(error: AwsError) -> str:
     """AWS's own words, on one short line (some endpoints answer with a whole HTML page)."""
-    if isinstance(error, ClientError):
-        info = error.response.get("Error", {})
-        reason = f"{info.get('Code', 'error')}: {info.get('Message', '')}"
-    else:
-        reason = f"{type(error).__name__}: {error}"
+    reason = f"{error.code}: {error.message}"
     reason = " ".join(reason.split()).rstrip(": ")
     return reason if len(reason) <= 120 else reason[:117] + "..."
 
@@ -98,7 +87,7 @@ def check_database(settings: Settings) -> CheckResult:
 
 
 def check_credentials(settings: Settings, clients: Clients) -> CheckResult:
-    if boto3.session.Session().get_credentials() is None:
+    if not has_credentials():
         return fail(
             "aws credentials",
             "none found by boto3's default chain",
@@ -106,8 +95,9 @@ def check_credentials(settings: Settings, clients: Clients) -> CheckResult:
             "(or TUNEBOT_BACKEND=sandbox)",
         )
     try:
-        identity = clients("sts").get_caller_identity()
-    except (ClientError, BotoCoreError) as error:
+        with aws_errors("GetCallerIdentity"):
+            identity = clients("sts").get_caller_identity()
+    except AwsError as error:
         return fail(
             "aws credentials", f"rejected ({_aws_reason(error)})", "refresh or replace the credentials"
         )
@@ -131,8 +121,9 @@ def check_role(settings: Settings, clients: Clients) -> CheckResult:
         )
     role_name = settings.role_arn.rsplit("/", 1)[-1]
     try:
-        role = clients("iam").get_role(RoleName=role_name)["Role"]
-    except (ClientError, BotoCoreError) as error:
+        with aws_errors("GetRole"):
+            role = clients("iam").get_role(RoleName=role_name)["Role"]
+    except AwsError as error:
         return fail(
             "role arn", f"cannot read {role_name} ({_aws_reason(error)})", "create it, or grant iam:GetRole"
         )
@@ -151,8 +142,9 @@ def check_bucket(settings: Settings, clients: Clients) -> CheckResult:
         )
     bucket = settings.s3_uri.removeprefix("s3://").split("/", 1)[0]
     try:
-        clients("s3").head_bucket(Bucket=bucket)
-    except (ClientError, BotoCoreError) as error:
+        with aws_errors("HeadBucket"):
+            clients("s3").head_bucket(Bucket=bucket)
+    except AwsError as error:
         return fail(
             "s3 bucket", f"{bucket}: {_aws_reason(error)}", "create the bucket or grant s3:ListBucket"
         )
@@ -164,8 +156,9 @@ def check_model_access(settings: Settings, clients: Clients) -> CheckResult:
     missing: list[str] = []
     for model_id in BASE_MODELS:
         try:
-            bedrock.get_foundation_model(modelIdentifier=model_id)
-        except (ClientError, BotoCoreError) as error:
+            with aws_errors("GetFoundationModel"):
+                bedrock.get_foundation_model(modelIdentifier=model_id)
+        except AwsError as error:
             missing.append(f"{model_id} ({_aws_reason(error)})")
     if missing:
         return fail(

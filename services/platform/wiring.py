@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.aws.errors import AwsError
 from services.datasets.service import CheckDeps, check_waiting, make_check_deps
 from services.evaluation import janitor
 from services.evaluation.group_report import compare_group
-from services.evaluation.inference import Inference, InferenceError
+from services.evaluation.inference import Inference
 from services.evaluation.runner import default_inference, evaluate_pending
 from services.jobs.deps import JobDeps, make_job_deps
 from services.jobs.poll import poll_once
@@ -89,7 +90,7 @@ def register_tasks(
     def sweep() -> None:
         try:
             janitor.sweep(sessions, settings, inference_factory(settings))
-        except InferenceError as error:  # e.g. no permission to list: say so, try again next time
+        except AwsError as error:  # e.g. no permission to list: say so, try again next time
             log.warning("janitor could not list Provisioned Throughput", extra={"error": str(error)})
 
     scheduler.every("poll", settings.poll_seconds, poll)

@@ -23,8 +23,8 @@ from moto.backends import get_backend
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.server import ThreadedMotoServer
 
-from services.aws.s3 import TRAINING_METRICS_FILE, VALIDATION_METRICS_FILE, make_s3_client
-from services.datasets.upload import split_s3_uri
+from services.aws.clients import make_s3_client
+from services.aws.s3 import TRAINING_METRICS_FILE, VALIDATION_METRICS_FILE, split_s3_uri
 from services.platform.config import Settings
 
 if TYPE_CHECKING:

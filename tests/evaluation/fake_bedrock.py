@@ -14,15 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from services.evaluation.inference import (
-    JOB_TAG,
-    OWNER_TAG,
-    OWNER_VALUE,
-    InferenceError,
-    OwnedThroughput,
-    Reply,
-    Throttled,
-)
+from services.aws.errors import AwsError, Throttled
+from services.evaluation.inference import JOB_TAG, OWNER_TAG, OWNER_VALUE, OwnedThroughput, Reply
 from services.platform.tables import utcnow
 
 Answerer = Callable[[str, str], str]
@@ -91,7 +84,7 @@ class FakeBedrock:
             self.max_in_flight = max(self.max_in_flight, in_flight)
         try:
             if model_id.startswith("arn:") and self.throughputs.get(model_id, None) is None:
-                raise InferenceError("ResourceNotFoundException", "no such provisioned model", "Converse")
+                raise AwsError("ResourceNotFoundException", "no such provisioned model", "Converse")
             failing = not self.fail_models or model_id.startswith(self.fail_models)
             if self.fail_from_attempt is not None and attempt >= self.fail_from_attempt and failing:
                 raise self.failure
@@ -131,9 +124,7 @@ class FakeBedrock:
 
     def delete_provisioned_throughput(self, arn: str) -> None:
         if self.delete_fails:
-            raise InferenceError(
-                "InternalServerException", "delete failed", "DeleteProvisionedModelThroughput"
-            )
+            raise AwsError("InternalServerException", "delete failed", "DeleteProvisionedModelThroughput")
         self.throughputs.pop(arn, None)
         self.deleted.append(arn)
 

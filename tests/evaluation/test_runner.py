@@ -19,9 +19,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.aws.errors import AccessDenied, Rejected
+from services.aws.throughput import HINTS
 from services.evaluation.concurrency import AdaptiveConcurrency
 from services.evaluation.costing import throughput_cost, token_cost
-from services.evaluation.inference import JOB_TAG, ExampleRejected, InferenceError
+from services.evaluation.inference import JOB_TAG
 from services.evaluation.runner import BASE_MODEL_PROFILES, evaluate_job, evaluate_pending
 from services.evaluation.testset import TestSetError, parse_test_record, read_test_examples
 from services.evaluation.variant import RunOptions, run_variant
@@ -260,8 +262,12 @@ def test_an_evaluation_that_fails_half_way_still_deletes_its_throughput(
     sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     job_id = evaluating_job(sessions, tmp_path, 10)
-    denied = InferenceError(
-        "AccessDeniedException", "not authorized to invoke the provisioned model", "Converse"
+    # As the adapter raises it: with the hint of what to grant (services/aws/throughput.py).
+    denied = AccessDenied(
+        "AccessDeniedException",
+        "not authorized to invoke the provisioned model",
+        "Converse",
+        HINTS["AccessDeniedException"],
     )
     # Base: attempts 1–10; the fine-tuned model answers a few, then access is refused.
     fake = FakeBedrock(chart_answers, fail_from_attempt=14, failure=denied, fail_models=("arn:",))
@@ -299,7 +305,7 @@ def test_examples_bedrock_rejects_are_stored_as_missing_and_score_zero(
 
     def answers(model_id: str, question: str) -> str:
         if "bar 3?" in question:
-            raise ExampleRejected("ValidationException", "image could not be processed", "Converse")
+            raise Rejected("ValidationException", "image could not be processed", "Converse")
         return chart_answers(model_id, question)
 
     summaries = evaluate_job(

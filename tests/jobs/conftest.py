@@ -15,7 +15,8 @@ from moto.backends import get_backend
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.api.app import create_app
-from services.aws.bedrock import BedrockJobs, make_bedrock_client
+from services.aws.bedrock import BedrockJobs
+from services.aws.clients import make_bedrock_client, make_s3_client
 from services.aws.s3 import JobOutputs
 from services.jobs.deps import JobDeps
 from services.jobs.service import LaunchRequest
@@ -66,14 +67,6 @@ def settings_for(tmp_path: Path, **overrides: Any) -> Settings:
     return load_settings(**values)
 
 
-class NoSleep:
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-
-
 def make_deps(
     sessions: sessionmaker[Session],
     settings: Settings,
@@ -82,9 +75,8 @@ def make_deps(
 ) -> JobDeps:
     return JobDeps(
         sessions=sessions,
-        bedrock=bedrock
-        or BedrockJobs(make_bedrock_client(REGION, settings.aws_endpoint_url), sleep=NoSleep()),
-        outputs=JobOutputs(boto3.client("s3", region_name=REGION, endpoint_url=settings.aws_endpoint_url)),
+        bedrock=bedrock or BedrockJobs(make_bedrock_client(REGION, settings.aws_endpoint_url)),
+        outputs=JobOutputs(make_s3_client(REGION, settings.aws_endpoint_url)),
         settings=settings,
         prices=load_prices(),
         owner=owner,

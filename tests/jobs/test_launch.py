@@ -9,7 +9,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.aws.bedrock import BedrockJobs, JobSpec, TransientError, make_bedrock_client
+from services.aws.bedrock import BedrockJobs, JobSpec
+from services.aws.clients import make_bedrock_client
+from services.aws.errors import TransientError
 from services.jobs.deps import JobDeps
 from services.jobs.service import launch_jobs
 from services.jobs.submit import submit_ready

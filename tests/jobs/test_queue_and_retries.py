@@ -9,37 +9,20 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.aws.bedrock import BedrockJobs, make_bedrock_client
+from services.aws.bedrock import BedrockJobs
+from services.aws.clients import make_bedrock_client
 from services.jobs.deps import JobDeps
 from services.jobs.poll import poll_once
 from services.jobs.service import launch_jobs
 from services.platform.tables import Event, Job
-from tests.jobs.conftest import REGION, NoSleep, launch_request, make_deps, moto_jobs, settings_for
+from tests.aws.http_answers import HttpAnswers, error
+from tests.jobs.conftest import REGION, launch_request, make_deps, moto_jobs, settings_for
 
 
-class Refusals:
-    """Answers the next calls of one operation with errors, at botocore's HTTP boundary, before moto."""
-
-    def __init__(self, client: Any, operation: str, errors: list[tuple[str, int]]) -> None:
-        self.errors = list(errors)
-        self.calls = 0
-        client.meta.events.register(f"before-call.bedrock.{operation}", self)
-
-    def __call__(self, **_kwargs: Any) -> Any:
-        self.calls += 1
-        if not self.errors:
-            return None  # let the call through to moto
-
-        code, status = self.errors.pop(0)
-
-        class _Http:
-            status_code = status
-            headers: dict[str, str] = {}  # noqa: RUF012
-
-        return _Http(), {
-            "Error": {"Code": code, "Message": f"{code} (injected)"},
-            "ResponseMetadata": {"HTTPStatusCode": status},
-        }
+def refusals_of(client: Any, operation: str, errors: list[tuple[str, int]]) -> HttpAnswers:
+    """The next HTTP attempts of one operation answered with errors, at botocore's send boundary, before
+    moto: botocore's retry mode judges them as it would AWS's."""
+    return HttpAnswers(client, operation, [error(code, status) for code, status in errors])
 
 
 def jobs_by_age(sessions: sessionmaker[Session]) -> list[Job]:
@@ -58,13 +41,8 @@ def client(aws: None) -> Any:
 
 
 @pytest.fixture
-def sleeps() -> NoSleep:
-    return NoSleep()
-
-
-@pytest.fixture
-def quota_deps(sessions: sessionmaker[Session], tmp_path: Path, client: Any, sleeps: NoSleep) -> JobDeps:
-    return make_deps(sessions, settings_for(tmp_path), bedrock=BedrockJobs(client, sleep=sleeps))
+def quota_deps(sessions: sessionmaker[Session], tmp_path: Path, client: Any) -> JobDeps:
+    return make_deps(sessions, settings_for(tmp_path), bedrock=BedrockJobs(client))
 
 
 def test_launches_above_the_limit_wait_and_start_in_order_as_slots_free(
@@ -97,7 +75,9 @@ def test_launches_above_the_limit_wait_and_start_in_order_as_slots_free(
 def test_a_quota_refusal_queues_the_job_until_a_later_tick_succeeds(
     quota_deps: JobDeps, dataset_id: str, client: Any
 ) -> None:
-    refusals = Refusals(client, "CreateModelCustomizationJob", [("ServiceQuotaExceededException", 400)] * 2)
+    refusals = refusals_of(
+        client, "CreateModelCustomizationJob", [("ServiceQuotaExceededException", 400)] * 2
+    )
 
     launch_jobs(quota_deps, launch_request(dataset_id))
     [job] = jobs_by_age(quota_deps.sessions)
@@ -112,10 +92,10 @@ def test_a_quota_refusal_queues_the_job_until_a_later_tick_succeeds(
     assert list(moto_jobs()) == [job.bedrock_job_name]
 
 
-def test_throttling_and_server_errors_are_retried_with_growing_backoff(
-    quota_deps: JobDeps, dataset_id: str, client: Any, sleeps: NoSleep
+def test_throttling_and_server_errors_are_retried_by_botocore_with_backoff(
+    quota_deps: JobDeps, dataset_id: str, client: Any, retry_delays: list[float]
 ) -> None:
-    refusals = Refusals(
+    refusals = refusals_of(
         client,
         "CreateModelCustomizationJob",
         [("ThrottlingException", 429), ("InternalServerException", 500), ("ThrottlingException", 429)],
@@ -125,18 +105,20 @@ def test_throttling_and_server_errors_are_retried_with_growing_backoff(
 
     assert jobs_by_age(quota_deps.sessions)[0].status == "training"
     assert refusals.calls == 4
-    assert len(sleeps.delays) == 3
-    assert sleeps.delays[2] > sleeps.delays[0]  # 0.5 s, 1 s, 2 s, each with jitter in [50 %, 100 %]
+    # botocore's standard mode: a full-jitter delay within [0, 2^(n-1)] s before retry n.
+    assert len(retry_delays) == 3
+    assert all(0 <= delay <= 2**index for index, delay in enumerate(retry_delays))
     assert len(moto_jobs()) == 1
 
 
 def test_throttling_that_outlasts_the_retries_postpones_the_job_to_the_next_tick(
-    quota_deps: JobDeps, dataset_id: str, client: Any
+    quota_deps: JobDeps, dataset_id: str, client: Any, retry_delays: list[float]
 ) -> None:
-    Refusals(client, "CreateModelCustomizationJob", [("ThrottlingException", 429)] * 5)
+    refusals = refusals_of(client, "CreateModelCustomizationJob", [("ThrottlingException", 429)] * 5)
 
     launch_jobs(quota_deps, launch_request(dataset_id))
     assert jobs_by_age(quota_deps.sessions)[0].status == "queued"
+    assert refusals.calls == quota_deps.settings.aws_max_attempts == 5  # botocore gave up, tunebot waits
     poll_once(quota_deps)
 
     assert jobs_by_age(quota_deps.sessions)[0].status == "training"
@@ -146,7 +128,7 @@ def test_throttling_that_outlasts_the_retries_postpones_the_job_to_the_next_tick
 def test_other_refusals_fail_the_job_with_bedrocks_message_and_a_fix(
     quota_deps: JobDeps, dataset_id: str, client: Any
 ) -> None:
-    Refusals(client, "CreateModelCustomizationJob", [("ValidationException", 400)])
+    refusals_of(client, "CreateModelCustomizationJob", [("ValidationException", 400)])
 
     launch_jobs(quota_deps, launch_request(dataset_id))
 
@@ -160,8 +142,8 @@ def test_the_poll_lists_over_a_hundred_active_jobs_in_one_call(
     quota_deps: JobDeps, dataset_id: str, client: Any
 ) -> None:
     quota_deps.settings.max_concurrent_jobs = 100
-    lists = Refusals(client, "ListModelCustomizationJobs", [])
-    gets = Refusals(client, "GetModelCustomizationJob", [])
+    lists = refusals_of(client, "ListModelCustomizationJobs", [])
+    gets = refusals_of(client, "GetModelCustomizationJob", [])
     for index in range(120):
         launch_jobs(quota_deps, launch_request(dataset_id, key=f"k{index}"))
     for job in list(moto_jobs().values())[:3]:
@@ -175,15 +157,15 @@ def test_the_poll_lists_over_a_hundred_active_jobs_in_one_call(
 
 
 def test_a_throttled_list_during_a_poll_is_retried_and_the_tick_goes_on(
-    quota_deps: JobDeps, dataset_id: str, client: Any, sleeps: NoSleep
+    quota_deps: JobDeps, dataset_id: str, client: Any, retry_delays: list[float]
 ) -> None:
     [job_id] = launch_jobs(quota_deps, launch_request(dataset_id)).job_ids
     job = jobs_by_age(quota_deps.sessions)[0]
     moto_jobs()[job.bedrock_job_name].status = "Failed"
-    lists = Refusals(client, "ListModelCustomizationJobs", [("ThrottlingException", 400)])
+    lists = refusals_of(client, "ListModelCustomizationJobs", [("ThrottlingException", 400)])
 
     report = poll_once(quota_deps)
 
     assert (lists.calls, report.list_calls, report.changed) == (2, 1, [job_id])
-    assert len(sleeps.delays) == 1
+    assert len(retry_delays) == 1
     assert jobs_by_age(quota_deps.sessions)[0].status == "failed"

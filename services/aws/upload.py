@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from boto3.s3.transfer import TransferConfig, create_transfer_manager
-from botocore.exceptions import BotoCoreError, ClientError
 from s3transfer.futures import TransferFuture
+
+from services.aws.errors import AwsError, aws_errors
+from services.aws.s3 import split_s3_uri
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -47,16 +49,6 @@ class UploadSummary:
     uploaded: int
     skipped: int
     bytes_uploaded: int
-
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/some/prefix`` -> ("bucket", "some/prefix") with no trailing slash."""
-    if not uri.startswith("s3://"):
-        raise ValueError(f"expected an s3:// URI such as s3://bucket/prefix, got {uri}")
-    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
-    if not bucket:
-        raise ValueError(f"expected an s3:// URI with a bucket name, got {uri}")
-    return bucket, prefix.strip("/")
 
 
 def upload_folder(
@@ -144,10 +136,11 @@ def _existing_objects(client: S3Client, bucket: str, prefix: str) -> dict[str, t
     found: dict[str, tuple[int, str]] = {}
     paginator = client.get_paginator("list_objects_v2")
     try:
-        for page in paginator.paginate(Bucket=bucket, Prefix=f"{prefix}/" if prefix else ""):
-            for item in page.get("Contents", []):
-                found[item["Key"]] = (item["Size"], item["ETag"].strip('"'))
-    except (BotoCoreError, ClientError) as exc:
+        with aws_errors("ListObjectsV2"):
+            for page in paginator.paginate(Bucket=bucket, Prefix=f"{prefix}/" if prefix else ""):
+                for item in page.get("Contents", []):
+                    found[item["Key"]] = (item["Size"], item["ETag"].strip('"'))
+    except AwsError as exc:
         raise UploadError(
             f"cannot list s3://{bucket}/{prefix} ({exc}): check the bucket exists and your credentials "
             "may read and write it"

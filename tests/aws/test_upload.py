@@ -13,8 +13,9 @@ import pytest
 from moto import mock_aws
 from typer.testing import CliRunner
 
+from services.aws.s3 import split_s3_uri
+from services.aws.upload import UploadError, upload_folder
 from services.cli import app
-from services.datasets.upload import UploadError, split_s3_uri, upload_folder
 from tests.datasets.fixtures import make_chartqa
 
 if TYPE_CHECKING:
