@@ -140,6 +140,7 @@ def run_naive(source: Path, out: Path, upload_uri: str) -> dict[str, Any]:
     from PIL import Image
 
     bucket, _, prefix = upload_uri.removeprefix("s3://").partition("/")
+    # boto3's defaults, as the published sample has them (not tunebot's client factory): the baseline.
     client = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-west-2")
     started = time.perf_counter()
     rows = json.loads((source / "train" / "train_human.json").read_text())
@@ -292,15 +293,11 @@ def main() -> None:
         "AWS_REGION": "us-west-2",
         "AWS_ENDPOINT_URL": endpoint,
     }
-    import boto3
+    from services.aws.clients import make_s3_client
 
-    boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-west-2",
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench",
-    ).create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    make_s3_client("us-west-2", endpoint, ("bench", "bench")).create_bucket(
+        Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
+    )
     try:
         with tempfile.TemporaryDirectory(prefix="tunebot-bench-") as scratch:
             work = Path(scratch)

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import boto3
 import pytest
 from moto import mock_aws
 from typer.testing import CliRunner
 
+from services.aws.clients import make_s3_client
 from services.aws.s3 import split_s3_uri
 from services.aws.upload import UploadError, upload_folder
 from services.cli import app
@@ -30,7 +30,7 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Client]:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_REGION", "us-west-2")
     with mock_aws():
-        client = boto3.client("s3", region_name="us-west-2")
+        client = make_s3_client("us-west-2", None)
         client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
         yield client
 

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
+from services.aws.clients import make_s3_client
 from services.datasets.sources import ArchiveLimits, SourceError, open_source, plan_extraction
 from tests.datasets.fixtures import make_chartqa, make_csv, make_png, make_zip, write_jsonl
 
@@ -210,7 +210,7 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     with mock_aws():
-        client = boto3.client("s3", region_name="us-west-2")
+        client = make_s3_client("us-west-2", None)
         client.create_bucket(
             Bucket="team-data", CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
         )
@@ -284,3 +284,17 @@ def test_an_s3_key_that_would_escape_is_refused(s3: Any, tmp_path: Path) -> None
         "s3_key_unsafe"
     )
     assert not (tmp_path / "evil.txt").exists()
+
+
+def test_an_unreachable_s3_endpoint_says_to_check_the_endpoint_after_botocores_retries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, retry_delays: list[float]
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with pytest.raises(SourceError) as caught:
+        # Nothing listens on port 9: every attempt fails to connect.
+        open_source("s3://team-data/d", tmp_path, region="us-west-2", endpoint_url="http://127.0.0.1:9")
+    assert caught.value.code == "s3_unreachable"
+    assert "cannot be reached (EndpointConnectionError)" in caught.value.message
+    assert "AWS_ENDPOINT_URL" in caught.value.message
+    assert len(retry_delays) == 4  # five attempts in all (AWS_MAX_ATTEMPTS' default), then the error

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
-import boto3
 import pytest
 from fastapi.testclient import TestClient
 from moto import mock_aws
@@ -43,7 +42,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     aws_env(monkeypatch)
     with mock_aws():
-        boto3.client("s3", region_name=REGION).create_bucket(
+        make_s3_client(REGION, None).create_bucket(
             Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
         )
         yield

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 import pytest
 from fastapi.testclient import TestClient
 
+from services.aws.clients import make_s3_client
 from services.jobs.poll import poll_once
 from tests.jobs.conftest import AUTH, add_dataset, moto_jobs, sessions_of
 
@@ -205,7 +205,7 @@ def test_a_completed_jobs_loss_curve_is_served_as_png(client: TestClient) -> Non
     assert client.get(f"/api/v1/jobs/{job['id']}/loss-curve.png", headers=AUTH).status_code == 404
     deps = client.app.state.runtime.wiring.job_deps  # type: ignore[attr-defined]
     prefix = job["output_s3_uri"].removeprefix("s3://tunebot-test/")
-    boto3.client("s3", region_name="us-west-2").put_object(
+    make_s3_client("us-west-2", None).put_object(
         Bucket="tunebot-test",
         Key=f"{prefix}/job-1/step_wise_training_metrics.csv",
         Body=b"step_number,epoch_number,training_loss,perplexity\n1,0,2.0,7.4\n2,1,1.0,2.7\n",

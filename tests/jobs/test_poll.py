@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import boto3
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.aws.clients import make_s3_client
 from services.jobs.deps import JobDeps
 from services.jobs.poll import poll_once
 from services.jobs.service import cancel_job, launch_jobs
@@ -42,7 +42,7 @@ def last_event(sessions: sessionmaker[Session]) -> Event:
 def write_metrics(output_s3_uri: str) -> None:
     prefix = output_s3_uri.removeprefix(f"s3://{BUCKET}/")
     folder = f"{prefix}/model-customization-job-abc123/training_artifacts"
-    s3 = boto3.client("s3", region_name=REGION)
+    s3 = make_s3_client(REGION, None)
     s3.put_object(Bucket=BUCKET, Key=f"{folder}/step_wise_training_metrics.csv", Body=TRAINING_CSV.encode())
     s3.put_object(Bucket=BUCKET, Key=f"{folder}/validation_metrics.csv", Body=VALIDATION_CSV.encode())
 

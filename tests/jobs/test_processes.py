@@ -12,12 +12,12 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 from sqlalchemy import func, select
 
+from services.aws.clients import make_s3_client
 from services.platform.db import make_engine, make_session_factory
 from services.platform.migrate import upgrade
 from services.platform.tables import Event, Job
@@ -44,7 +44,7 @@ def moto_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         "AWS_REGION": REGION,
     }.items():
         monkeypatch.setenv(name, value)
-    boto3.client("s3", region_name=REGION, endpoint_url=url).create_bucket(
+    make_s3_client(REGION, url).create_bucket(
         Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
     )
     yield url
@@ -123,7 +123,7 @@ def test_the_cli_launches_follows_and_cancels_through_a_service_process(
         job_11b, job_90b = json.loads(cli(base, "list", "--json").stdout)["jobs"][::-1]
         assert len(moto_jobs()) == 2
 
-        s3 = boto3.client("s3", region_name=REGION, endpoint_url=moto_url)
+        s3 = make_s3_client(REGION, moto_url)
         key = f"tunebot/jobs/{job_11b['id']}/output/model-customization-job-x/training_artifacts/"
         s3.put_object(Bucket=BUCKET, Key=key + "step_wise_training_metrics.csv", Body=TRAINING_CSV.encode())
         moto_jobs()[job_11b["bedrock_job_name"]].status = "Completed"

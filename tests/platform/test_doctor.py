@@ -7,11 +7,11 @@ import os
 import subprocess
 from collections.abc import Iterator
 
-import boto3
 import pytest
 from botocore.stub import Stubber
 from moto.server import ThreadedMotoServer
 
+from services.aws.clients import ClientOptions, make_bedrock_client, make_client, make_s3_client
 from services.platform.config import load_settings
 from services.platform.db import make_engine
 from services.platform.doctor import BASE_MODELS, check_model_access
@@ -63,10 +63,10 @@ def lines_by_check(output: str) -> dict[str, str]:
 def test_everything_configured_reports_ok_lines_and_never_a_secret(
     aws_env: dict[str, str], database_url: str, slack_stub: SlackStub
 ) -> None:
-    boto3.client("s3", endpoint_url=aws_env["AWS_ENDPOINT_URL"], region_name="us-west-2").create_bucket(
+    make_s3_client("us-west-2", aws_env["AWS_ENDPOINT_URL"]).create_bucket(
         Bucket="tunebot-data", CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
     )
-    iam = boto3.client("iam", endpoint_url=aws_env["AWS_ENDPOINT_URL"], region_name="us-west-2")
+    iam = make_client("iam", ClientOptions("us-west-2", aws_env["AWS_ENDPOINT_URL"]))
     role_arn = iam.create_role(RoleName="TunebotBedrock", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"][
         "Arn"
     ]
@@ -152,7 +152,7 @@ def test_sandbox_backend_skips_the_aws_checks(database_url: str) -> None:
 
 
 def test_model_access_ok_when_bedrock_knows_both_models(aws_env: dict[str, str]) -> None:
-    client = boto3.client("bedrock", region_name="us-west-2")
+    client = make_bedrock_client("us-west-2", None)
     with Stubber(client) as stub:
         for model_id in BASE_MODELS:
             stub.add_response(
