@@ -27,7 +27,7 @@ from rich.table import Table
 from services.aws.upload import UploadError
 from services.datasets.pipeline import FORMATS, PrepareOptions, UsageError, prepare
 from services.datasets.report import Report, ReportFinding
-from services.datasets.sources import SourceError
+from services.datasets.sources import SINGLE_FILE_SUFFIXES, SourceError
 from services.datasets.split import SplitPlan
 from services.platform.config import ConfigError, Settings, load_settings
 from services.tuning.pricing import PricesError, load_prices
@@ -144,7 +144,7 @@ def recommend_command(
 
 def _source_name(source: str) -> str:
     name = Path(source.rstrip("/").removeprefix("s3://")).name
-    if Path(name).suffix in {".zip", ".json", ".jsonl", ".csv", ".parquet", ".pdf"}:
+    if Path(name).suffix in {".zip", *SINGLE_FILE_SUFFIXES}:
         name = Path(name).stem
     return name or "dataset"
 

@@ -13,6 +13,8 @@ from typing import Literal
 
 Role = Literal["user", "assistant"]
 Severity = Literal["error", "warning"]
+# The split a source assigns a record (its own train / validation / test files); None when it has none.
+SourceSplit = Literal["train", "validation", "test"]
 
 
 class DatasetStatus(StrEnum):
@@ -71,7 +73,8 @@ class Example:
     """One training conversation in canonical form.
 
     ``references`` keeps every accepted answer of the source (VQAv2's ten, DocVQA's list) for
-    evaluation; training uses the assistant turns.
+    evaluation; training uses the assistant turns. ``split`` is the source's own split, kept by the
+    split stage (an official test set stays held out).
     """
 
     id: str
@@ -79,6 +82,7 @@ class Example:
     turns: tuple[Turn, ...]
     system: str | None = None
     references: tuple[str, ...] = ()
+    split: SourceSplit | None = None
 
     @property
     def images(self) -> tuple[ImageRef, ...]:

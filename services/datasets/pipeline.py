@@ -12,17 +12,14 @@ Memory stays flat as the dataset grows:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
-import multiprocessing
 import os
 import re
 import tempfile
-import threading
 from array import array
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -30,24 +27,37 @@ from typing import TYPE_CHECKING, Any, TextIO
 from services.aws.s3 import split_s3_uri
 from services.aws.upload import upload_folder
 from services.datasets.detect import detect_format
-from services.datasets.images import ImagePolicy, normalise_image, read_image_bytes
-from services.datasets.model import Example, Finding, ImageRef, SourceRef, error, warning
+from services.datasets.images import ImagePolicy
+from services.datasets.model import Example, Finding, SourceRef, SourceSplit, error, warning
+from services.datasets.readers import FORMATS as READER_FORMATS
 from services.datasets.readers import ReaderOptions, read_examples
-from services.datasets.report import Counts, FindingLog, JsonAnswers, Report, Tokens, Upload
+from services.datasets.report import (
+    Counts,
+    FindingLog,
+    JsonAnswers,
+    ModelFit,
+    Report,
+    SplitReport,
+    Tokens,
+    Upload,
+)
 from services.datasets.rules import (
     JsonAnswerTally,
     check_record,
     content_key,
     duplicate_warning,
     find_duplicates,
+    fits_models,
     leakage_key,
     leakage_warning,
     leaked_test_indices,
     normalise_question,
     record_count_findings,
+    small_test_finding,
 )
 from services.datasets.sources import open_source
-from services.datasets.split import PackedKeys, Side, SplitPlan, assign_sides, group_key
+from services.datasets.split import PackedKeys, Side, SplitOutcome, SplitPlan, group_key, plan_sides
+from services.datasets.workers import ImageOutcome, ImageStage, make_executor
 from services.datasets.writer import (
     EVALUATION_FIELD,
     IMAGES_DIR,
@@ -57,7 +67,6 @@ from services.datasets.writer import (
     bedrock_record,
     dumps,
     evaluation_fields,
-    store_image,
 )
 from services.tuning.pricing import PriceTable, load_prices
 from services.tuning.recommend import MODEL_SIZES, ModelSize, estimate_cost, recommend
@@ -65,7 +74,12 @@ from services.tuning.recommend import MODEL_SIZES, ModelSize, estimate_cost, rec
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-FORMATS = ("auto", "bedrock", "llava", "hf-llava", "chartqa", "vqav2", "docvqa", "csv", "jsonl", "pdf")
+FORMATS = ("auto", *READER_FORMATS)
+SPLIT_MODES = ("source", "random")
+_SPLIT_CODES: dict[SourceSplit | None, int] = {None: 0, "train": 1, "validation": 2, "test": 3}
+_SPLIT_NAMES: list[SourceSplit | None] = [None, "train", "validation", "test"]
+# Records named per model size that a dataset's records do not fit (the rest are counted).
+MAX_NAMED_OVER_LIMIT = 50
 REPORT_FILE = "report.json"
 _IMAGE_NAME = re.compile(r"[0-9a-f]{64}\.(png|jpg|gif|webp)")
 
@@ -89,6 +103,8 @@ class PrepareOptions:
     image_column: str | None = None
     question_column: str | None = None
     answer_column: str | None = None
+    # The question of records that have none (captioning): None uses readers.DEFAULT_INSTRUCTION.
+    instruction: str | None = None
     image_policy: ImagePolicy = field(default_factory=ImagePolicy)
     workers: int | None = None  # None: one per core; 1: no pool, everything in this process
     prices: PriceTable | None = None
@@ -111,91 +127,7 @@ class PrepareOptions:
         return found
 
 
-# --- work done in the pool -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ImageJob:
-    ref: ImageRef
-    out_dir: str
-    policy: ImagePolicy
-    allowed_root: str | None = None  # when set, local image paths must resolve inside it
-
-
-@dataclass(frozen=True, slots=True)
-class ImageOutcome:
-    """What a worker sends back: never the image bytes."""
-
-    image: StoredImage | None
-    findings: tuple[Finding, ...]
-
-
-def process_image(job: ImageJob) -> ImageOutcome:
-    """Read, normalise and store one image (runs in a worker process)."""
-    if (
-        job.allowed_root is not None
-        and job.ref.path is not None
-        and not _inside(job.ref.path, job.allowed_root)
-    ):
-        outside = error(
-            "image_missing",
-            f"image {job.ref.path} is outside the dataset: only files inside the uploaded dataset are "
-            "read; put the image in the dataset and use a path relative to it",
-        )
-        return ImageOutcome(None, (outside,))
-    data = read_image_bytes(job.ref)
-    if isinstance(data, Finding):
-        return ImageOutcome(None, (data,))
-    try:
-        result = normalise_image(data, job.ref.label, None, job.policy)
-    except Exception as exc:  # a decoder bug on hostile bytes must reject this image, not the run
-        return ImageOutcome(
-            None,
-            (
-                error(
-                    "image_unreadable",
-                    f"image {job.ref.label} could not be decoded ({type(exc).__name__}): "
-                    "export it again as PNG",
-                ),
-            ),
-        )
-    if isinstance(result, Finding):
-        return ImageOutcome(None, (result,))
-    stored = StoredImage(result.sha256, result.format, result.width, result.height)
-    store_image(Path(job.out_dir), stored, result.data)
-    return ImageOutcome(stored, result.warnings)
-
-
-def _inside(path: str, root: str) -> bool:
-    """True when ``path``, with every link and ``..`` resolved, lies under ``root``."""
-    return Path(path).resolve().is_relative_to(Path(root).resolve())
-
-
-class _InlineExecutor(Executor):
-    """Runs work at submit time: for one worker, without the cost of starting a pool."""
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        future: Future[Any] = Future()
-        future.set_result(fn(*args, **kwargs))
-        return future
-
-
-def _executor(workers: int) -> Executor:
-    if workers <= 1:
-        return _InlineExecutor()
-    # fork starts workers in milliseconds; it is only safe while this process has no other threads.
-    methods = multiprocessing.get_all_start_methods()
-    method = "fork" if "fork" in methods and threading.active_count() == 1 else "spawn"
-    if method == "spawn" and "forkserver" in methods:
-        method = "forkserver"
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
-
-
 # --- pass 1: read, check, spool ---------------------------------------------------------------------
-
-# Distinct images remembered at once. An image seen again after being forgotten is simply processed
-# again (the result is the same and its file is already there), so this bounds memory, not correctness.
-IMAGE_MEMORY = 2048
 
 
 @dataclass(slots=True)
@@ -216,73 +148,12 @@ class _Tally:
     leak_keys: PackedKeys = field(default_factory=PackedKeys)
     content_keys: PackedKeys = field(default_factory=PackedKeys)
     tokens: array[int] = field(default_factory=lambda: array("q"))
+    splits: bytearray = field(default_factory=bytearray)  # the source's split of each, _SPLIT_CODES
+    over_limit: dict[ModelSize, list[str]] = field(default_factory=dict)  # the first few records named
+    over_limit_counts: dict[ModelSize, int] = field(default_factory=dict)
+    default_instruction_used: int = 0
     # Images only rejected records used so far: removed at the end unless an accepted record uses them.
     orphan_candidates: set[str] = field(default_factory=set)
-
-
-class _ImageStage:
-    """Submits each distinct image once (within IMAGE_MEMORY) and hands out its shared future."""
-
-    def __init__(
-        self,
-        executor: Executor,
-        out_dir: Path,
-        policy: ImagePolicy,
-        s3: S3Client | None,
-        allowed_root: Path | None = None,
-    ) -> None:
-        self._executor = executor
-        self._out_dir = str(out_dir)
-        self._policy = policy
-        self._s3 = s3
-        self._allowed_root = str(allowed_root) if allowed_root is not None else None
-        self._seen: OrderedDict[bytes, Future[ImageOutcome] | ImageOutcome] = OrderedDict()
-
-    def submit(self, ref: ImageRef) -> tuple[Future[ImageOutcome], bool]:
-        key = self._key(ref)
-        known = self._seen.get(key)
-        if known is not None:
-            self._seen.move_to_end(key)
-            if isinstance(known, ImageOutcome):
-                resolved: Future[ImageOutcome] = Future()
-                resolved.set_result(known)
-                return resolved, False
-            return known, False
-        if ref.uri is not None:
-            ref = self._download(ref)
-        future = self._executor.submit(
-            process_image, ImageJob(ref, self._out_dir, self._policy, self._allowed_root)
-        )
-        self._seen[key] = future
-        if len(self._seen) > IMAGE_MEMORY:
-            self._seen.popitem(last=False)
-        return future, True
-
-    def compact(self) -> None:
-        """Remember finished images by their outcome alone: a Future, with its lock, weighs ~10x more."""
-        for key, known in self._seen.items():
-            if isinstance(known, Future) and known.done():
-                self._seen[key] = known.result()
-
-    @staticmethod
-    def _key(ref: ImageRef) -> bytes:
-        digest = hashlib.blake2b(digest_size=16)
-        if ref.data is not None:
-            digest.update(b"data:" + ref.data)
-        else:
-            digest.update((f"path:{ref.path}" if ref.path is not None else f"uri:{ref.uri}").encode())
-        return digest.digest()
-
-    def _download(self, ref: ImageRef) -> ImageRef:
-        """An image a Bedrock record already keeps in S3: fetch it so it is checked like any other."""
-        if self._s3 is None or ref.uri is None or not ref.uri.startswith("s3://"):
-            return ref  # process_image reports it as missing
-        try:
-            bucket, key = split_s3_uri(ref.uri)
-            body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        except Exception:  # any S3 failure means the same thing to the user: the image is not readable
-            return ref
-        return ImageRef(data=body, declared_format=ref.declared_format, uri=None)
 
 
 def _read(root: Path, fmt: str, options: PrepareOptions) -> Iterator[Example | Finding]:
@@ -291,6 +162,7 @@ def _read(root: Path, fmt: str, options: PrepareOptions) -> Iterator[Example | F
         image_column=options.image_column,
         question_column=options.question_column,
         answer_column=options.answer_column,
+        instruction=options.instruction,
     )
     yield from read_examples(root, fmt, reader_options)
 
@@ -310,7 +182,7 @@ def _finish_record(
             stored.append(outcome.image)
     system = example.system or options.system
     sizes = [(image.width, image.height) for image in stored]
-    check = check_record(example, sizes, model=options.model or "11b", system=system)
+    check = check_record(example, sizes, model=options.model, system=system)
     findings.extend(check.findings)
     tally.log.extend(findings)
     if any(finding.severity == "error" for finding in findings):
@@ -334,6 +206,13 @@ def _finish_record(
     tally.leak_keys.append(leakage_key(hashes, example.first_question))
     tally.content_keys.append(content_key(example, hashes))
     tally.tokens.append(check.tokens)
+    tally.splits.append(_SPLIT_CODES[example.split])
+    for size in MODEL_SIZES:
+        if size not in fits_models(check.tokens):
+            tally.over_limit_counts[size] = tally.over_limit_counts.get(size, 0) + 1
+            named = tally.over_limit.setdefault(size, [])
+            if len(named) < MAX_NAMED_OVER_LIMIT:
+                named.append(str(example.source))
 
 
 def _first_pass(
@@ -348,11 +227,14 @@ def _first_pass(
     tally = _Tally()
     workers = options.workers or os.cpu_count() or 1
     in_flight = max(8, workers * 16)
-    with _executor(workers) as executor, spool_path.open("w", encoding="utf-8") as spool:
+    with make_executor(workers) as executor, spool_path.open("w", encoding="utf-8") as spool:
         allowed_root = (root if root.is_dir() else root.parent) if options.confine_images else None
-        images = _ImageStage(executor, options.out_dir, options.image_policy, s3, allowed_root)
+        images = ImageStage(executor, options.out_dir, options.image_policy, s3, allowed_root)
         queue: deque[_Pending] = deque()
         for item in _read(root, fmt, options):
+            if isinstance(item, Finding) and (item.severity == "warning" or item.record is None):
+                tally.log.add(item)  # about the dataset (an unused column, a default instruction)
+                continue
             tally.counts.records += 1
             if isinstance(item, Finding):
                 tally.log.add(item)
@@ -379,12 +261,13 @@ def _first_pass(
 
 def _second_pass(
     tally: _Tally, options: PrepareOptions, spool_path: Path, progress: ProgressCallback | None
-) -> list[Side]:
-    """Split on the packed keys, then stream the spool into the three files.
+) -> SplitOutcome:
+    """Split on the packed keys, then stream the spool into the files.
 
     Each dataset-wide computation runs on its own and lets go of its working set before the next.
     """
-    sides = assign_sides(tally.group_keys, options.split)
+    outcome = plan_sides(tally.group_keys, options.split, [_SPLIT_NAMES[code] for code in tally.splits])
+    sides = outcome.sides
     leaked = set(leaked_test_indices(sides, tally.leak_keys))
     duplicates = find_duplicates(tally.content_keys)
     originals = set(duplicates.values())
@@ -406,7 +289,7 @@ def _second_pass(
                 progress("write", index, len(sides))
     if progress:
         progress("write", len(sides), len(sides))
-    return sides
+    return outcome
 
 
 def _image_keys(record: dict[str, Any]) -> Iterator[str]:
@@ -469,10 +352,10 @@ def prepare(
         fmt = detect_format(root) if options.format == "auto" else options.format
         spool_path = workdir / "accepted.jsonl"
         tally = _first_pass(root, fmt, options, s3_uri, spool_path, s3_client, progress)
-        sides = _second_pass(tally, options, spool_path, progress)
+        split = _second_pass(tally, options, spool_path, progress)
     _remove_orphans(options.out_dir, tally.orphan_candidates)
 
-    report = _build_report(fmt, tally, sides, options, s3_uri)
+    report = _build_report(fmt, tally, split, options, s3_uri)
     _write_report(options.out_dir, report)
     if options.upload and s3_client is not None and options.s3_uri is not None:  # checked above
         summary = upload_folder(
@@ -492,17 +375,26 @@ def prepare(
     return report
 
 
-def _build_report(fmt: str, tally: _Tally, sides: list[Side], options: PrepareOptions, s3_uri: str) -> Report:
+def _build_report(
+    fmt: str, tally: _Tally, split: SplitOutcome, options: PrepareOptions, s3_uri: str
+) -> Report:
     counts = tally.counts
-    totals: dict[Side, int] = {"train": 0, "validation": 0, "test": 0}
-    sized: dict[Side, int] = {"train": 0, "validation": 0, "test": 0}
-    for side, tokens in zip(sides, tally.tokens, strict=True):
+    totals: dict[Side, int] = {"train": 0, "validation": 0, "test": 0, "unused": 0}
+    sized: dict[Side, int] = {"train": 0, "validation": 0, "test": 0, "unused": 0}
+    for side, tokens in zip(split.sides, tally.tokens, strict=True):
         totals[side] += tokens
         sized[side] += 1
     counts.train, counts.validation, counts.test = sized["train"], sized["validation"], sized["test"]
+    counts.unused = sized["unused"]
     counts.images = _count_images(options.out_dir)
 
     tally.log.extend(record_count_findings(counts.train, counts.validation))
+    for note in split.notes:
+        if "unused.jsonl" in note:
+            tally.log.add(warning("split_capped", note))
+    small_test = small_test_finding(counts.test)
+    if small_test is not None:
+        tally.log.add(small_test)
     json_summary = tally.json_answers.finding()
     if json_summary is not None:
         tally.log.add(json_summary)
@@ -517,7 +409,8 @@ def _build_report(fmt: str, tally: _Tally, sides: list[Side], options: PrepareOp
     if counts.accepted == 0 and counts.records == 0:
         tally.log.add(error("bad_record", "the source holds no records: check the path and --format"))
 
-    recommendation = recommend(counts.train, options.model)
+    fit = _model_fit(tally, options.model)
+    recommendation = recommend(counts.train, options.model, fits=tuple(fit.fits))
     prices = options.prices or load_prices()
     # Both sizes, so a user choosing between Launch 11B, 90B or both sees each price.
     cost_by_model = {
@@ -535,7 +428,7 @@ def _build_report(fmt: str, tally: _Tally, sides: list[Side], options: PrepareOp
     answers = tally.json_answers
     return Report(
         format=fmt,
-        usable=counts.train > 0 and counts.train + counts.validation >= 100,
+        usable=counts.train > 0 and counts.train + counts.validation >= 100 and bool(fit.fits),
         counts=counts,
         errors=tally.log.errors,
         warnings=tally.log.warnings,
@@ -544,6 +437,12 @@ def _build_report(fmt: str, tally: _Tally, sides: list[Side], options: PrepareOp
             train_total=totals["train"],
             validation_total=totals["validation"],
             test_total=totals["test"],
+        ),
+        model_fit=fit,
+        split=SplitReport(
+            mode="source" if options.split.respect_source else "random",
+            source_splits={name: count for name, count in split.source_counts.items() if count},
+            notes=list(split.notes),
         ),
         recommendation=recommendation,
         cost_estimate=cost,
@@ -558,6 +457,29 @@ def _build_report(fmt: str, tally: _Tally, sides: list[Side], options: PrepareOp
         s3_uri=s3_uri,
         out_dir=str(options.out_dir),
     )
+
+
+def _model_fit(tally: _Tally, model: ModelSize | None) -> ModelFit:
+    """Which sizes every accepted record fits, in a sentence that names the records that do not."""
+    fits = [size for size in MODEL_SIZES if not tally.over_limit_counts.get(size)]
+    if model is not None and model not in fits:
+        fits = []  # cannot happen: --model rejects records over its limit
+    over = {size: tally.over_limit_counts[size] for size in MODEL_SIZES if tally.over_limit_counts.get(size)}
+    if not over:
+        summary = "fits " + " and ".join(size.upper() for size in fits)
+    else:
+        parts = []
+        for size, count in over.items():
+            named = tally.over_limit[size]
+            more = f" and {count - len(named):,} more" if count > len(named) else ""
+            parts.append(
+                f"{count:,} record{'s' if count != 1 else ''} over {size.upper()}'s limit "
+                f"({', '.join(named)}{more})"
+            )
+        summary = (
+            f"fits {' and '.join(size.upper() for size in fits)} only: " if fits else "fits no model: "
+        ) + "; ".join(parts)
+    return ModelFit(fits=fits, summary=summary, over_limit=over, records_over_limit=dict(tally.over_limit))
 
 
 def _write_report(out_dir: Path, report: Report) -> None:

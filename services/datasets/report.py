@@ -27,6 +27,7 @@ class Counts(BaseModel):
     images: int = 0
     text_only: int = 0
     multi_image: int = 0
+    unused: int = 0  # accepted, but kept out of train/validation/test to stay within Bedrock's limits
 
 
 class ReportFinding(BaseModel):
@@ -50,6 +51,23 @@ class JsonAnswers(BaseModel):
     plain: int
 
 
+class ModelFit(BaseModel):
+    """Which Llama 3.2 sizes every accepted record fits (per-record token limits)."""
+
+    fits: list[ModelSize]
+    summary: str  # "fits 11B and 90B" or "fits 11B only: 3 records over 90B's limit (...)"
+    over_limit: dict[ModelSize, int] = Field(default_factory=dict)
+    records_over_limit: dict[ModelSize, list[str]] = Field(default_factory=dict)  # the first ones
+
+
+class SplitReport(BaseModel):
+    """How the records were split, and what was done to stay within Bedrock's limits."""
+
+    mode: str  # "source": the source's own splits kept; "random": pooled and split with the seed
+    source_splits: dict[str, int] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
+
+
 class Upload(BaseModel):
     s3_uri: str
     uploaded: int
@@ -64,6 +82,8 @@ class Report(BaseModel):
     errors: list[ReportFinding]
     warnings: list[ReportFinding]
     tokens: Tokens
+    model_fit: ModelFit | None = None
+    split: SplitReport | None = None
     recommendation: Recommendation
     cost_estimate: CostEstimate  # for the recommended model size
     cost_by_model: dict[ModelSize, CostEstimate] = Field(default_factory=dict)

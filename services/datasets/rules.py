@@ -30,6 +30,7 @@ MAX_VALIDATION_RECORDS = 1_000
 IMAGE_PLACEHOLDER = "<image>"
 
 _WHITESPACE = re.compile(r"\s+")
+_PLACEHOLDER = re.compile(r"\s*<image>\s*")
 _JSON_FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL | re.IGNORECASE)
 
 
@@ -46,6 +47,18 @@ class RecordCheck:
     @property
     def warnings(self) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.severity == "warning")
+
+
+def strip_placeholder(text: str) -> str:
+    """The text Bedrock gets: LLaVA's ``<image>`` placeholder removed (its position means nothing)."""
+    if IMAGE_PLACEHOLDER not in text:
+        return text
+    return _PLACEHOLDER.sub(" ", text).strip()
+
+
+def fits_models(tokens: int) -> tuple[ModelSize, ...]:
+    """The model sizes whose per-record token limit a record of ``tokens`` tokens fits."""
+    return tuple(size for size, limit in TOKEN_LIMITS.items() if tokens <= limit)
 
 
 def image_tokens(width: int, height: int) -> int:
@@ -67,10 +80,14 @@ def check_record(
     example: Example,
     image_sizes: Sequence[tuple[int, int]],
     *,
-    model: ModelSize,
+    model: ModelSize | None,
     system: str | None,
 ) -> RecordCheck:
-    """Every per-record rule. ``image_sizes`` are the normalised sizes of ``example.images``."""
+    """Every per-record rule. ``image_sizes`` are the normalised sizes of ``example.images``.
+
+    Without ``model`` a record must fit one size (11B's limit); one over 90B's limit is a warning
+    naming it, and the dataset then fits 11B only. With ``model`` the record must fit that size.
+    """
     where = example.source
     findings: list[Finding] = []
     findings.extend(_role_order(example))
@@ -80,6 +97,16 @@ def check_record(
                 error(
                     "empty_turn",
                     f"turn {position} ({turn.role}) is empty: write its text or remove the turn",
+                    where,
+                )
+            )
+        elif not strip_placeholder(turn.text).strip() and not turn.images:
+            findings.append(
+                error(
+                    "empty_content",
+                    f"turn {position} ({turn.role}) holds only the {IMAGE_PLACEHOLDER} placeholder and no "
+                    "image, so nothing is left of it once the placeholder is removed (Bedrock refuses an "
+                    "empty content list): write its text or attach the image",
                     where,
                 )
             )
@@ -103,16 +130,7 @@ def check_record(
             )
 
     tokens = estimate_tokens(example, image_sizes, system)
-    limit = TOKEN_LIMITS[model]
-    if tokens > limit:
-        findings.append(
-            error(
-                "too_many_tokens",
-                f"about {tokens:,} tokens, over Llama 3.2 {model.upper()}'s limit of {limit:,} per record: "
-                "shorten the text or use fewer images (each image costs up to 6,404 tokens)",
-                where,
-            )
-        )
+    findings.extend(_token_findings(tokens, model, where))
     if len(image_sizes) > 1:
         findings.append(
             warning(
@@ -133,6 +151,34 @@ def check_record(
             )
         )
     return RecordCheck(findings=tuple(findings), tokens=tokens, answer_kinds=kinds)
+
+
+def _token_findings(tokens: int, model: ModelSize | None, where: SourceRef) -> list[Finding]:
+    largest = max(TOKEN_LIMITS, key=TOKEN_LIMITS.__getitem__)
+    limited_by = model or largest
+    limit = TOKEN_LIMITS[limited_by]
+    if tokens > limit:
+        return [
+            error(
+                "too_many_tokens",
+                f"about {tokens:,} tokens, over Llama 3.2 {limited_by.upper()}'s limit of {limit:,} per "
+                "record: shorten the text or use fewer images (each image costs up to 6,404 tokens)",
+                where,
+            )
+        ]
+    over = [size for size, size_limit in TOKEN_LIMITS.items() if tokens > size_limit]
+    if over:
+        return [
+            warning(
+                f"over_{size}_limit",
+                f"about {tokens:,} tokens, over Llama 3.2 {size.upper()}'s limit of {TOKEN_LIMITS[size]:,} "
+                f"per record, so the dataset cannot train {size.upper()}: shorten this record to keep "
+                f"{size.upper()} possible (--model {size} rejects it)",
+                where,
+            )
+            for size in over
+        ]
+    return []
 
 
 def _role_order(example: Example) -> list[Finding]:
@@ -297,3 +343,31 @@ def record_count_findings(train: int, validation: int) -> list[Finding]:
             )
         )
     return findings
+
+
+# Under this many test examples an F1 is too noisy to compare models on.
+MIN_MEANINGFUL_TEST = 30
+
+
+def f1_interval_half_width(examples: int) -> float:
+    """Half-width, in F1 points, of a 95 % confidence interval for a mean F1 over ``examples`` examples
+    in the worst case (per-example scores of 0 or 100, standard deviation 50): 1.96 * 50 / sqrt(n)."""
+    return 1.96 * 50 / math.sqrt(examples)
+
+
+def small_test_finding(test_examples: int) -> Finding | None:
+    """A warning when the held-out test set is too small for a meaningful F1."""
+    if test_examples >= MIN_MEANINGFUL_TEST:
+        return None
+    if test_examples == 0:
+        return warning(
+            "small_test_set",
+            "no test examples are held out, so the fine-tuned model cannot be scored: raise "
+            "--test-fraction (default 0.10) or add a test split",
+        )
+    return warning(
+        "small_test_set",
+        f"only {test_examples} test examples: an F1 measured on them is uncertain by up to about "
+        f"±{f1_interval_half_width(test_examples):.0f} points (95 % interval), too wide to tell two models "
+        f"apart; hold out at least {MIN_MEANINGFUL_TEST} (raise --test-fraction or add examples)",
+    )

@@ -22,8 +22,10 @@ from typing import IO, Any
 
 from services.datasets.model import Finding, error
 
-SINGLE_FILE_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet", ".pdf")
-_WHAT_TO_GIVE = "a folder, a .zip, a .json/.jsonl/.csv/.parquet/.pdf file or an s3://bucket/prefix"
+SINGLE_FILE_SUFFIXES = (".json", ".jsonl", ".csv", ".tsv", ".xlsx", ".parquet", ".arrow", ".pdf")
+_WHAT_TO_GIVE = (
+    "a folder, a .zip, a .json/.jsonl/.csv/.tsv/.xlsx/.parquet/.arrow/.pdf file or an s3://bucket/prefix"
+)
 _COPY_CHUNK = 1 << 20
 _S3_DOWNLOAD_THREADS = 16
 # Files archivers add beside the data (macOS resource forks and folder settings): never data.

@@ -3,7 +3,7 @@
 Layout of an output folder::
 
     train.jsonl, validation.jsonl   read by Bedrock: exactly its record format, nothing else
-    test.jsonl                      ours: the same records plus a top-level "tunebot" object
+    test.jsonl, unused.jsonl        ours: the same records plus a top-level "tunebot" object
                                     {"id", "source", "references"} that evaluation reads
     images/<sha256>.<ext>           each image once, named by the SHA-256 of its bytes
     report.json
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import IO, Any
 
 from services.datasets.images import EXTENSIONS, BedrockFormat
 from services.datasets.model import Example
+from services.datasets.rules import strip_placeholder
 from services.datasets.split import Side
 
 SCHEMA_VERSION = "bedrock-conversation-2024"
@@ -35,9 +35,8 @@ SPLIT_FILES: dict[Side, str] = {
     "train": "train.jsonl",
     "validation": "validation.jsonl",
     "test": "test.jsonl",
+    "unused": "unused.jsonl",  # ours: records left out to stay within Bedrock's limits, with "tunebot"
 }
-
-_PLACEHOLDER = re.compile(r"\s*<image>\s*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +75,6 @@ def store_image(out_dir: Path, image: StoredImage, data: bytes) -> Path:
     temporary.write_bytes(data)
     os.replace(temporary, target)
     return target
-
-
-def strip_placeholder(text: str) -> str:
-    if "<image>" not in text:
-        return text
-    return _PLACEHOLDER.sub(" ", text).strip()
 
 
 def bedrock_record(
@@ -136,7 +129,7 @@ class SplitWriter:
 
     def write(self, side: Side, record: dict[str, Any]) -> None:
         """Write a record; the evaluation fields are kept only in test.jsonl."""
-        if side != "test" and EVALUATION_FIELD in record:
+        if side in ("train", "validation") and EVALUATION_FIELD in record:
             record = {key: value for key, value in record.items() if key != EVALUATION_FIELD}
         self._files[side].write(dumps(record) + "\n")
         self.counts[side] += 1

@@ -60,8 +60,14 @@ def _clamp(value: float, bounds: tuple[float, float]) -> float:
     return min(max(value, bounds[0]), bounds[1])
 
 
-def recommend(examples: int, model: ModelSize | None = None) -> Recommendation:
-    """The recommendation for ``examples`` training examples, with one reason per value."""
+def recommend(
+    examples: int, model: ModelSize | None = None, fits: tuple[ModelSize, ...] = MODEL_SIZES
+) -> Recommendation:
+    """The recommendation for ``examples`` training examples, with one reason per value.
+
+    ``fits`` are the sizes the dataset's records fit (per-record token limits): a size outside it is
+    never recommended.
+    """
     if examples < 0:
         raise ValueError("examples must be 0 or more")
     rule = _rule(examples)
@@ -76,6 +82,12 @@ def recommend(examples: int, model: ModelSize | None = None) -> Recommendation:
         _clamp(rule.learning_rate_range[1], BEDROCK_LEARNING_RATE),
     )
     chosen, model_reason = _model_advice(examples, model)
+    if chosen not in fits and fits:
+        chosen = fits[0]
+        model_reason = (
+            f"{chosen.upper()} because some records are over the other size's per-record token limit "
+            "(see the report's model fit); shorten them to make both sizes possible."
+        )
     reasons = [
         f"{epochs} epochs because {examples:,} examples: {rule.why}, "
         + (

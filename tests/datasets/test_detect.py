@@ -11,6 +11,7 @@ from services.datasets.detect import detect_format
 from services.datasets.readers import FORMATS
 from services.datasets.sources import SourceError
 from tests.datasets import fixtures as fx
+from tests.datasets import hub_fixtures as hub
 
 FOLDER_BUILDERS: dict[str, Callable[[Path], Path]] = {
     "bedrock": lambda root: fx.make_bedrock(root, 3).parent,
@@ -19,7 +20,10 @@ FOLDER_BUILDERS: dict[str, Callable[[Path], Path]] = {
     "chartqa": lambda root: fx.make_chartqa(root, 2),
     "vqav2": lambda root: fx.make_vqav2(root, 2),
     "docvqa": lambda root: fx.make_docvqa(root, 2),
+    "hub": lambda root: hub.make_hub_chartqa(root, {"train": 2, "test": 2}),
     "csv": lambda root: fx.make_csv(root, 2).parent,
+    "tsv": lambda root: hub.make_tsv(root, 2).parent,
+    "xlsx": lambda root: hub.make_xlsx(root, 2).parent,
     "jsonl": lambda root: fx.make_jsonl(root, 2).parent,
     "pdf": lambda root: fx.make_pdf_dataset(root, pages=2),
 }
@@ -43,7 +47,15 @@ SINGLE_FILES: dict[str, Callable[[Path], Path]] = {
     "chartqa": lambda root: fx.make_chartqa(root, 2, splits=("val",)) / "val" / "val_human.json",
     "vqav2": lambda root: fx.make_vqav2(root, 2) / "v2_OpenEnded_mscoco_train2014_questions.json",
     "docvqa": lambda root: fx.make_docvqa(root, 2, split="val") / "val_v1.0.json",
+    "hub": lambda root: next((hub.make_hub_vqav2(root, {"validation": 2}, shards=1) / "data").iterdir()),
+    "hub arrow": lambda root: (
+        hub.make_saved_to_disk(root, hub.docvqa_row, hub.DOCVQA_SCHEMA, {"train": 2})
+        / "train"
+        / "data-00000-of-00001.arrow"
+    ),
     "csv": lambda root: fx.make_csv(root, 2),
+    "tsv": lambda root: hub.make_tsv(root, 2),
+    "xlsx": lambda root: hub.make_xlsx(root, 2),
     "jsonl": lambda root: fx.make_jsonl(root, 2),
     "pdf": lambda root: fx.make_pdf(root / "scan.pdf", pages=1),
 }

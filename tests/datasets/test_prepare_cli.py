@@ -36,6 +36,7 @@ COUNT_KEYS = {
     "images",
     "text_only",
     "multi_image",
+    "unused",
 }
 
 

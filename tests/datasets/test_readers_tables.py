@@ -151,7 +151,7 @@ def test_jsonl_bad_rows_are_reported_by_line(tmp_path: Path) -> None:
     examples, findings = read(tmp_path, "jsonl")
     assert [example.source.line for example in examples] == [1, 7]
     assert [str(finding.record) for finding in findings] == [f"data.jsonl:{line}" for line in (2, 3, 4, 5, 6)]
-    assert "no answer (looked for answer, label, answers, ground_truth)" in findings[0].message
+    assert "no answer (looked for answer, multiple_choice_answer, label, answers" in findings[0].message
     assert '"question" must be text, not a list' in findings[1].message
 
 

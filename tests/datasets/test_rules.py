@@ -107,7 +107,8 @@ def test_token_limit_depends_on_the_model() -> None:
     # One 2x2 image (6,404 tokens) plus about 5,000 text tokens: fine for 11B, too many for 90B.
     record = example(user("x" * 30_000), assistant())
     sizes = [(1120, 1120)]
-    assert codes(record, sizes, model="11b") == []
+    assert codes(record, sizes, model="11b") == ["over_90b_limit"]  # a warning: the data fits 11B only
+    assert codes(record, sizes, model=None) == ["over_90b_limit"]
     assert codes(record, sizes, model="90b") == ["too_many_tokens"]
     check = check_record(record, sizes, model="90b", system=None)
     assert check.tokens == 6404 + 5000 + 1

@@ -50,7 +50,8 @@ def test_test_set_is_capped_at_500_and_validation_at_1000() -> None:
     counts = Counter(assign_sides(keys_for(12_000, 1), SplitPlan(validation_fraction=0.2, test_fraction=0.1)))
     assert counts["test"] == 500
     assert counts["validation"] == 1_000
-    assert counts["train"] == 10_500
+    assert counts["train"] == 9_000  # Bedrock: train + validation <= 10,000
+    assert counts["unused"] == 1_500
 
 
 def test_a_group_too_big_for_test_goes_to_train_instead_of_overshooting() -> None:

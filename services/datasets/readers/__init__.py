@@ -30,7 +30,10 @@ _READERS: dict[str, Reader] = {
     "chartqa": chartqa.read,
     "vqav2": vqav2.read,
     "docvqa": docvqa.read,
+    "hub": tabular.read_hub,
     "csv": tabular.read_csv,
+    "tsv": tabular.read_tsv,
+    "xlsx": tabular.read_xlsx,
     "jsonl": tabular.read_jsonl,
     "pdf": pdf.read,
 }

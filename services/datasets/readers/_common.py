@@ -8,20 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from services.datasets.model import Example, Finding, ReadResult, SourceRef, error
-
-# Column names the tabular readers look for, in order of preference (formats.md, "Generic").
-IMAGE_COLUMNS = ("image", "image_path", "file_name")
-QUESTION_COLUMNS = ("question", "query", "prompt")
-ANSWER_COLUMNS = ("answer", "label", "answers", "ground_truth")
-SYSTEM_COLUMN = "system"
-ID_COLUMN = "id"
-PAGE_COLUMN = "page"
+from services.datasets.model import Example, Finding, ReadResult, SourceRef, SourceSplit, error
 
 # Folders a zip made on macOS carries beside the data; never part of a dataset.
 _JUNK_PARTS = ("__MACOSX",)
@@ -38,6 +31,7 @@ class ReaderOptions:
     """
 
     system: str | None = None
+    instruction: str | None = None  # the question of records that have none (captioning)
     image_column: str | None = None
     question_column: str | None = None
     answer_column: str | None = None
@@ -49,6 +43,48 @@ class ReaderOptions:
             return True
         wanted = [part.strip().lower() for part in self.split.split(",") if part.strip()]
         return any(split.lower().startswith(name) for name in wanted)
+
+
+_TRAIN_NAMES = ("train",)
+_VALIDATION_NAMES = ("validation", "valid", "val", "dev", "minival")
+_TEST_NAMES = ("test", "testdev", "test-dev", "test_dev")
+_SPLIT_WORD = re.compile(r"[a-z]+(?:[-_]dev)?")
+
+
+def canonical_split(name: str | None) -> SourceSplit | None:
+    """The split a file or folder name stands for: ``train2014`` -> train, ``val`` -> validation,
+    ``testdev-00001-of-00002`` -> test; None for a name that is no split (``data``, ``images``)."""
+    if not name:
+        return None
+    word = _SPLIT_WORD.match(name.lower())
+    if word is None:
+        return None
+    stem = word.group(0)
+    if stem in _TRAIN_NAMES:
+        return "train"
+    if stem in _VALIDATION_NAMES:
+        return "validation"
+    if stem in _TEST_NAMES:
+        return "test"
+    return None
+
+
+def split_of_path(path: Path, base: Path) -> SourceSplit | None:
+    """The split a data file belongs to: its own name first (``train.jsonl``,
+    ``train-00000-of-00002.parquet``, ``test_human.json``), else the nearest folder under the root
+    that names one (``train/metadata.csv``, ``default/validation/0000.parquet``)."""
+    found = canonical_split(path.stem)
+    if found is not None:
+        return found
+    try:
+        folders = path.parent.relative_to(base).parts
+    except ValueError:
+        folders = ()
+    for folder in reversed(folders):
+        found = canonical_split(folder)
+        if found is not None:
+            return found
+    return None
 
 
 class RecordError(ValueError):

@@ -212,16 +212,16 @@ def iter_json_records(path: Path, name: str, key: str | None = None) -> Iterator
     return iter_json_array(path, name, key)
 
 
-def csv_header(path: Path) -> list[str]:
-    """The column names of a CSV file ([] when it is empty or unreadable)."""
+def csv_header(path: Path, delimiter: str = ",") -> list[str]:
+    """The column names of a CSV (or TSV) file ([] when it is empty or unreadable)."""
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            return next(csv.reader(handle), [])
+            return next(csv.reader(handle, delimiter=delimiter), [])
     except (OSError, UnicodeDecodeError, csv.Error):
         return []
 
 
-def iter_csv(path: Path, name: str) -> Iterator[RawRecord | Finding]:
+def iter_csv(path: Path, name: str, delimiter: str = ",") -> Iterator[RawRecord | Finding]:
     """One record per data row, as a column -> text mapping; line numbers count the header as line 1.
 
     A row with more fields than the header has its extras under the key ``None``; a short row has
@@ -229,7 +229,7 @@ def iter_csv(path: Path, name: str) -> Iterator[RawRecord | Finding]:
     """
     ordinal = 0
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        rows = csv.DictReader(handle)
+        rows = csv.DictReader(handle, delimiter=delimiter)
         while True:
             try:
                 row = next(rows)

@@ -14,13 +14,14 @@ from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
-from services.datasets.model import Example, ImageRef, ReadResult, Turn
+from services.datasets.model import Example, ImageRef, ReadResult, SourceSplit, Turn
 from services.datasets.readers._common import (
     ImageResolver,
     RawRecord,
     ReaderOptions,
     RecordError,
     answer_text,
+    canonical_split,
     convert,
     data_files,
     display_base,
@@ -54,11 +55,23 @@ def read(root: Path, options: ReaderOptions) -> Iterator[ReadResult]:
         records = iter_json_array(path, relative_name(path, base))
         yield from convert(
             records,
-            partial(to_example, prefix=prefix, resolver=resolver, system=options.system),
+            partial(
+                to_example,
+                prefix=prefix,
+                resolver=resolver,
+                system=options.system,
+                split=canonical_split(split_of(path)),
+            ),
         )
 
 
-def to_example(raw: RawRecord, prefix: str, resolver: ImageResolver, system: str | None) -> Example:
+def to_example(
+    raw: RawRecord,
+    prefix: str,
+    resolver: ImageResolver,
+    system: str | None,
+    split: SourceSplit | None = None,
+) -> Example:
     record = require_mapping(raw.value)
     label = require_key(record, "label")
     references: tuple[str, ...] = ()
@@ -79,4 +92,5 @@ def to_example(raw: RawRecord, prefix: str, resolver: ImageResolver, system: str
         ),
         system=system,
         references=references,
+        split=split,
     )

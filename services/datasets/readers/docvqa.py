@@ -13,13 +13,14 @@ from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
-from services.datasets.model import Example, ImageRef, ReadResult, Turn
+from services.datasets.model import Example, ImageRef, ReadResult, SourceSplit, Turn
 from services.datasets.readers._common import (
     ImageResolver,
     RawRecord,
     ReaderOptions,
     RecordError,
     answer_text,
+    canonical_split,
     convert,
     data_files,
     display_base,
@@ -38,16 +39,30 @@ def read(root: Path, options: ReaderOptions) -> Iterator[ReadResult]:
     for path in files_of_format(data_files(root, (".json",)), "docvqa"):
         if root.is_dir() and not options.wants_split(path.stem):
             continue
-        resolver = ImageResolver([path.parent, base, base / "images"])
+        # Each official archive holds its JSON beside its documents/ folder; some copies keep the
+        # JSON files in a folder of their own beside the split folders.
+        resolver = ImageResolver([path.parent, base, base / "images", path.parent.parent])
         prefix = id_prefix(path, base)
         records = iter_json_array(path, relative_name(path, base), "data")
         yield from convert(
             records,
-            partial(to_example, prefix=prefix, resolver=resolver, system=options.system),
+            partial(
+                to_example,
+                prefix=prefix,
+                resolver=resolver,
+                system=options.system,
+                split=canonical_split(path.stem),
+            ),
         )
 
 
-def to_example(raw: RawRecord, prefix: str, resolver: ImageResolver, system: str | None) -> Example:
+def to_example(
+    raw: RawRecord,
+    prefix: str,
+    resolver: ImageResolver,
+    system: str | None,
+    split: SourceSplit | None = None,
+) -> Example:
     record = require_mapping(raw.value)
     answers = record.get("answers")
     if not answers:
@@ -68,4 +83,5 @@ def to_example(raw: RawRecord, prefix: str, resolver: ImageResolver, system: str
         ),
         system=system,
         references=references,
+        split=split,
     )

@@ -18,7 +18,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from services.datasets.model import Example, Finding, ImageRef, ReadResult, SourceRef, Turn, error
+from services.datasets.model import Example, ImageRef, ReadResult, Turn
+from services.datasets.readers._columnar import iter_parquet
 from services.datasets.readers._common import (
     ImageResolver,
     RawRecord,
@@ -39,8 +40,6 @@ from services.datasets.readers._common import (
 from services.datasets.readers._records import iter_json_records
 from services.datasets.readers.sniff import files_of_format
 
-_PARQUET_BATCH_ROWS = 64
-
 
 def read(root: Path, options: ReaderOptions) -> Iterator[ReadResult]:
     base = display_base(root)
@@ -49,31 +48,11 @@ def read(root: Path, options: ReaderOptions) -> Iterator[ReadResult]:
         prefix = id_prefix(path, base)
         name = relative_name(path, base)
         records = (
-            _parquet_rows(path, name) if path.suffix.lower() == ".parquet" else iter_json_records(path, name)
+            iter_parquet(path, name) if path.suffix.lower() == ".parquet" else iter_json_records(path, name)
         )
         yield from convert(
             records,
             partial(to_example, prefix=prefix, resolver=resolver, default_system=options.system),
-        )
-
-
-def _parquet_rows(path: Path, name: str) -> Iterator[RawRecord | Finding]:
-    import pyarrow as pa  # here: heavy to import, and only parquet sources need it
-    import pyarrow.parquet as pq
-
-    index = 0
-    try:
-        with pq.ParquetFile(path) as parquet:
-            for batch in parquet.iter_batches(batch_size=_PARQUET_BATCH_ROWS):
-                for row in batch.to_pylist():
-                    yield RawRecord(SourceRef(name, index=index), index, row)
-                    index += 1
-    except (OSError, pa.ArrowException) as exc:
-        yield error(
-            "bad_record",
-            f"{name} cannot be read as parquet from row {index} on ({exc}); rows after it were not read: "
-            "re-export the file",
-            SourceRef(name, index=index),
         )
 
 

@@ -13,15 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from services.datasets.readers._common import (
-    ANSWER_COLUMNS,
-    IMAGE_COLUMNS,
-    QUESTION_COLUMNS,
-)
+from services.datasets.readers._columnar import columnar_names, xlsx_header
+from services.datasets.readers._columns import ANSWER_COLUMNS, IMAGE_COLUMNS, QUESTION_COLUMNS, first_present
 from services.datasets.readers._records import JsonStream, JsonStreamError, open_json
 
 # Suffixes of files that hold records (images are everything else).
-DATA_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet", ".pdf")
+DATA_SUFFIXES = (".json", ".jsonl", ".csv", ".tsv", ".xlsx", ".parquet", ".arrow", ".pdf")
 # JSONL lines looked at for a first record before giving up on a file.
 _JSONL_LINES_TO_TRY = 20
 
@@ -45,24 +42,17 @@ def peek(path: Path) -> Peek:
         if suffix == ".json":
             container, first = _first_json_record(path)
             return Peek(path, first if isinstance(first, Mapping) else None, container)
-        if suffix == ".csv":
-            return Peek(path, _first_csv_row(path))
-        if suffix == ".parquet":
-            return Peek(path, _parquet_columns(path))
+        if suffix in (".csv", ".tsv"):
+            return Peek(path, _first_csv_row(path, "\t" if suffix == ".tsv" else ","))
+        if suffix in (".parquet", ".arrow"):
+            names = columnar_names(path)
+            return Peek(path, dict.fromkeys(names) if names is not None else None)
+        if suffix == ".xlsx":
+            return Peek(path, dict.fromkeys(xlsx_header(path)) or None)
     except (OSError, ValueError, csv.Error):
         # ValueError covers JSON and Unicode decoding errors: an unreadable file has no format.
         pass
     return Peek(path, None)
-
-
-def _parquet_columns(path: Path) -> Mapping[str, Any] | None:
-    import pyarrow as pa  # here: heavy to import, and only parquet sources need it
-    import pyarrow.parquet as pq
-
-    try:
-        return dict.fromkeys(pq.read_schema(path).names)
-    except pa.ArrowException:
-        return None
 
 
 def _first_jsonl_record(path: Path) -> Mapping[str, Any] | None:
@@ -99,25 +89,22 @@ def _first_json_record(path: Path) -> tuple[str | None, Any]:
     return None, None
 
 
-def _first_csv_row(path: Path) -> Mapping[str, Any] | None:
+def _first_csv_row(path: Path, delimiter: str = ",") -> Mapping[str, Any] | None:
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
+        reader = csv.DictReader(handle, delimiter=delimiter)
         row = next(reader, None)
         if row is None and reader.fieldnames:
             return dict.fromkeys(reader.fieldnames, "")  # a header alone still names the columns
         return row
 
 
-def first_present(record: Mapping[str, Any], candidates: tuple[str, ...]) -> str | None:
-    return next((name for name in candidates if name in record), None)
-
-
 def looks_tabular(record: Mapping[str, Any]) -> bool:
-    """A question and an answer column, or Donut's file_name + ground_truth."""
+    """A question and an answer column, or an image and an answer (captioning, ImageFolder's
+    file_name + text, Donut's file_name + ground_truth)."""
     has_question = first_present(record, QUESTION_COLUMNS) is not None
     has_answer = first_present(record, ANSWER_COLUMNS) is not None
-    donut = "ground_truth" in record and first_present(record, IMAGE_COLUMNS) is not None
-    return (has_question and has_answer) or donut
+    has_image = first_present(record, IMAGE_COLUMNS) is not None
+    return has_answer and (has_question or has_image)
 
 
 def classify(found: Peek) -> str | None:
@@ -128,8 +115,12 @@ def classify(found: Peek) -> str | None:
     record = found.record
     if record is None:
         return None
-    if suffix == ".parquet":
-        return "hf-llava" if {"messages", "images"} <= record.keys() else None
+    if suffix in (".parquet", ".arrow"):
+        if {"messages", "images"} <= record.keys():
+            return "hf-llava"
+        return "hub" if looks_tabular(record) else None
+    if suffix in (".tsv", ".xlsx"):
+        return suffix[1:] if looks_tabular(record) else None
     if "messages" in record:
         return "hf-llava" if "images" in record else "bedrock"
     if "conversations" in record:

@@ -1,39 +1,62 @@
-"""Generic tables: CSV files (``csv``) and JSONL files or JSON lists of flat objects (``jsonl``).
+"""Generic tables: CSV/TSV (``csv``, ``tsv``), XLSX (``xlsx``), JSONL or JSON lists of flat objects
+(``jsonl``), and Hugging Face Hub exports as parquet or Arrow files (``hub``).
 
-One row is one question about at most one image (or several, as a JSON list of paths):
+One row is one question about zero or more images:
 
 - Columns are named with ``--image-column/--question-column/--answer-column`` or detected, first
-  present wins: image ``image, image_path, file_name``; question ``question, query, prompt``; answer
-  ``answer, label, answers, ground_truth``. Optional ``id``, ``system`` (wins over ``--system``) and
-  ``page``. A CSV missing its question or answer column is a dataset error (``column_missing``).
-- No image value (empty, null, or no image column) makes a text-only example.
-- Image paths are relative to the table's folder (else the root, else an ``images/`` folder).
+  present wins (``_columns``): image ``image, images, image_path, file_name``; question ``question,
+  query, prompt, problem``; answer ``answer, multiple_choice_answer, label, answers, ground_truth,
+  caption, text``. Optional ``id``/``question_id``/``questionId``, ``system`` (wins over ``--system``)
+  and ``page``. Every other column is named in an ``unused_column`` warning.
+- No question column (captioning, ImageFolder's ``metadata.csv``/``metadata.jsonl`` with ``file_name``
+  and ``text``): every record asks ``--instruction`` (default ``DEFAULT_INSTRUCTION``, said in a
+  warning).
+- Images: a path relative to the table's folder (else the root, else an ``images/`` folder), a list of
+  paths, raw bytes, or Hub image structs ``{bytes, path}`` (bytes win) and lists of them.
 - A path to a PDF names a page: ``doc.pdf#page=3`` or a ``page`` column (pages count from 1; a
   one-page PDF needs neither). The page is rendered to PNG (see ``_pdfpages``).
-- Answers: text as it is; numbers as text; a JSON object or list in a JSONL row becomes compact JSON;
-  an ``answers`` list trains on its first item and keeps all as references (in CSV, a cell holding a
-  JSON list of strings counts as a list).
+- Answers: text as it is; numbers as text; a JSON object or list becomes compact JSON; a list of
+  answers (or of ``{"answer": ...}`` objects, VQAv2's) trains on its first item and keeps all as
+  references; beside another answer column, an ``answers`` column gives the references.
 - Donut-style ``metadata.jsonl`` (``file_name`` + ``ground_truth``, a JSON string): the answer is that
   JSON, compact; ``{"gt_parse": X}`` gives X, ``{"gt_parses": [...]}`` the first with all as references.
   With no question column the question is ``DONUT_QUESTION``.
+- The split is the file's (``data/train-00000-of-00002.parquet``, ``test/metadata.csv``, ``val.jsonl``).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from services.datasets.model import Example, ImageRef, ReadResult, Turn
-from services.datasets.readers._common import (
+from services.datasets.model import Example, Finding, ImageRef, ReadResult, SourceSplit, Turn, warning
+from services.datasets.readers._columnar import (
+    columnar_names,
+    iter_arrow,
+    iter_parquet,
+    iter_xlsx,
+    xlsx_header,
+)
+from services.datasets.readers._columns import (
     ANSWER_COLUMNS,
-    ID_COLUMN,
+    DEFAULT_INSTRUCTION,
+    ID_COLUMNS,
     IMAGE_COLUMNS,
     PAGE_COLUMN,
     QUESTION_COLUMNS,
+    REFERENCES_COLUMN,
     SYSTEM_COLUMN,
+    Columns,
+    choose_columns,
+    column_findings,
+    first_present,
+)
+from services.datasets.readers._common import (
     ImageResolver,
     RawRecord,
     ReaderOptions,
@@ -47,12 +70,12 @@ from services.datasets.readers._common import (
     id_prefix,
     record_id,
     relative_name,
+    split_of_path,
     type_name,
 )
 from services.datasets.readers._pdfpages import PdfPages, is_pdf, split_page_reference
 from services.datasets.readers._records import csv_header, iter_csv, iter_json_records
-from services.datasets.readers.sniff import files_of_format, first_present
-from services.datasets.sources import SourceError
+from services.datasets.readers.sniff import files_of_format
 
 DONUT_QUESTION = "Extract the contents of this document as JSON."
 DONUT_ANSWER_COLUMN = "ground_truth"
@@ -62,15 +85,28 @@ def read_csv(root: Path, options: ReaderOptions) -> Iterator[ReadResult]:
     return _read(root, options, (".csv",), "csv")
 
 
+def read_tsv(root: Path, options: ReaderOptions) -> Iterator[ReadResult]:
+    return _read(root, options, (".tsv",), "tsv")
+
+
+def read_xlsx(root: Path, options: ReaderOptions) -> Iterator[ReadResult]:
+    return _read(root, options, (".xlsx",), "xlsx")
+
+
 def read_jsonl(root: Path, options: ReaderOptions) -> Iterator[ReadResult]:
     return _read(root, options, (".jsonl", ".json"), "jsonl")
+
+
+def read_hub(root: Path, options: ReaderOptions) -> Iterator[ReadResult]:
+    return _read(root, options, (".parquet", ".arrow"), "hub")
 
 
 def _read(root: Path, options: ReaderOptions, suffixes: tuple[str, ...], fmt: str) -> Iterator[ReadResult]:
     base = display_base(root)
     pages = PdfPages()
+    files = [path for path in data_files(root, suffixes) if not path.name.startswith("cache-")]
     try:
-        for path in files_of_format(data_files(root, suffixes), fmt):
+        for path in files_of_format(files, fmt):
             yield from read_table(path, base, options, pages)
     finally:
         pages.close()
@@ -81,45 +117,83 @@ def read_table(
 ) -> Iterator[ReadResult]:
     """The rows of one table. With ``document``, every row asks about a page of that PDF."""
     name = relative_name(path, base)
-    if path.suffix.lower() == ".csv":
-        check_header(csv_header(path), options, name)
-        records = iter_csv(path, name)
-    else:
-        records = iter_json_records(path, name)
+    suffix = path.suffix.lower()
+    records = _records(path, name, suffix)
+    # The columns are chosen once per file, from its header (or its first record's keys).
+    leading: list[RawRecord | Finding] = []
+    first: RawRecord | None = None
+    for item in records:
+        leading.append(item)
+        if isinstance(item, RawRecord):
+            first = item
+            break
+    header = _header(path, suffix, first)
+    first_row = first.value if first is not None and isinstance(first.value, Mapping) else None
+    if header is None and first is None:
+        yield from (item for item in leading if isinstance(item, Finding))
+        return
+    columns = choose_columns(
+        header or [], options.image_column, options.question_column, options.answer_column,
+        options.instruction, name,
+    )  # fmt: skip
+    if document is not None:
+        columns = Columns(None, columns.question, columns.answer, columns.references, columns.id, ())
+    yield from column_findings(columns, first_row, name)
+    instruction = options.instruction or DEFAULT_INSTRUCTION
+    if columns.question is None and columns.answer != DONUT_ANSWER_COLUMN and options.instruction is None:
+        yield warning(
+            "default_instruction",
+            f'{name} has no question column, so every record asks "{DEFAULT_INSTRUCTION}" (the default '
+            'instruction): pass --instruction TEXT (in the API, "instruction") to ask something else',
+        )
     rows = TableRows(
         prefix=id_prefix(path, base),
         resolver=ImageResolver([path.parent, base, base / "images", path.parent / "images"]),
         options=options,
+        columns=columns,
+        instruction=instruction,
         pages=pages,
+        split=split_of_path(path, base),
         document=document,
-        from_csv=path.suffix.lower() == ".csv",
+        from_csv=suffix in (".csv", ".tsv"),
+        per_row=suffix in (".json", ".jsonl"),
     )
-    yield from convert(records, rows.to_example)
+    yield from convert(_chain(leading, records), rows.to_example)
 
 
-def check_header(header: list[str], options: ReaderOptions, name: str) -> None:
-    """A CSV must have its question and answer columns; a missing one would fail every row."""
-    columns = dict.fromkeys(header)
-    shown = ", ".join(header) or "no header"
-    donut = DONUT_ANSWER_COLUMN in columns
-    wanted = [
-        ("question", options.question_column, QUESTION_COLUMNS, donut),
-        ("answer", options.answer_column, ANSWER_COLUMNS, False),
-    ]
-    if options.image_column is not None:
-        wanted.append(("image", options.image_column, (), False))
-    for role, explicit, candidates, optional in wanted:
-        if explicit is not None and explicit not in columns:
-            raise SourceError(
-                "column_missing",
-                f'{name} has no column "{explicit}" (it has: {shown}); fix --{role}-column',
-            )
-        if explicit is None and not optional and first_present(columns, candidates) is None:
-            raise SourceError(
-                "column_missing",
-                f"{name} has no {role} column (looked for {', '.join(candidates)}; it has: {shown}); "
-                f"rename the column or pass --{role}-column NAME",
-            )
+def _records(path: Path, name: str, suffix: str) -> Iterator[RawRecord | Finding]:
+    if suffix == ".csv":
+        return iter_csv(path, name)
+    if suffix == ".tsv":
+        return iter_csv(path, name, delimiter="\t")
+    if suffix == ".xlsx":
+        return iter_xlsx(path, name)
+    if suffix == ".parquet":
+        return iter_parquet(path, name)
+    if suffix == ".arrow":
+        return iter_arrow(path, name)
+    return iter_json_records(path, name)
+
+
+def _header(path: Path, suffix: str, first: RawRecord | None) -> list[str] | None:
+    if suffix == ".csv":
+        return csv_header(path) or None
+    if suffix == ".tsv":
+        return csv_header(path, delimiter="\t") or None
+    if suffix == ".xlsx":
+        return xlsx_header(path) or None
+    if suffix in (".parquet", ".arrow"):
+        return columnar_names(path)
+    if first is not None and isinstance(first.value, Mapping):
+        return [str(key) for key in first.value]
+    return None
+
+
+def _chain(
+    leading: list[RawRecord | Finding], rest: Iterator[RawRecord | Finding]
+) -> Iterator[RawRecord | Finding]:
+    yield from leading
+    yield from rest
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,9 +203,13 @@ class TableRows:
     prefix: str
     resolver: ImageResolver
     options: ReaderOptions
+    columns: Columns
+    instruction: str
     pages: PdfPages
+    split: SourceSplit | None = None
     document: Path | None = None  # every row asks about a page of this PDF
     from_csv: bool = False
+    per_row: bool = False  # JSON rows may each use other keys: resolve the columns row by row
 
     def to_example(self, raw: RawRecord) -> Example:
         if not isinstance(raw.value, Mapping):
@@ -139,32 +217,57 @@ class TableRows:
         row: Mapping[str, Any] = raw.value
         if self.from_csv:
             _check_row_width(row)
-        answer, references = self._answer(row)
+        columns = self._row_columns(row) if self.per_row else self.columns
+        answer, references = self._answer(row, columns)
         system = row.get(SYSTEM_COLUMN)
         return Example(
-            id=record_id(row.get(ID_COLUMN), self.prefix, raw.ordinal),
+            id=record_id(row.get(columns.id) if columns.id else None, self.prefix, raw.ordinal),
             source=raw.ref,
             turns=(
-                Turn(role="user", text=self._question(row), images=self._images(row)),
+                Turn(role="user", text=self._question(row, columns), images=self._images(row, columns)),
                 Turn(role="assistant", text=answer),
             ),
             system=system if isinstance(system, str) and system else self.options.system,
             references=references,
+            split=self.split,
         )
 
-    def _question(self, row: Mapping[str, Any]) -> str:
-        column = _column(row, self.options.question_column, QUESTION_COLUMNS)
+    def _row_columns(self, row: Mapping[str, Any]) -> Columns:
+        """This row's columns: the first present of each role's names (the file's own when named)."""
+        options = self.options
+        answer = options.answer_column or first_present(row, ANSWER_COLUMNS)
+        if answer is None or answer not in row:
+            looked_for = f'"{options.answer_column}"' if options.answer_column else ", ".join(ANSWER_COLUMNS)
+            raise RecordError(f"this record has no answer (looked for {looked_for}); add one")
+        question = options.question_column or first_present(
+            [key for key in row if key != answer], QUESTION_COLUMNS
+        )
+        if question is None and self.columns.question is not None and answer != DONUT_ANSWER_COLUMN:
+            raise RecordError(
+                f"this record has no question (looked for {', '.join(QUESTION_COLUMNS)}); add one or pass "
+                "--question-column NAME"
+            )
+        references = REFERENCES_COLUMN if REFERENCES_COLUMN in row and answer != REFERENCES_COLUMN else None
+        return Columns(
+            options.image_column or first_present(row, IMAGE_COLUMNS),
+            question,
+            answer,
+            references,
+            first_present(row, ID_COLUMNS),
+            (),
+        )
+
+    def _question(self, row: Mapping[str, Any], columns: Columns) -> str:
+        column = columns.question
         if column is None:
-            if DONUT_ANSWER_COLUMN in row:
-                return DONUT_QUESTION
-            raise _no_column("question", self.options.question_column, QUESTION_COLUMNS)
+            return DONUT_QUESTION if columns.answer == DONUT_ANSWER_COLUMN else self.instruction
+        if column not in row:
+            raise RecordError(f'this record has no "{column}" (the question); add it')
         return _cell_text(row[column], column)
 
-    def _answer(self, row: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
-        column = _column(row, self.options.answer_column, ANSWER_COLUMNS)
-        if column is None:
-            raise _no_column("answer", self.options.answer_column, ANSWER_COLUMNS)
-        value = row[column]
+    def _answer(self, row: Mapping[str, Any], columns: Columns) -> tuple[str, tuple[str, ...]]:
+        column = columns.answer
+        value = row.get(column)
         if value is None:
             raise RecordError(f'"{column}" is missing or null; add the answer')
         if column == DONUT_ANSWER_COLUMN:
@@ -172,26 +275,39 @@ class TableRows:
         if isinstance(value, str) and column == "answers" and value.lstrip().startswith("["):
             value = _json_list_or_text(value)
         if isinstance(value, list):
-            if not value:
-                raise RecordError(f'"{column}" is an empty list; add at least one answer')
-            references = tuple(answer_text(item, f'"{column}" item') for item in value)
+            references = _answer_list(value, column)
             return references[0], references
-        return answer_text(value, f'"{column}"'), ()
+        trained = answer_text(value, f'"{column}"')
+        extra = row.get(columns.references) if columns.references else None
+        if isinstance(extra, str) and extra.lstrip().startswith("["):
+            extra = _json_list_or_text(extra)
+        if isinstance(extra, list) and extra:
+            return trained, _answer_list(extra, columns.references or REFERENCES_COLUMN)
+        return trained, ()
 
-    def _images(self, row: Mapping[str, Any]) -> tuple[ImageRef, ...]:
+    def _images(self, row: Mapping[str, Any], columns: Columns) -> tuple[ImageRef, ...]:
         if self.document is not None:
             return (self._pdf_page(str(self.document), None, row),)
-        column = _column(row, self.options.image_column, IMAGE_COLUMNS)
+        column = columns.image
         value = row.get(column) if column is not None else None
         if value is None or value == "":
             return ()
-        names = value if isinstance(value, list) else [value]
-        if not all(isinstance(name, str) and name for name in names):
-            raise RecordError(f'"{column}" must be an image path or a list of paths, not {type_name(value)}')
-        return tuple(self._image(name, row) for name in names)
+        items = value if isinstance(value, list) else [value]
+        return tuple(self._image(item, column or "image", row) for item in items)
 
-    def _image(self, name: str, row: Mapping[str, Any]) -> ImageRef:
-        path, page = split_page_reference(name)
+    def _image(self, item: object, column: str, row: Mapping[str, Any]) -> ImageRef:
+        if isinstance(item, bytes | bytearray) and item:
+            return ImageRef(data=bytes(item))
+        if isinstance(item, Mapping):  # a Hub image struct: bytes win, else the path
+            data = _struct_bytes(item.get("bytes"), column)
+            if data is not None:
+                return ImageRef(data=data)
+            item = item.get("path")
+        if not isinstance(item, str) or not item:
+            raise RecordError(
+                f'"{column}" must be an image path, image bytes or a list of them, not {type_name(item)}'
+            )
+        path, page = split_page_reference(item)
         if is_pdf(path):
             return self._pdf_page(self.resolver.resolve(path), page, row)
         return ImageRef(path=self.resolver.resolve(path))
@@ -209,6 +325,29 @@ class TableRows:
                 )
             page = 1
         return ImageRef(data=self.pages.render_png(path, page), declared_format="png")
+
+
+def _answer_list(value: list[Any], column: str) -> tuple[str, ...]:
+    """Every answer of a list: text items, or VQAv2's ``{"answer", "answer_confidence", "answer_id"}``."""
+    if not value:
+        raise RecordError(f'"{column}" is an empty list; add at least one answer')
+    return tuple(
+        answer_text(
+            item["answer"] if isinstance(item, Mapping) and "answer" in item else item, f'"{column}" item'
+        )
+        for item in value
+    )
+
+
+def _struct_bytes(value: object, column: str) -> bytes | None:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value) or None
+    if isinstance(value, str) and value:  # JSON exports of image structs carry base64
+        try:
+            return base64.b64decode(value, validate=True)
+        except binascii.Error as exc:
+            raise RecordError(f'"{column}": image bytes are not valid base64; export them again') from exc
+    return None
 
 
 def donut_answer(value: object) -> tuple[str, tuple[str, ...]]:
@@ -239,19 +378,6 @@ def _check_row_width(row: Mapping[Any, Any]) -> None:
             f"this row has fewer fields than the header (no {', '.join(missing)}); "
             "add the missing fields (empty ones still need their commas)"
         )
-
-
-def _column(row: Mapping[str, Any], explicit: str | None, candidates: tuple[str, ...]) -> str | None:
-    if explicit is not None:
-        return explicit if explicit in row else None
-    return first_present(row, candidates)
-
-
-def _no_column(role: str, explicit: str | None, candidates: tuple[str, ...]) -> RecordError:
-    looked_for = f'"{explicit}"' if explicit is not None else ", ".join(candidates)
-    return RecordError(
-        f"this record has no {role} (looked for {looked_for}); add one or pass --{role}-column NAME"
-    )
 
 
 def _cell_text(value: object, column: str) -> str:

@@ -7,8 +7,10 @@
 - Annotations are streamed into an index by question id holding only the answers (the join needs
   them all); questions are then streamed against it.
 - Trains on ``multiple_choice_answer``; ``references`` are all ten answers.
-- Image: ``COCO_<subtype>_<image_id as 12 digits>.jpg``, in ``<subtype>/``, ``images/<subtype>/``,
-  ``images/`` or the root, whichever holds them.
+- Image: ``COCO_<subtype>_<image_id as 12 digits>.jpg``, in ``Images/mscoco/<subtype>/`` (the layout
+  VQA's own tools expect, beside ``Questions/`` and ``Annotations/``), ``<subtype>/``,
+  ``images/<subtype>/``, ``images/`` or the root, whichever holds them.
+- The split is the subtype's (``train2014`` train, ``val2014`` validation, ``test2015`` test).
 - A questions file with no annotations (the test splits) is one error finding; its questions are skipped.
 """
 
@@ -20,13 +22,23 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from services.datasets.model import Example, Finding, ImageRef, ReadResult, SourceRef, Turn, error
+from services.datasets.model import (
+    Example,
+    Finding,
+    ImageRef,
+    ReadResult,
+    SourceRef,
+    SourceSplit,
+    Turn,
+    error,
+)
 from services.datasets.readers._common import (
     ImageResolver,
     RawRecord,
     ReaderOptions,
     RecordError,
     answer_text,
+    canonical_split,
     convert,
     data_files,
     display_base,
@@ -87,6 +99,7 @@ def read(root: Path, options: ReaderOptions) -> Iterator[ReadResult]:
         yield from _index_annotations(paired, relative_name(paired, base), index)
         resolver = ImageResolver(
             [
+                base / "Images" / "mscoco" / subtype,  # the layout VQA's own tools expect
                 base / subtype,
                 base / "images" / subtype,
                 base / "images",
@@ -97,7 +110,14 @@ def read(root: Path, options: ReaderOptions) -> Iterator[ReadResult]:
         )
         yield from convert(
             iter_json_array(path, name, "questions"),
-            partial(to_example, subtype=subtype, index=index, resolver=resolver, system=options.system),
+            partial(
+                to_example,
+                subtype=subtype,
+                index=index,
+                resolver=resolver,
+                system=options.system,
+                split=canonical_split(subtype),
+            ),
         )
 
 
@@ -130,7 +150,12 @@ def parse_annotation(raw: RawRecord) -> tuple[int, Answers]:
 
 
 def to_example(
-    raw: RawRecord, subtype: str, index: dict[int, Answers], resolver: ImageResolver, system: str | None
+    raw: RawRecord,
+    subtype: str,
+    index: dict[int, Answers],
+    resolver: ImageResolver,
+    system: str | None,
+    split: SourceSplit | None = None,
 ) -> Example:
     record = require_mapping(raw.value, "question")
     question_id = require_key(record, "question_id")
@@ -152,4 +177,5 @@ def to_example(
         ),
         system=system,
         references=answers.all or (answers.chosen,),
+        split=split,
     )

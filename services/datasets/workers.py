@@ -1,0 +1,173 @@
+"""Image work: each distinct image read, decoded, normalised and stored once, in a process pool.
+
+A worker returns only the image's hash, format and size, never its bytes, so nothing piles up in the
+parent. ``ImageStage`` remembers at most IMAGE_MEMORY distinct images (to process each once) and reads
+images a Bedrock record already keeps in S3 with bounded concurrency.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from services.aws.s3 import split_s3_uri
+from services.datasets.images import ImagePolicy, normalise_image, read_image_bytes
+from services.datasets.model import Finding, ImageRef, error
+from services.datasets.writer import StoredImage, store_image
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+@dataclass(frozen=True, slots=True)
+class ImageJob:
+    ref: ImageRef
+    out_dir: str
+    policy: ImagePolicy
+    allowed_root: str | None = None  # when set, local image paths must resolve inside it
+
+
+@dataclass(frozen=True, slots=True)
+class ImageOutcome:
+    """What a worker sends back: never the image bytes."""
+
+    image: StoredImage | None
+    findings: tuple[Finding, ...]
+
+
+def process_image(job: ImageJob) -> ImageOutcome:
+    """Read, normalise and store one image (runs in a worker process)."""
+    if (
+        job.allowed_root is not None
+        and job.ref.path is not None
+        and not _inside(job.ref.path, job.allowed_root)
+    ):
+        outside = error(
+            "image_missing",
+            f"image {job.ref.path} is outside the dataset: only files inside the uploaded dataset are "
+            "read; put the image in the dataset and use a path relative to it",
+        )
+        return ImageOutcome(None, (outside,))
+    data = read_image_bytes(job.ref)
+    if isinstance(data, Finding):
+        return ImageOutcome(None, (data,))
+    try:
+        result = normalise_image(data, job.ref.label, None, job.policy)
+    except Exception as exc:  # a decoder bug on hostile bytes must reject this image, not the run
+        return ImageOutcome(
+            None,
+            (
+                error(
+                    "image_unreadable",
+                    f"image {job.ref.label} could not be decoded ({type(exc).__name__}): "
+                    "export it again as PNG",
+                ),
+            ),
+        )
+    if isinstance(result, Finding):
+        return ImageOutcome(None, (result,))
+    stored = StoredImage(result.sha256, result.format, result.width, result.height)
+    store_image(Path(job.out_dir), stored, result.data)
+    return ImageOutcome(stored, result.warnings)
+
+
+def _inside(path: str, root: str) -> bool:
+    """True when ``path``, with every link and ``..`` resolved, lies under ``root``."""
+    return Path(path).resolve().is_relative_to(Path(root).resolve())
+
+
+class _InlineExecutor(Executor):
+    """Runs work at submit time: for one worker, without the cost of starting a pool."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+def make_executor(workers: int) -> Executor:
+    if workers <= 1:
+        return _InlineExecutor()
+    # fork starts workers in milliseconds; it is only safe while this process has no other threads.
+    methods = multiprocessing.get_all_start_methods()
+    method = "fork" if "fork" in methods and threading.active_count() == 1 else "spawn"
+    if method == "spawn" and "forkserver" in methods:
+        method = "forkserver"
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
+
+
+# Distinct images remembered at once. An image seen again after being forgotten is simply processed
+# again (the result is the same and its file is already there), so this bounds memory, not correctness.
+IMAGE_MEMORY = 2048
+
+
+class ImageStage:
+    """Submits each distinct image once (within IMAGE_MEMORY) and hands out its shared future."""
+
+    def __init__(
+        self,
+        executor: Executor,
+        out_dir: Path,
+        policy: ImagePolicy,
+        s3: S3Client | None,
+        allowed_root: Path | None = None,
+    ) -> None:
+        self._executor = executor
+        self._out_dir = str(out_dir)
+        self._policy = policy
+        self._s3 = s3
+        self._allowed_root = str(allowed_root) if allowed_root is not None else None
+        self._seen: OrderedDict[bytes, Future[ImageOutcome] | ImageOutcome] = OrderedDict()
+
+    def submit(self, ref: ImageRef) -> tuple[Future[ImageOutcome], bool]:
+        key = self._key(ref)
+        known = self._seen.get(key)
+        if known is not None:
+            self._seen.move_to_end(key)
+            if isinstance(known, ImageOutcome):
+                resolved: Future[ImageOutcome] = Future()
+                resolved.set_result(known)
+                return resolved, False
+            return known, False
+        if ref.uri is not None:
+            ref = self._download(ref)
+        future = self._executor.submit(
+            process_image, ImageJob(ref, self._out_dir, self._policy, self._allowed_root)
+        )
+        self._seen[key] = future
+        if len(self._seen) > IMAGE_MEMORY:
+            self._seen.popitem(last=False)
+        return future, True
+
+    def compact(self) -> None:
+        """Remember finished images by their outcome alone: a Future, with its lock, weighs ~10x more."""
+        for key, known in self._seen.items():
+            if isinstance(known, Future) and known.done():
+                self._seen[key] = known.result()
+
+    @staticmethod
+    def _key(ref: ImageRef) -> bytes:
+        digest = hashlib.blake2b(digest_size=16)
+        if ref.data is not None:
+            digest.update(b"data:" + ref.data)
+        else:
+            digest.update((f"path:{ref.path}" if ref.path is not None else f"uri:{ref.uri}").encode())
+        return digest.digest()
+
+    def _download(self, ref: ImageRef) -> ImageRef:
+        """An image a Bedrock record already keeps in S3: fetch it so it is checked like any other."""
+        if self._s3 is None or ref.uri is None or not ref.uri.startswith("s3://"):
+            return ref  # process_image reports it as missing
+        try:
+            bucket, key = split_s3_uri(ref.uri)
+            body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except Exception:  # any S3 failure means the same thing to the user: the image is not readable
+            return ref
+        return ImageRef(data=body, declared_format=ref.declared_format, uri=None)
