@@ -26,6 +26,7 @@ from rich.table import Table
 
 from services.aws.upload import UploadError
 from services.datasets.pipeline import FORMATS, PrepareOptions, UsageError, prepare
+from services.datasets.readers._columns import DEFAULT_INSTRUCTION
 from services.datasets.report import Report, ReportFinding
 from services.datasets.sources import SINGLE_FILE_SUFFIXES, SourceError
 from services.datasets.split import SplitPlan
@@ -39,7 +40,19 @@ if TYPE_CHECKING:
 FormatChoice = Enum("FormatChoice", {name.replace("-", "_"): name for name in FORMATS}, type=str)  # type: ignore[misc]
 FIRST_FINDINGS_PER_CODE = 3
 # SourceError codes that mean the command named something wrong (not that the data is bad): exit 2.
-USAGE_SOURCE_CODES = {"source_missing", "source_unsupported", "format_unknown", "column_missing"}
+USAGE_SOURCE_CODES = {
+    "source_missing",
+    "source_unsupported",
+    "format_unknown",
+    "column_missing",
+    "image_column_unrecognised",
+    "source_not_allowed",
+}
+
+
+class SplitChoice(StrEnum):
+    source = "source"
+    random = "random"
 
 
 class ModelChoice(StrEnum):
@@ -70,6 +83,16 @@ def prepare_command(
         0.10, "--test-fraction", help="Share held out for evaluation (at most 500)."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the split: the same seed gives the same split."),
+    split: SplitChoice = typer.Option(
+        SplitChoice.source,
+        "--split",
+        help="source: keep the dataset's own train/validation/test splits; random: pool and split them.",
+    ),
+    instruction: str | None = typer.Option(
+        None,
+        "--instruction",
+        help=f'The question of records that have none, e.g. captions (default "{DEFAULT_INSTRUCTION}").',
+    ),
     system: str | None = typer.Option(None, "--system", help="System prompt for records that have none."),
     model: ModelChoice | None = typer.Option(
         None, "--model", help="Model size the records must fit (default 11b)."
@@ -95,7 +118,13 @@ def prepare_command(
             format=str(format.value),
             s3_uri=(s3_uri or settings.s3_uri or None),
             upload=upload,
-            split=SplitPlan(validation_fraction=validation_fraction, test_fraction=test_fraction, seed=seed),
+            split=SplitPlan(
+                validation_fraction=validation_fraction,
+                test_fraction=test_fraction,
+                seed=seed,
+                respect_source=split == SplitChoice.source,
+            ),
+            instruction=instruction,
             system=system,
             model=model.value if model else None,
             image_column=image_column,
@@ -215,6 +244,7 @@ def _print_summary(console: Console, source: str, report: Report) -> None:
         ("accepted", counts.accepted),
         ("rejected", counts.rejected),
         ("train / validation / test", f"{counts.train} / {counts.validation} / {counts.test}"),
+        ("left out (unused.jsonl)", counts.unused),
         ("images", counts.images),
         ("text-only / multi-image", f"{counts.text_only} / {counts.multi_image}"),
         ("tokens: max per record", f"{report.tokens.max_per_record:,}"),
@@ -222,6 +252,11 @@ def _print_summary(console: Console, source: str, report: Report) -> None:
     ):
         table.add_row(label, str(value))
     console.print(table)
+    if report.model_fit is not None:
+        console.print(f"Model fit: {report.model_fit.summary}", markup=False, highlight=False)
+    if report.split is not None:
+        for note in report.split.notes:
+            console.print(f"Split: {note}", markup=False, highlight=False)
     _print_findings(console, "errors", report.errors, report.error_counts, "red")
     _print_findings(console, "warnings", report.warnings, report.warning_counts, "yellow")
     if report.json_answers is not None:

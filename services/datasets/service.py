@@ -57,6 +57,8 @@ class CheckOptions:
     image_column: str | None = None
     question_column: str | None = None
     answer_column: str | None = None
+    instruction: str | None = None
+    split: str = "source"
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -197,8 +199,14 @@ def check_next(deps: CheckDeps) -> str | None:
         format=options.format,
         s3_uri=s3_uri,
         upload=s3_uri is not None and deps.s3 is not None,
-        split=SplitPlan(options.validation_fraction, options.test_fraction, options.seed),
+        split=SplitPlan(
+            options.validation_fraction,
+            options.test_fraction,
+            options.seed,
+            respect_source=options.split != "random",
+        ),
         system=options.system,
+        instruction=options.instruction,
         model=options.model,
         image_column=options.image_column,
         question_column=options.question_column,

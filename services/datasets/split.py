@@ -129,6 +129,12 @@ def plan_sides(
     if counted["validation"] or counted["test"]:
         present = ", ".join(f"{name} {count:,}" for name, count in counted.items() if count)
         notes.append(f"kept the source's own splits ({present}); --split random pools them instead")
+    if counted["validation"] and not any(name in (None, "train") for name in given):
+        # Nothing to train on but a validation split (lmms-lab/VQAv2 ships validation and test only).
+        given = [None if name == "validation" else name for name in given]
+        notes.append(
+            "the source has no train split, so its validation split was split into training and validation"
+        )
 
     def by_rank(indices: list[int]) -> list[int]:
         return sorted(indices, key=lambda index: (rank[group_keys[index]], index))

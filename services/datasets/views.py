@@ -33,8 +33,9 @@ from services.platform.tables import new_id
 router = APIRouter()
 Sessions = Annotated[sessionmaker[Session], Depends(sessions_of)]
 FormatName = Literal[
-    "auto", "bedrock", "llava", "hf-llava", "chartqa", "vqav2", "docvqa", "csv", "jsonl", "pdf"
-]
+    "auto", "bedrock", "llava", "hf-llava", "chartqa", "vqav2", "docvqa", "hub", "csv", "tsv", "xlsx",
+    "jsonl", "pdf",
+]  # fmt: skip
 
 
 class DatasetOptionsIn(BaseModel):
@@ -57,6 +58,16 @@ class DatasetOptionsIn(BaseModel):
     image_column: str | None = Field(None, min_length=1, max_length=200, pattern=NO_NUL)
     question_column: str | None = Field(None, min_length=1, max_length=200, pattern=NO_NUL)
     answer_column: str | None = Field(None, min_length=1, max_length=200, pattern=NO_NUL)
+    instruction: str | None = Field(
+        None,
+        min_length=1,
+        max_length=2000,
+        pattern=NO_NUL,
+        description="The question of records that have none (captioning); default: a generic instruction",
+    )
+    split: Literal["source", "random"] = Field(
+        "source", description="source: keep the dataset's own splits; random: pool and split them"
+    )
 
 
 class DatasetSourceIn(DatasetOptionsIn):
@@ -188,6 +199,8 @@ async def create_dataset(
         image_column=options.image_column,
         question_column=options.question_column,
         answer_column=options.answer_column,
+        instruction=options.instruction,
+        split=options.split,
     )
     # A DomainError: the one mapping in services.api.errors answers it.
     dataset, created = await run_in_threadpool(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -80,6 +81,26 @@ def launch_jobs(deps: JobDeps, request: LaunchRequest) -> LaunchResult:
     return result
 
 
+def _refuse_sizes_the_data_does_not_fit(report: dict[str, Any], models: tuple[ModelSize, ...]) -> None:
+    """A size some records are too long for would fail at Bedrock: refuse it, naming the records."""
+    fit = report.get("model_fit") or {}
+    fits = fit.get("fits")
+    if fits is None:
+        return  # a report from before model fit was recorded
+    for model in models:
+        if model not in fits:
+            named = ", ".join((fit.get("records_over_limit") or {}).get(model, [])[:5])
+            count = int((fit.get("over_limit") or {}).get(model, 0))
+            raise Conflict(
+                "dataset_does_not_fit_model",
+                f"{count:,} records of this dataset are over Llama 3.2 {model.upper()}'s per-record token "
+                f"limit ({named}{' ...' if count > 5 else ''}): launch "
+                f"{' or '.join(size.upper() for size in fits) or 'no size'} instead, or shorten those "
+                "records and check the dataset again",
+                "models",
+            )
+
+
 def _create_group(session: Session, deps: JobDeps, request: LaunchRequest) -> LaunchResult:
     settings = deps.settings
     if not request.models or len(set(request.models)) != len(request.models):
@@ -107,6 +128,7 @@ def _create_group(session: Session, deps: JobDeps, request: LaunchRequest) -> La
         raise Unavailable("not_configured", "set TUNEBOT_ROLE_ARN (the IAM role Bedrock assumes)")
 
     report = dataset.report or {}
+    _refuse_sizes_the_data_does_not_fit(report, request.models)
     counts = report.get("counts") or {}
     tokens = report.get("tokens") or {}
     train = int(counts.get("train", 0))
