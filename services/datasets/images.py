@@ -1,10 +1,11 @@
 """Safe image decoding and normalisation to what Bedrock accepts and Llama 3.2 sees.
 
-An image passes through byte for byte when Bedrock takes it as it is: an accepted format, no EXIF
-rotation, no transparency, a mode every decoder reads, no larger than the model's canvas and no larger
-than 10 MB. Only then is the pixel data left undecoded beyond the cheapest check that still rejects a
-truncated file (PNG: chunk CRCs up to IEND; JPEG: a 1/8-scale DCT decode; GIF/WebP: a decode of the
-first frame). Anything else is decoded once, fixed, scaled down to the fitted size and re-encoded.
+Every image's pixel data is decoded exactly once (a PNG's chunk CRCs are walked first), so corrupt
+data is ``image_unreadable`` here rather than a failure at Bedrock or in the evaluation; a JPEG being
+shrunk is decoded at libjpeg's reduced scale, which still decodes every block. An image then passes
+through byte for byte when Bedrock takes it as it is: an accepted format, no EXIF rotation, no
+transparency, a mode every decoder reads, no larger than the model's canvas and no larger than 10 MB.
+Anything else is fixed from the decoded pixels, scaled down to the fitted size and re-encoded.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ _JPEG_PASSTHROUGH_MODES = {"RGB", "L"}
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 _DEEP_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 _ORIENTATION_TAG = 0x0112
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,24 +113,30 @@ def fitted_size(width: int, height: int) -> tuple[int, int]:
     return min(new_w, width), min(new_h, height)
 
 
-def read_image_bytes(ref: ImageRef, record: SourceRef | None = None) -> bytes | Finding:
-    """The bytes of a local or embedded image, or an ``image_missing`` error naming the file."""
+def read_image_bytes(
+    ref: ImageRef, record: SourceRef | None = None, label: str | None = None
+) -> bytes | Finding:
+    """The bytes of a local or embedded image, or an ``image_missing`` error naming the file as
+    ``label`` (its path inside the dataset; never a server path)."""
+    shown = label or ref.label
     if ref.data is not None:
         return ref.data
     if ref.path is None:
         return error(
             "image_missing",
-            f"image {ref.label} is not a local file; download it next to the dataset and point the "
+            f"image {shown} is not a local file; download it next to the dataset and point the "
             "record at the file",
             record,
         )
     try:
         return Path(ref.path).read_bytes()
     except FileNotFoundError:
-        return error("image_missing", f"image file {ref.path} does not exist: add it or fix the path", record)
-    except OSError as exc:
+        return error("image_missing", f"image file {shown} does not exist: add it or fix the path", record)
+    except OSError:
         return error(
-            "image_missing", f"image file {ref.path} cannot be read ({exc.strerror}): check it", record
+            "image_missing",
+            f"image file {shown} cannot be read (a permission or disk problem): check it",
+            record,
         )
 
 
@@ -159,45 +167,38 @@ def normalise_image(
 def _normalise(
     data: bytes, label: str, record: SourceRef | None, policy: ImagePolicy
 ) -> NormalisedImage | Finding:
-    with Image.open(io.BytesIO(data), formats=OPEN_FORMATS) as header:
-        width, height = header.size
+    if data.startswith(_PNG_SIGNATURE):
+        with Image.open(io.BytesIO(data), formats=("PNG",)) as chunks:
+            chunks.verify()  # every chunk's CRC up to IEND, before any pixel is inflated
+    with Image.open(io.BytesIO(data), formats=OPEN_FORMATS) as image:
+        width, height = image.size
         if width * height > policy.max_pixels:
             return _bomb(label, record, policy)
         if min(width, height) < policy.min_side:
             return _too_small(label, record, width, height, policy)
-        source_format = header.format or ""
-        mode = header.mode
-        orientation = _orientation(header)
-        animated = bool(getattr(header, "is_animated", False))
-        has_transparency = mode in _ALPHA_MODES or "transparency" in header.info
-        _reject_truncated(header)
-
-    target = fitted_size(*_oriented(width, height, orientation))
-    accepted = ACCEPTED_FORMATS.get(source_format)
-    keepable = _JPEG_PASSTHROUGH_MODES if accepted == "jpeg" else _PASSTHROUGH_MODES | _ALPHA_MODES
-    plain_mode = mode in keepable
-    needs_work = (
-        accepted is None
-        or animated
-        or orientation not in (None, 1)
-        or not plain_mode
-        or target != (width, height)
-        or len(data) > policy.max_bytes
-        or max(width, height) > policy.max_side
-    )
-    if accepted is not None and not needs_work and (not has_transparency or _alpha_is_opaque(data)):
-        return _passthrough(data, accepted, width, height)
-    return _reencode(data, label, record, policy, source_format, orientation, target, (width, height))
-
-
-def _reject_truncated(image: Image.Image) -> None:
-    """Raise on a truncated file as cheaply as each format allows (measured: see module docstring)."""
-    if image.format == "PNG":
-        image.verify()  # walks every chunk and its CRC up to IEND without inflating pixels
-        return
-    if image.format in ("JPEG", "MPO"):
-        image.draft(image.mode, (max(image.width // 8, 1), max(image.height // 8, 1)))
-    image.load()
+        source_format = image.format or ""
+        orientation = _orientation(image)
+        upright = _oriented(width, height, orientation)
+        target = fitted_size(*upright)
+        accepted = ACCEPTED_FORMATS.get(source_format)
+        keepable = _JPEG_PASSTHROUGH_MODES if accepted == "jpeg" else _PASSTHROUGH_MODES | _ALPHA_MODES
+        needs_work = (
+            accepted is None
+            or bool(getattr(image, "is_animated", False))
+            or orientation not in (None, 1)
+            or image.mode not in keepable
+            or target != (width, height)
+            or len(data) > policy.max_bytes
+            or max(width, height) > policy.max_side
+        )
+        has_transparency = image.mode in _ALPHA_MODES or "transparency" in image.info
+        if source_format in ("JPEG", "MPO") and target != upright:
+            # libjpeg decodes at 1/2..1/8 scale for a photo being shrunk: every block is still decoded.
+            image.draft(image.mode, _oriented(*target, orientation))
+        image.load()  # the one decode of the pixel data: corrupt or truncated data fails here
+        if accepted is not None and not needs_work and (not has_transparency or _alpha_is_opaque(image)):
+            return _passthrough(data, accepted, width, height)
+        return _reencode(image, label, record, policy, source_format, orientation, target, (width, height))
 
 
 def _passthrough(data: bytes, fmt: BedrockFormat, width: int, height: int) -> NormalisedImage:
@@ -225,7 +226,7 @@ _TRANSPOSES: dict[int, Image.Transpose] = {
 
 
 def _reencode(
-    data: bytes,
+    decoded: Image.Image,
     label: str,
     record: SourceRef | None,
     policy: ImagePolicy,
@@ -235,20 +236,14 @@ def _reencode(
     original: tuple[int, int],
 ) -> NormalisedImage | Finding:
     upright = _oriented(*original, orientation)
-    with Image.open(io.BytesIO(data), formats=OPEN_FORMATS) as opened:
-        if opened.format in ("JPEG", "MPO") and target != upright:
-            # libjpeg can decode at 1/2..1/8 scale: far less work for a large photo being shrunk.
-            opened.draft(opened.mode, _oriented(*target, orientation))
-        opened.seek(0)  # an animation keeps its first frame
-        opened.load()
-        image = _to_plain_mode(opened)
-        if orientation in _TRANSPOSES:
-            image = image.transpose(_TRANSPOSES[orientation])  # before resizing: fit the upright sides
-        if image.size != target:
-            image = image.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
-        out_format = _output_format(source_format)
-        encoded = _encode(image, out_format, policy)
-        width, height = image.size
+    image = _to_plain_mode(decoded)
+    if orientation in _TRANSPOSES:
+        image = image.transpose(_TRANSPOSES[orientation])  # before resizing: fit the upright sides
+    if image.size != target:
+        image = image.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    out_format = _output_format(source_format)
+    encoded = _encode(image, out_format, policy)
+    width, height = image.size
 
     if min(width, height) < policy.min_side:
         return _too_small(label, record, width, height, policy)
@@ -302,12 +297,11 @@ def _encode(image: Image.Image, fmt: BedrockFormat, policy: ImagePolicy) -> byte
     return buffer.getvalue()
 
 
-def _alpha_is_opaque(data: bytes) -> bool:
+def _alpha_is_opaque(image: Image.Image) -> bool:
     """True when an image with an alpha channel or transparency key hides nothing (common for
     screenshots): it may then pass through untouched."""
-    with Image.open(io.BytesIO(data), formats=OPEN_FORMATS) as image:
-        alpha = image.convert("RGBA").getchannel("A")
-        return bool(alpha.getextrema() == (255, 255))
+    alpha = image.convert("RGBA").getchannel("A")
+    return bool(alpha.getextrema() == (255, 255))
 
 
 def _to_plain_mode(image: Image.Image) -> Image.Image:
@@ -378,5 +372,8 @@ def _too_small(label: str, record: SourceRef | None, width: int, height: int, po
 
 
 def _reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    """What went wrong in our words: a decoder's own message is no help to the person fixing the file."""
+    text = str(exc).lower()
+    if "truncated" in text or isinstance(exc, EOFError):
+        return "the file ends before its pixel data does"
+    return "its pixel data cannot be decoded"

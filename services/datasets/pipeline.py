@@ -229,7 +229,8 @@ def _first_pass(
     in_flight = max(8, workers * 16)
     with make_executor(workers) as executor, spool_path.open("w", encoding="utf-8") as spool:
         allowed_root = (root if root.is_dir() else root.parent) if options.confine_images else None
-        images = ImageStage(executor, options.out_dir, options.image_policy, s3, allowed_root)
+        dataset_root = root if root.is_dir() else root.parent
+        images = ImageStage(executor, options.out_dir, options.image_policy, s3, allowed_root, dataset_root)
         queue: deque[_Pending] = deque()
         for item in _read(root, fmt, options):
             if isinstance(item, Finding) and (item.severity == "warning" or item.record is None):

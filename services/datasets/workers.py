@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -32,6 +33,18 @@ class ImageJob:
     out_dir: str
     policy: ImagePolicy
     allowed_root: str | None = None  # when set, local image paths must resolve inside it
+    display_root: str | None = None  # messages name local images relative to it
+
+
+def shown_label(ref: ImageRef, display_root: str | None) -> str:
+    """How a message names an image: its path inside the dataset, never where it sits on this machine."""
+    if ref.path is None:
+        return "the record's embedded image" if ref.data is not None else ref.label
+    if display_root is not None:
+        relative = os.path.relpath(ref.path, display_root)
+        if not relative.startswith(".."):
+            return Path(relative).as_posix()
+    return Path(ref.path).name if display_root is not None else ref.path
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,23 +64,23 @@ def process_image(job: ImageJob) -> ImageOutcome:
     ):
         outside = error(
             "image_missing",
-            f"image {job.ref.path} is outside the dataset: only files inside the uploaded dataset are "
-            "read; put the image in the dataset and use a path relative to it",
+            f"image {shown_label(job.ref, job.display_root)} is outside the dataset: only files inside the "
+            "uploaded dataset are read; put the image in the dataset and use a path relative to it",
         )
         return ImageOutcome(None, (outside,))
-    data = read_image_bytes(job.ref)
+    label = shown_label(job.ref, job.display_root)
+    data = read_image_bytes(job.ref, label=label)
     if isinstance(data, Finding):
         return ImageOutcome(None, (data,))
     try:
-        result = normalise_image(data, job.ref.label, None, job.policy)
-    except Exception as exc:  # a decoder bug on hostile bytes must reject this image, not the run
+        result = normalise_image(data, label, None, job.policy)
+    except Exception:  # a decoder bug on hostile bytes must reject this image, not the run
         return ImageOutcome(
             None,
             (
                 error(
                     "image_unreadable",
-                    f"image {job.ref.label} could not be decoded ({type(exc).__name__}): "
-                    "export it again as PNG",
+                    f"image {label} could not be decoded: export it again as PNG",
                 ),
             ),
         )
@@ -118,12 +131,14 @@ class ImageStage:
         policy: ImagePolicy,
         s3: S3Client | None,
         allowed_root: Path | None = None,
+        display_root: Path | None = None,
     ) -> None:
         self._executor = executor
         self._out_dir = str(out_dir)
         self._policy = policy
         self._s3 = s3
         self._allowed_root = str(allowed_root) if allowed_root is not None else None
+        self._display_root = str(display_root) if display_root is not None else None
         self._seen: OrderedDict[bytes, Future[ImageOutcome] | ImageOutcome] = OrderedDict()
 
     def submit(self, ref: ImageRef) -> tuple[Future[ImageOutcome], bool]:
@@ -139,7 +154,8 @@ class ImageStage:
         if ref.uri is not None:
             ref = self._download(ref)
         future = self._executor.submit(
-            process_image, ImageJob(ref, self._out_dir, self._policy, self._allowed_root)
+            process_image,
+            ImageJob(ref, self._out_dir, self._policy, self._allowed_root, self._display_root),
         )
         self._seen[key] = future
         if len(self._seen) > IMAGE_MEMORY:

@@ -11,6 +11,7 @@ validation records. Every file tunebot calls usable must pass this.
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,7 @@ def row_problems(record: dict[str, Any]) -> list[str]:
     roles = [message.get("role") for message in messages]
     if roles and (roles[0] != "user" or roles[-1] != "assistant"):
         problems.append(f"roles {roles}: user first, assistant last")
-    if any(a == b for a, b in zip(roles, roles[1:], strict=False)):
+    if any(a == b for a, b in itertools.pairwise(roles)):
         problems.append(f"roles {roles} do not alternate")
     for message in messages:
         if message.get("role") == "assistant" and any("image" in item for item in message.get("content", [])):

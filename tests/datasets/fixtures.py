@@ -11,7 +11,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import random
+import struct
 import zipfile
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -42,6 +45,24 @@ def image_bytes(
     buffer = io.BytesIO()
     _picture(size, seed, mode).save(buffer, format=fmt)
     return buffer.getvalue()
+
+
+def png_with_garbage_pixels(size: tuple[int, int] = (64, 48), seed: int = 0) -> bytes:
+    """A PNG whose every chunk CRC is right but whose IDAT (the compressed pixels) is garbage: it
+    passes ``Image.verify()``, which checks chunks without inflating them."""
+    data = image_bytes(size, seed=seed)
+    out = bytearray(data[:8])
+    position = 8
+    while position < len(data):
+        (length,) = struct.unpack(">I", data[position : position + 4])
+        kind = data[position + 4 : position + 8]
+        body = data[position + 8 : position + 8 + length]
+        if kind == b"IDAT":
+            body = random.Random(seed).randbytes(length)
+        out += struct.pack(">I", len(body)) + kind + body
+        out += struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        position += 12 + length
+    return bytes(out)
 
 
 def make_image(

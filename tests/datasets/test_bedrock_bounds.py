@@ -31,7 +31,8 @@ def text_rows(n: int, start: int = 0) -> list[dict[str, Any]]:
 
 
 def test_a_turn_that_was_only_the_placeholder_is_an_error_not_an_empty_content_list(tmp_path: Path) -> None:
-    records = text_rows(120) + [
+    records = [
+        *text_rows(120),
         {"question": "<image>", "answer": "a cat"},
         {"question": " <image>\n", "answer": "a dog"},
     ]
@@ -55,7 +56,7 @@ def test_a_placeholder_beside_its_image_keeps_the_image_as_the_content(tmp_path:
         records.append({"image": f"images/{i}.png", "question": "<image>", "answer": answer(i)})
     write_jsonl(root / "data.jsonl", records)
 
-    code, report, output = prepare(root, tmp_path / "out", "--instruction", "unused here")
+    code, _report, output = prepare(root, tmp_path / "out", "--instruction", "unused here")
 
     assert code == 0, output
     first = rows(tmp_path / "out" / "train.jsonl")[0]
@@ -125,6 +126,28 @@ def test_records_over_11bs_limit_fit_no_model_and_are_errors(tmp_path: Path) -> 
 
     code, report, output = prepare(tmp_path / "huge", tmp_path / "out")
 
+    assert code == 0, output
     assert report["error_counts"] == {"too_many_tokens": 1}
     assert "16,000" in report["errors"][0]["message"]
     assert report["model_fit"]["fits"] == ["11b", "90b"]  # every accepted record fits both
+
+
+def test_an_image_with_garbage_pixel_data_is_unreadable_and_not_copied(tmp_path: Path) -> None:
+    from tests.datasets.fixtures import png_with_garbage_pixels
+
+    root = tmp_path / "data"
+    records = []
+    for i in range(120):
+        make_png(root / "images" / f"{i}.png", seed=i)
+        records.append({"image": f"images/{i}.png", "question": question(i), "answer": answer(i)})
+    (root / "images" / "broken.png").write_bytes(png_with_garbage_pixels(seed=5))
+    records.append({"image": "images/broken.png", "question": "What is shown?", "answer": "bars"})
+    write_jsonl(root / "data.jsonl", records)
+
+    code, report, output = prepare(root, tmp_path / "out")
+
+    assert code == 0, output
+    [unreadable] = [f for f in report["errors"] if f["code"] == "image_unreadable"]
+    assert unreadable["record"] == "data.jsonl:121"
+    assert "images/broken.png" in unreadable["message"] and str(tmp_path) not in unreadable["message"]
+    assert report["counts"]["images"] == 120  # the broken file is not among the uploaded images

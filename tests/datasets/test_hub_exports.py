@@ -111,7 +111,7 @@ def test_a_single_shard_is_read_alone(tmp_path: Path) -> None:
     hub.make_hub_chartqa(tmp_path / "ChartQA", {"train": 120}, shards=2)
     shard = next((tmp_path / "ChartQA" / "data").glob("train-00000-*.parquet"))
 
-    code, report, output = prepare(shard, tmp_path / "out")
+    _code, report, output = prepare(shard, tmp_path / "out")
 
     assert report["format"] == "hub", output
     assert report["counts"]["accepted"] == 60

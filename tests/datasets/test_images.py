@@ -20,6 +20,7 @@ from services.datasets.images import (
     read_image_bytes,
 )
 from services.datasets.model import Finding, ImageRef, SourceRef
+from tests.datasets.fixtures import png_with_garbage_pixels
 
 
 def encode(image: Image.Image, fmt: str, **params: object) -> bytes:
@@ -261,3 +262,13 @@ def test_missing_file_is_image_missing(tmp_path: Path) -> None:
 def test_remote_image_without_local_copy_is_image_missing() -> None:
     finding = read_image_bytes(ImageRef(uri="s3://bucket/a.png"))
     assert isinstance(finding, Finding) and finding.code == "image_missing"
+
+
+def test_a_png_whose_chunks_checksum_but_pixels_are_garbage_is_unreadable() -> None:
+    data = png_with_garbage_pixels()
+    with Image.open(io.BytesIO(data)) as probe:
+        probe.verify()  # the old pass-through check let this through
+    result = normalise_image(data, "garbage.png")
+    assert isinstance(result, Finding), result
+    assert result.code == "image_unreadable"
+    assert "garbage.png" in result.message and "export it again" in result.message
