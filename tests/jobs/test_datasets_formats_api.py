@@ -1,0 +1,79 @@
+"""The datasets API on the files people actually have: a Hub parquet export, captions with an
+instruction, and a dataset too long for 90B, whose 90B launch is refused naming the records."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from tests.datasets import hub_fixtures as hub
+from tests.datasets.fixtures import answer, make_zip, question, write_jsonl
+from tests.jobs.conftest import AUTH
+from tests.jobs.test_datasets_api import wait_checked
+
+
+def upload(client: TestClient, archive: Path, **fields: str) -> str:
+    accepted = client.post(
+        "/api/v1/datasets",
+        files={"file": (archive.name, archive.read_bytes(), "application/zip")},
+        data={"created_by": "U1", **fields},
+        headers=AUTH,
+    )
+    assert accepted.status_code == 202, accepted.json()
+    dataset_id: str = accepted.json()["id"]
+    return dataset_id
+
+
+def test_a_zipped_hub_parquet_export_is_checked_with_its_splits(client: TestClient, tmp_path: Path) -> None:
+    folder = hub.make_hub_chartqa(tmp_path / "ChartQA", {"train": 110, "test": 30})
+    dataset = wait_checked(client, upload(client, make_zip(tmp_path / "chartqa.zip", folder)))
+
+    assert dataset["status"] == "ready", dataset
+    assert dataset["format"] == "hub"
+    report = dataset["report"]
+    assert report["counts"]["test"] == 30 and report["split"]["mode"] == "source"
+    assert "/tmp" not in json.dumps(report["errors"] + report["warnings"])  # no server path
+
+
+def test_captions_take_the_instruction_given_to_the_api(client: TestClient, tmp_path: Path) -> None:
+    folder = hub.make_imagefolder(tmp_path / "captions", 120, metadata="jsonl")
+    dataset_id = upload(
+        client, make_zip(tmp_path / "captions.zip", folder), instruction="Caption this chart.", split="random"
+    )
+    dataset = wait_checked(client, dataset_id)
+
+    assert dataset["status"] == "ready", dataset
+    assert "default_instruction" not in dataset["report"]["warning_counts"]
+    assert dataset["report"]["split"]["mode"] == "random"
+
+
+def test_a_90b_launch_of_a_dataset_that_fits_11b_only_is_refused_naming_the_records(
+    client: TestClient, tmp_path: Path
+) -> None:
+    rows = [{"question": question(i), "answer": answer(i)} for i in range(150)]
+    rows[4]["question"] += " " + "chart data " * 6_000  # about 11,000 tokens: over 90B's 10,000
+    folder = tmp_path / "long"
+    write_jsonl(folder / "data.jsonl", rows)
+    dataset = wait_checked(client, upload(client, make_zip(tmp_path / "long.zip", folder)))
+    assert dataset["status"] == "ready", dataset
+    assert dataset["report"]["model_fit"]["fits"] == ["11b"]
+    assert dataset["report"]["recommendation"]["model"] == "11b"
+
+    refused = client.post(
+        "/api/v1/jobs",
+        json={"dataset_id": dataset["id"], "models": ["11b", "90b"], "requested_by": "U1"},
+        headers={**AUTH, "Idempotency-Key": "too-long-for-90b"},
+    )
+
+    assert refused.status_code == 409, refused.json()
+    error = refused.json()["error"]
+    assert error["code"] == "dataset_does_not_fit_model"
+    assert "data.jsonl:5" in error["message"] and "launch 11B instead" in error["message"]
+    launched = client.post(
+        "/api/v1/jobs",
+        json={"dataset_id": dataset["id"], "models": ["11b"], "requested_by": "U1"},
+        headers={**AUTH, "Idempotency-Key": "fits-11b"},
+    )
+    assert launched.status_code == 201, launched.json()
