@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.datastructures import UploadFile
+from starlette.types import Message
 
 from services.api.deps import NO_NUL, ResourceId, errors, sessions_of
 from services.api.errors import ApiError
@@ -28,6 +29,7 @@ from services.datasets.service import (
     register_dataset,
     save_upload,
 )
+from services.platform.errors import TooLarge
 from services.platform.tables import new_id
 
 router = APIRouter()
@@ -107,6 +109,40 @@ def check_deps(request: Request) -> CheckDeps:
     return deps
 
 
+# Room for the multipart framing and the option fields beside the file itself.
+_FORM_OVERHEAD_BYTES = 64 * 1024
+
+
+def _limited(request: Request, max_upload_mb: int) -> Request:
+    """The request with a body refused once past TUNEBOT_MAX_UPLOAD_MB while it streams in, so an
+    oversized upload costs the service at most the limit, never its whole size on disk."""
+    limit = max_upload_mb * 1024 * 1024 + _FORM_OVERHEAD_BYTES
+
+    def too_large() -> TooLarge:
+        return TooLarge(
+            "upload_too_large",
+            f"the file is larger than {max_upload_mb} MB (TUNEBOT_MAX_UPLOAD_MB): upload it to S3 and send "
+            "its s3:// URI instead",
+            "file",
+        )
+
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large()
+    received = 0
+
+    async def receive() -> Message:
+        nonlocal received
+        message = await request.receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise too_large()
+        return message
+
+    return Request(request.scope, receive)
+
+
 def _invalid(error: ValidationError) -> ApiError:
     first = error.errors()[0]
     field = ".".join(str(part) for part in first["loc"]) or None
@@ -160,7 +196,7 @@ async def create_dataset(
     dataset_id = new_id()
     try:
         if content_type.startswith("multipart/form-data"):
-            form = await request.form()
+            form = await _limited(request, deps.settings.max_upload_mb).form()
             upload = form.get("file")
             if not isinstance(upload, UploadFile):
                 raise ApiError(

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.datasets import hub_fixtures as hub
@@ -77,3 +79,75 @@ def test_a_90b_launch_of_a_dataset_that_fits_11b_only_is_refused_naming_the_reco
         headers={**AUTH, "Idempotency-Key": "fits-11b"},
     )
     assert launched.status_code == 201, launched.json()
+
+
+@pytest.fixture
+def upload_limit_1mb(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TUNEBOT_MAX_UPLOAD_MB", "1")
+
+
+def test_an_oversized_upload_is_refused_while_it_streams_in(
+    upload_limit_1mb: None, client: TestClient, tmp_path: Path
+) -> None:
+    """Driven at the ASGI seam the way a server delivers a chunked body (TestClient would hand the app
+    the whole body at once): the app must stop taking chunks once past the limit."""
+    boundary = "tunebotboundary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.zip"\r\n'
+        "Content-Type: application/zip\r\n\r\n"
+    ).encode()
+    chunks = [head] + [b"x" * (256 * 1024)] * 200 + [f"\r\n--{boundary}--\r\n".encode()]  # 50 MB, no length
+    taken = 0
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal taken
+        taken += 1
+        return {"type": "http.request", "body": chunks[taken - 1], "more_body": taken < len(chunks)}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/v1/datasets",
+        "raw_path": b"/api/v1/datasets",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"authorization", AUTH["Authorization"].encode()),
+            (b"content-type", f"multipart/form-data; boundary={boundary}".encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+
+    async def call() -> None:
+        await client.app(scope, receive, send)  # type: ignore[arg-type]
+
+    client.portal.call(call)  # type: ignore[union-attr]
+
+    [start] = [message for message in sent if message["type"] == "http.response.start"]
+    assert start["status"] == 413
+    body = json.loads(b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body"))
+    assert body["error"]["code"] == "upload_too_large" and "TUNEBOT_MAX_UPLOAD_MB" in body["error"]["message"]
+    assert taken < 10  # about 1 MB taken in, not 50
+    uploads = tmp_path / "data" / "uploads"
+    assert not uploads.exists() or not any(uploads.rglob("*.zip"))
+
+
+def test_an_upload_declaring_a_size_over_the_limit_is_refused_before_its_body(
+    upload_limit_1mb: None, client: TestClient
+) -> None:
+    refused = client.post(
+        "/api/v1/datasets",
+        files={"file": ("big.zip", b"x" * (3 * 1024 * 1024), "application/zip")},
+        headers=AUTH,
+    )
+    assert refused.status_code == 413, refused.text
+    assert refused.json()["error"]["field"] == "file"

@@ -17,14 +17,20 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from services.datasets.model import Finding, SourceRef, error
 from services.datasets.readers._common import RawRecord
 
 _CHUNK_CHARS = 1 << 20
-# A single record this large is a broken file (an unterminated string swallowing the rest), not data.
-MAX_ELEMENT_CHARS = 64 << 20
+# One record may hold at most this much text (a record with a few base64 images fits easily): a
+# bigger JSONL line is that record's ``record_too_large`` error, read past in chunks, so memory stays
+# bounded by the cap; in a JSON array it is a broken file (an unterminated string swallowing the rest).
+MAX_RECORD_BYTES = 32 << 20
+MAX_ELEMENT_CHARS = MAX_RECORD_BYTES
+# Records nest lists and objects at most this deep: deeper is the record's ``record_too_deep`` error,
+# never a RecursionError that stops the whole check.
+MAX_NESTING = 64
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 
 
@@ -80,6 +86,8 @@ class JsonStream:
         while True:
             try:
                 decoded, end = self._decoder.raw_decode(self._buffer, self._pos)
+            except RecursionError:
+                raise JsonStreamError(f"a record is nested deeper than {MAX_NESTING} levels") from None
             except json.JSONDecodeError as exc:
                 if len(self._buffer) - self._pos < MAX_ELEMENT_CHARS and self._fill():
                     continue
@@ -161,7 +169,8 @@ def iter_json_array(path: Path, name: str, key: str | None = None) -> Iterator[R
                 )
                 return
             for value in stream.array_items():
-                yield RawRecord(SourceRef(name, index=index), index, value)
+                ref = SourceRef(name, index=index)
+                yield too_deep(ref) if nesting_exceeds(value, MAX_NESTING) else RawRecord(ref, index, value)
                 index += 1
     except (JsonStreamError, UnicodeDecodeError) as exc:
         reason = exc.reason if isinstance(exc, UnicodeDecodeError) else str(exc)
@@ -183,26 +192,76 @@ def _seek_key(stream: JsonStream, key: str) -> bool:
     return False
 
 
-def iter_jsonl(path: Path, name: str) -> Iterator[RawRecord | Finding]:
+def iter_jsonl(
+    path: Path, name: str, max_record_bytes: int = MAX_RECORD_BYTES
+) -> Iterator[RawRecord | Finding]:
     """One record per non-blank line; a line that is not JSON is a ``bad_record`` and reading goes on.
 
     Ordinals count every non-blank line, broken ones too, so fixing one line never renumbers the rest.
     """
     ordinal = 0
     with path.open("rb") as handle:
-        for line_number, raw in enumerate(handle, start=1):
-            line = raw.removeprefix(codecs.BOM_UTF8) if line_number == 1 else raw
+        for line_number, raw in enumerate(_bounded_lines(handle, max_record_bytes), start=1):
+            line = raw.removeprefix(codecs.BOM_UTF8) if line_number == 1 and raw is not None else raw
+            ref = SourceRef(name, line=line_number)
+            if line is None:
+                yield error(
+                    "record_too_large",
+                    f"this line is over {max_record_bytes / (1 << 20):g} MB, more than one record may hold: "
+                    "split it or store its images as files next to the dataset",
+                    ref,
+                )
+                ordinal += 1
+                continue
             if not line.strip():
                 continue
-            ref = SourceRef(name, line=line_number)
             try:
                 value = json.loads(line)
+            except RecursionError:
+                yield too_deep(ref)
             except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError both are
                 reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8 text"
                 yield error("bad_record", f"this line is not valid JSON ({reason}); fix or remove it", ref)
             else:
-                yield RawRecord(ref, ordinal, value)
+                yield too_deep(ref) if nesting_exceeds(value, MAX_NESTING) else RawRecord(ref, ordinal, value)
             ordinal += 1
+
+
+def _bounded_lines(handle: BinaryIO, cap: int) -> Iterator[bytes | None]:
+    """Each line of a binary file, or None for a line longer than ``cap``, read past in chunks so it
+    never sits in memory whole."""
+    while True:
+        line = handle.readline(cap + 1)
+        if not line:
+            return
+        if len(line) <= cap or line.endswith(b"\n"):
+            yield line
+            continue
+        while line and not line.endswith(b"\n"):
+            line = handle.readline(_CHUNK_CHARS)
+        yield None
+
+
+def nesting_exceeds(value: Any, limit: int) -> bool:
+    """Whether lists and objects in ``value`` nest deeper than ``limit`` (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def too_deep(ref: SourceRef) -> Finding:
+    return error(
+        "record_too_deep",
+        f"this record nests lists or objects more than {MAX_NESTING} levels deep, more than any dataset "
+        "needs: flatten it",
+        ref,
+    )
 
 
 def iter_json_records(path: Path, name: str, key: str | None = None) -> Iterator[RawRecord | Finding]:
