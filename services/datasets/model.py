@@ -55,6 +55,7 @@ class ImageRef:
     data: bytes | None = None
     uri: str | None = None
     declared_format: str | None = None  # what the record claims (bedrock records carry one)
+    bucket_owner: str | None = None  # the account owning ``uri``'s bucket (Bedrock's bucketOwner)
 
     @property
     def label(self) -> str:

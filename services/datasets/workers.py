@@ -13,7 +13,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +25,11 @@ from services.datasets.writer import StoredImage, store_image
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+# Images read from S3 at once (GetObject calls in flight); more would only queue in botocore's pool.
+S3_CONCURRENCY = 16
+# An S3 object read for an image is read no further than this: Bedrock refuses images over 10 MB.
+MAX_S3_IMAGE_BYTES = 64 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +137,8 @@ class ImageStage:
         s3: S3Client | None,
         allowed_root: Path | None = None,
         display_root: Path | None = None,
+        s3_prefixes: tuple[str, ...] | None = None,
+        s3_concurrency: int = S3_CONCURRENCY,
     ) -> None:
         self._executor = executor
         self._out_dir = str(out_dir)
@@ -140,6 +147,11 @@ class ImageStage:
         self._allowed_root = str(allowed_root) if allowed_root is not None else None
         self._display_root = str(display_root) if display_root is not None else None
         self._seen: OrderedDict[bytes, Future[ImageOutcome] | ImageOutcome] = OrderedDict()
+        self._s3_prefixes = s3_prefixes
+        self._fetches = ThreadPoolExecutor(max_workers=s3_concurrency, thread_name_prefix="s3-image")
+
+    def close(self) -> None:
+        self._fetches.shutdown(wait=True, cancel_futures=True)
 
     def submit(self, ref: ImageRef) -> tuple[Future[ImageOutcome], bool]:
         key = self._key(ref)
@@ -151,11 +163,10 @@ class ImageStage:
                 resolved.set_result(known)
                 return resolved, False
             return known, False
-        if ref.uri is not None:
-            ref = self._download(ref)
-        future = self._executor.submit(
-            process_image,
-            ImageJob(ref, self._out_dir, self._policy, self._allowed_root, self._display_root),
+        future = (
+            self._fetches.submit(self._fetch_and_process, ref)
+            if ref.uri is not None
+            else self._executor.submit(process_image, self._job(ref))
         )
         self._seen[key] = future
         if len(self._seen) > IMAGE_MEMORY:
@@ -177,13 +188,36 @@ class ImageStage:
             digest.update((f"path:{ref.path}" if ref.path is not None else f"uri:{ref.uri}").encode())
         return digest.digest()
 
-    def _download(self, ref: ImageRef) -> ImageRef:
-        """An image a Bedrock record already keeps in S3: fetch it so it is checked like any other."""
-        if self._s3 is None or ref.uri is None or not ref.uri.startswith("s3://"):
-            return ref  # process_image reports it as missing
+    def _job(self, ref: ImageRef) -> ImageJob:
+        return ImageJob(ref, self._out_dir, self._policy, self._allowed_root, self._display_root)
+
+    def _fetch_and_process(self, ref: ImageRef) -> ImageOutcome:
+        """An image a Bedrock record already keeps in S3: fetched (at most ``s3_concurrency`` at once)
+        and then checked like any other."""
+        uri = ref.uri or ""
+        if self._s3_prefixes is not None and not any(uri.startswith(prefix) for prefix in self._s3_prefixes):
+            allowed = ", ".join(self._s3_prefixes) or "none"
+            return _missing(
+                f"image {uri} is outside the S3 locations tunebot may read ({allowed}; "
+                "TUNEBOT_ALLOWED_S3_PREFIXES): copy the images there or ask the operator to allow the bucket"
+            )
+        if self._s3 is None:
+            return _missing(f"image {uri} is in S3 but no S3 access is configured: set AWS credentials")
         try:
-            bucket, key = split_s3_uri(ref.uri)
-            body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            bucket, key = split_s3_uri(uri)
+            if ref.bucket_owner:
+                answer = self._s3.get_object(Bucket=bucket, Key=key, ExpectedBucketOwner=ref.bucket_owner)
+            else:
+                answer = self._s3.get_object(Bucket=bucket, Key=key)
+            body = answer["Body"].read(MAX_S3_IMAGE_BYTES + 1)
         except Exception:  # any S3 failure means the same thing to the user: the image is not readable
-            return ref
-        return ImageRef(data=body, declared_format=ref.declared_format, uri=None)
+            return _missing(
+                f"image {uri} cannot be read from S3 (it is missing, its bucket owner differs from "
+                "bucketOwner, or the role cannot read it): check the object and its permissions"
+            )
+        fetched = ImageRef(data=body, declared_format=ref.declared_format)
+        return self._executor.submit(process_image, self._job(fetched)).result()
+
+
+def _missing(message: str) -> ImageOutcome:
+    return ImageOutcome(None, (error("image_missing", message),))

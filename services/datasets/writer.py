@@ -88,22 +88,22 @@ def bedrock_record(
         text = strip_placeholder(turn.text)
         if text:
             content.append({"text": text})
-        for _ in turn.images:
+        for source in turn.images:
             image = next(remaining)
-            content.append(
-                {
-                    "image": {
-                        "format": image.format,
-                        "source": {"s3Location": {"uri": image_uri(s3_uri, image)}},
-                    }
-                }
-            )
+            location = {"uri": image_uri(s3_uri, image)}
+            if source.bucket_owner and source.uri and _bucket(source.uri) == _bucket(s3_uri):
+                location["bucketOwner"] = source.bucket_owner  # the images stay in that account's bucket
+            content.append({"image": {"format": image.format, "source": {"s3Location": location}}})
         messages.append({"role": turn.role, "content": content})
     record: dict[str, Any] = {"schemaVersion": SCHEMA_VERSION}
     if system:
         record["system"] = [{"text": system}]
     record["messages"] = messages
     return record
+
+
+def _bucket(uri: str) -> str:
+    return uri.removeprefix("s3://").split("/", 1)[0]
 
 
 def evaluation_fields(example: Example) -> dict[str, Any]:

@@ -109,10 +109,14 @@ def _image(image: Mapping[str, Any], where: str) -> ImageRef:
         raise RecordError(f'{where}: image "format" must be text such as "png"')
     source = require_mapping(require_key(image, "source"), f"{where} image source")
     if "s3Location" in source:
-        uri = require_key(require_mapping(source["s3Location"], f"{where} s3Location"), "uri")
+        location = require_mapping(source["s3Location"], f"{where} s3Location")
+        uri = require_key(location, "uri")
         if not isinstance(uri, str) or not uri.startswith("s3://"):
             raise RecordError(f'{where}: image "uri" must be an s3:// URI, not {uri!r}')
-        return ImageRef(uri=uri, declared_format=declared)
+        owner = location.get("bucketOwner")
+        if owner is not None and not (isinstance(owner, str) and owner.isdigit() and len(owner) == 12):
+            raise RecordError(f'{where}: "bucketOwner" must be a 12-digit AWS account id, not {owner!r}')
+        return ImageRef(uri=uri, declared_format=declared, bucket_owner=owner)
     if "bytes" in source and isinstance(source["bytes"], str):
         try:
             data = base64.b64decode(source["bytes"], validate=True)
