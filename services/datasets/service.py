@@ -30,7 +30,7 @@ from services.datasets.split import SplitPlan
 from services.platform import outbox
 from services.platform.config import Settings
 from services.platform.db import unit_of_work
-from services.platform.errors import Invalid, NotFound, TooLarge
+from services.platform.errors import Forbidden, Invalid, NotFound, TooLarge
 from services.platform.tables import Dataset, new_id, utcnow
 from services.tuning.pricing import PriceTable, load_prices
 from services.tuning.recommend import ModelSize
@@ -130,6 +130,21 @@ def save_upload(settings: Settings, dataset_id: str, filename: str, stream: Bina
     return target
 
 
+def check_s3_source(settings: Settings, source_uri: str) -> None:
+    """Refuse an s3:// source outside TUNEBOT_ALLOWED_S3_PREFIXES: the service's role could read it,
+    but the person asking may not be meant to, and it would be copied into tunebot's prefix."""
+    allowed = settings.s3_read_prefixes
+    if any((source_uri.rstrip("/") + "/").startswith(prefix) for prefix in allowed):
+        return
+    shown = ", ".join(allowed) or "none (TUNEBOT_S3_URI is not set)"
+    raise Forbidden(
+        "source_not_allowed",
+        f"tunebot reads datasets only from {shown}: copy the dataset there, or ask the operator to add "
+        "its bucket or prefix to TUNEBOT_ALLOWED_S3_PREFIXES",
+        "source_uri",
+    )
+
+
 def register_dataset(
     sessions: sessionmaker[Session],
     *,
@@ -214,6 +229,7 @@ def check_next(deps: CheckDeps) -> str | None:
         workers=deps.workers,
         prices=deps.prices,
         confine_images=True,  # an uploaded dataset may not read other files on this machine
+        allowed_s3_prefixes=deps.settings.s3_read_prefixes,  # nor images in any bucket the role reads
     )
     try:
         report = prepare(source, prepare_options, s3_client=deps.s3)

@@ -25,6 +25,7 @@ from services.datasets.model import DatasetStatus
 from services.datasets.service import (
     CheckDeps,
     CheckOptions,
+    check_s3_source,
     find_datasets,
     register_dataset,
     save_upload,
@@ -165,7 +166,7 @@ _UPLOAD_SCHEMA = {
     summary="Check a dataset in the background: a file upload (multipart `file`) or {source_uri: s3://...}",
     responses={
         200: {"model": DatasetAccepted, "description": "The Idempotency-Key was seen before: that dataset"},
-        **errors(413, 415, 422, 503),
+        **errors(403, 413, 415, 422, 503),
     },
     openapi_extra={
         "requestBody": {
@@ -216,6 +217,7 @@ async def create_dataset(
                 ) from None
             options = DatasetSourceIn.model_validate(body)
             source = options.source_uri
+            check_s3_source(deps.settings, source)
             default_name = PurePosixPath(source.rstrip("/")).name or "dataset"
         else:
             raise ApiError(

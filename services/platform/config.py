@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     allowed_channels: Annotated[list[str], NoDecode] = Field(
         default_factory=list, alias="TUNEBOT_ALLOWED_CHANNELS"
     )
+    # s3:// prefixes a dataset named by a Slack user or an API caller may be read from (the service's
+    # role can read far more); empty: the bucket of TUNEBOT_S3_URI only.
+    allowed_s3_prefixes: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, alias="TUNEBOT_ALLOWED_S3_PREFIXES"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="TUNEBOT_LOG_LEVEL")
 
     # AWS (credentials come from boto3's default chain, never from here)
@@ -158,7 +163,15 @@ class Settings(BaseSettings):
     def _empty_secret_is_none(cls, value: SecretStr | None) -> SecretStr | None:
         return value if value is None or value.get_secret_value() else None
 
-    @field_validator("admins", "allowed_channels", mode="before")
+    @field_validator("allowed_s3_prefixes")
+    @classmethod
+    def _s3_prefixes(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not S3_URI_PATTERN.match(item):
+                raise ValueError(f"expected comma-separated s3://bucket or s3://bucket/prefix, got {item!r}")
+        return value
+
+    @field_validator("admins", "allowed_channels", "allowed_s3_prefixes", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split_csv(value)
@@ -186,6 +199,15 @@ class Settings(BaseSettings):
     @property
     def slack_socket_mode(self) -> bool:
         return self.slack_http_enabled and self.slack_app_token is not None
+
+    @property
+    def s3_read_prefixes(self) -> tuple[str, ...]:
+        """Where users' datasets may be read: TUNEBOT_ALLOWED_S3_PREFIXES, else TUNEBOT_S3_URI's bucket."""
+        if self.allowed_s3_prefixes:  # each ends in "/" so s3://bucket/team never admits s3://bucket/teamX
+            return tuple(prefix.rstrip("/") + "/" for prefix in self.allowed_s3_prefixes)
+        if self.s3_uri:
+            return ("s3://" + self.s3_uri.removeprefix("s3://").split("/", 1)[0] + "/",)
+        return ()
 
     @property
     def is_sqlite(self) -> bool:

@@ -151,3 +151,55 @@ def test_an_upload_declaring_a_size_over_the_limit_is_refused_before_its_body(
     )
     assert refused.status_code == 413, refused.text
     assert refused.json()["error"]["field"] == "file"
+
+
+def test_an_s3_source_outside_the_allowed_prefixes_is_refused_naming_the_setting(client: TestClient) -> None:
+    refused = client.post("/api/v1/datasets", json={"source_uri": "s3://any-bucket/secrets/"}, headers=AUTH)
+
+    assert refused.status_code == 403, refused.json()
+    error = refused.json()["error"]
+    assert (error["code"], error["field"]) == ("source_not_allowed", "source_uri")
+    assert "s3://tunebot-test/" in error["message"] and "TUNEBOT_ALLOWED_S3_PREFIXES" in error["message"]
+    assert client.get("/api/v1/datasets", headers=AUTH).json()["datasets"] == []
+
+
+def bedrock_records_pointing_at(bucket: str, n: int) -> list[dict[str, Any]]:
+    import boto3
+
+    from tests.datasets.fixtures import image_bytes
+
+    s3 = boto3.client("s3", region_name="us-west-2")
+    if bucket != "tunebot-test":
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    records = []
+    for i in range(n):
+        s3.put_object(Bucket=bucket, Key=f"imgs/{i}.png", Body=image_bytes(seed=i))
+        image = {"format": "png", "source": {"s3Location": {"uri": f"s3://{bucket}/imgs/{i}.png"}}}
+        records.append(
+            {
+                "schemaVersion": "bedrock-conversation-2024",
+                "messages": [
+                    {"role": "user", "content": [{"text": question(i)}, {"image": image}]},
+                    {"role": "assistant", "content": [{"text": answer(i)}]},
+                ],
+            }
+        )
+    return records
+
+
+def test_images_of_an_uploaded_bedrock_dataset_are_read_only_from_allowed_buckets(
+    client: TestClient, tmp_path: Path
+) -> None:
+    folder = tmp_path / "bedrock"
+    write_jsonl(
+        folder / "train.jsonl",
+        bedrock_records_pointing_at("other-team", 3) + bedrock_records_pointing_at("tunebot-test", 120),
+    )
+    dataset = wait_checked(client, upload(client, make_zip(tmp_path / "bedrock.zip", folder)))
+
+    assert dataset["status"] == "ready", dataset
+    report = dataset["report"]
+    assert report["error_counts"] == {"image_missing": 3}
+    missing = [f for f in report["errors"] if f["code"] == "image_missing"]
+    assert all("TUNEBOT_ALLOWED_S3_PREFIXES" in f["message"] for f in missing)
+    assert report["counts"]["images"] == 120
