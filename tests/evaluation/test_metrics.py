@@ -318,3 +318,58 @@ def test_json_aggregate_takes_the_best_reference_and_names_a_bad_one() -> None:
     assert caught.value.example_id == "a"
     with pytest.raises(InvalidReference, match="'b'"):
         score_predictions(Metric.JSON, {}, {"b": ["not json either"]})  # checked even when unpredicted
+
+
+# The official code: GT-Vision-Lab/VQA, PythonEvaluationTools/vqaEvaluation/vqaEval.py. Expected values
+# below are what its processPunctuation / processDigitArticle / evaluate return (read from commit
+# a013f00 for the current rule and from its parent for the pre-2021 one).
+
+
+@pytest.mark.parametrize(
+    ("answer", "official"),
+    [
+        ("whos", "who's"),  # in the official table; tunebot's old one missed it
+        ("twas", "'twas"),
+        ("oughtnt", "oughtn't"),
+        ("im", "im"),  # the table's key is "Im", and answers are lowercased first: never expanded
+        ("ive", "ive"),
+        ("shes", "shes"),  # only the identity entry "she's" exists
+        ("somebody'd", "somebodyd"),  # the official table's one apostrophe-dropping entry
+        ("hed", "he'd"),
+        ("its", "its"),
+    ],
+)
+def test_vqa_contractions_are_the_official_table(answer: str, official: str) -> None:
+    assert vqa_normalize(answer) == official
+
+
+def test_vqa_period_strip_removes_at_most_32_periods_like_the_official_call() -> None:
+    # periodStrip.sub("", outText, re.UNICODE) passes re.UNICODE (32) as the count.
+    assert vqa_normalize("." * 40) == "." * 8
+    assert vqa_normalize("end.") == "end" and vqa_normalize("2.5") == "2.5"
+
+
+def test_vqa_punctuation_rules_of_the_official_code() -> None:
+    assert vqa_normalize("a\\b") == "b"  # backslash becomes a space, then the article goes
+    assert vqa_normalize("yes!") == "yes"
+    assert vqa_normalize("black-and-white") == "black and white"
+    assert vqa_normalize("10,000 people, roughly") == "10000 people roughly"  # a thousands comma deletes all
+
+
+def test_vqa_the_two_rules_on_the_official_codes_own_behaviour() -> None:
+    unanimous = ["yes"] * 10
+    padded = [" yes"] * 10
+    # Since a013f00: trimmed always; normalised only when the answers disagree.
+    assert vqa_accuracy("Yes", unanimous) == 0.0
+    assert vqa_accuracy(" yes\n", unanimous) == 1.0
+    assert vqa_accuracy("yes", padded) == 1.0
+    # Before it: the prediction always normalised; unanimous answers untouched (not even trimmed).
+    assert vqa_accuracy("Yes", unanimous, VqaNormalisation.ALWAYS) == 1.0
+    assert vqa_accuracy("yes", padded, VqaNormalisation.ALWAYS) == 0.0
+    # ... and disagreeing answers get punctuation only, never digits or articles.
+    disagreeing = ["two"] * 4 + ["2"] * 6
+    assert vqa_accuracy("two", disagreeing) == 1.0  # current rule: "two" -> "2" on both sides
+    assert vqa_accuracy("two", disagreeing, VqaNormalisation.ALWAYS) == 1.0  # prediction "2" meets six "2"
+    assert vqa_accuracy("2", ["the cat"] * 3 + ["dog"] * 7, VqaNormalisation.ALWAYS) == 0.0
+    assert vqa_accuracy("The cat", ["the cat"] * 3 + ["dog"] * 7, VqaNormalisation.ALWAYS) == 0.0
+    assert vqa_accuracy("The cat", ["the cat"] * 3 + ["dog"] * 7) == pytest.approx(0.9)
