@@ -94,7 +94,7 @@ def help_blocks() -> list[Block]:
     return [
         section("*tunebot* fine-tunes Llama 3.2 Vision (11B, 90B) on Amazon Bedrock."),
         section(lines),
-        context("Share a dataset file (zip, jsonl, json, csv, parquet, pdf) with me to check it."),
+        context("Share a dataset file (zip, jsonl, json, csv, tsv, xlsx, parquet, pdf) with me to check it."),
     ]
 
 

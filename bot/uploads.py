@@ -25,7 +25,7 @@ from services.client import ServiceError
 
 log = logging.getLogger(__name__)
 
-DATASET_SUFFIXES = (".zip", ".jsonl", ".json", ".csv", ".parquet", ".pdf")
+DATASET_SUFFIXES = (".zip", ".jsonl", ".json", ".csv", ".tsv", ".xlsx", ".parquet", ".arrow", ".pdf")
 SLACK_HOSTS = ("slack.com", "slack-edge.com", "slack-files.com")
 MAX_HOPS = 3
 CHUNK = 1 << 16
