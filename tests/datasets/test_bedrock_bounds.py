@@ -151,3 +151,20 @@ def test_an_image_with_garbage_pixel_data_is_unreadable_and_not_copied(tmp_path:
     assert unreadable["record"] == "data.jsonl:121"
     assert "images/broken.png" in unreadable["message"] and str(tmp_path) not in unreadable["message"]
     assert report["counts"]["images"] == 120  # the broken file is not among the uploaded images
+
+
+def test_a_test_split_too_small_for_a_meaningful_f1_says_how_wide_its_interval_is(tmp_path: Path) -> None:
+    write_jsonl(tmp_path / "small" / "data.jsonl", text_rows(150))  # 10 % held out: 15 test examples
+
+    code, report, output = prepare(tmp_path / "small", tmp_path / "out")
+
+    assert code == 0, output
+    assert report["counts"]["test"] == 15
+    [small] = [f for f in report["warnings"] if f["code"] == "small_test_set"]
+    # 95 % interval of a mean of 0/100 scores over 15 examples: 1.96 * 50 / sqrt(15) = 25.3 points.
+    assert "only 15 test examples" in small["message"] and "±25 points" in small["message"]
+    assert "--test-fraction" in small["message"]
+
+    write_jsonl(tmp_path / "enough" / "data.jsonl", text_rows(400))
+    code, report, output = prepare(tmp_path / "enough", tmp_path / "out2")
+    assert report["counts"]["test"] == 40 and "small_test_set" not in report["warning_counts"]
