@@ -252,7 +252,9 @@ def check_next(deps: CheckDeps) -> str | None:
     problem = None
     if report.usable and not uploaded:
         problem = "the data is usable but not uploaded: set TUNEBOT_S3_URI so the service can upload it"
-    _finish(deps, dataset_id, status, report.model_dump(mode="json"), uploaded, problem, report.format)
+    # The report goes back to whoever asked: the service's own folders are none of their business.
+    shown = report.model_dump(mode="json") | {"out_dir": uploaded or f"datasets/{dataset_id}"}
+    _finish(deps, dataset_id, status, shown, uploaded, problem, report.format)
     return dataset_id
 
 
