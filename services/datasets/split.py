@@ -135,6 +135,13 @@ def plan_sides(
         notes.append(
             "the source has no train split, so its validation split was split into training and validation"
         )
+    elif counted["test"] and all(name == "test" for name in given):
+        # One file that happens to be called test.csv is the user's whole dataset, not a held-out set.
+        given = [None] * total
+        notes = [
+            "every record is in a split named test and there is nothing else to train on, so they were "
+            "split into train, validation and test as one pool"
+        ]
 
     def by_rank(indices: list[int]) -> list[int]:
         return sorted(indices, key=lambda index: (rank[group_keys[index]], index))

@@ -88,3 +88,23 @@ def test_packed_keys_behave_like_a_list_of_keys() -> None:
         packed[10]
     with pytest.raises(ValueError, match="16 bytes"):
         packed.append(b"short")
+
+
+def test_a_source_split_that_is_all_test_is_pooled_since_nothing_else_trains() -> None:
+    from services.datasets.split import plan_sides
+
+    keys = keys_for(200, 1)
+    outcome = plan_sides(keys, SplitPlan(), ["test"] * 200)
+    assert Counter(outcome.sides) == {"train": 150, "validation": 30, "test": 20}
+    assert "nothing else to train on" in outcome.notes[0]
+
+
+def test_a_source_test_split_is_kept_beside_its_train_split() -> None:
+    from services.datasets.split import plan_sides
+
+    keys = keys_for(300, 1)
+    outcome = plan_sides(keys, SplitPlan(), ["train"] * 200 + ["test"] * 100)
+    assert outcome.sides[200:] == ["test"] * 100
+    assert Counter(outcome.sides[:200]) == {"train": 170, "validation": 30}
+    random = plan_sides(keys, SplitPlan(respect_source=False), ["train"] * 200 + ["test"] * 100)
+    assert Counter(random.sides)["test"] == 30 and random.sides[200:] != ["test"] * 100
