@@ -76,8 +76,8 @@ def signed_request(port: int, text: str, number: int, stub: SlackStub) -> bytes:
             "user_id": f"U{number % 7}",
             "channel_id": "C1",
             "team_id": "T1",
-            "trigger_id": f"bench-{number}",
-            "response_url": stub.api_url + "respond",
+            "trigger_id": stub.issue_trigger(f"bench-{number}"),
+            "response_url": stub.response_url("C1", f"U{number % 7}"),
         }
     )
     head = ["POST /slack/events HTTP/1.1", f"Host: 127.0.0.1:{port}", f"Content-Length: {len(body)}"]

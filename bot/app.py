@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from slack_bolt import App
 from slack_bolt.authorization import AuthorizeResult
@@ -101,7 +102,7 @@ def build_app(
     )
     app.command("/finetune")(on.finetune)
     app.action(blocks.LAUNCH_CONFIRM)(on.launch_confirm)
-    app.action(blocks.LAUNCH_FROM_REPORT)(on.launch_from_report)
+    app.action(re.compile(rf"^{blocks.LAUNCH_FROM_REPORT}(:|$)"))(on.launch_from_report)
     app.action(blocks.LAUNCH_DISMISS)(on.dismiss)
     app.action(blocks.CANCEL_CONFIRM)(on.cancel_confirm)
     app.action(blocks.CANCEL_KEEP)(on.dismiss)

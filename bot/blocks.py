@@ -47,6 +47,11 @@ APPROVE = "approve_launch"
 DECLINE = "decline_launch"
 
 
+def report_launch_id(choice: str) -> str:
+    """The action_id of a report's Launch button: ``launch_from_report:11b`` (bot.app routes the prefix)."""
+    return f"{LAUNCH_FROM_REPORT}:{choice}"
+
+
 def cut(text: str, limit: int = SECTION_LIMIT) -> str:
     """``text`` within ``limit`` characters, marked when something was cut."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -411,13 +416,14 @@ def dataset_report_blocks(dataset: Mapping[str, Any], costs: Mapping[str, float 
         value = dataset["id"]
         both = [costs.get("11b"), costs.get("90b")]
         both_cost = None if None in both else sum(c for c in both if c is not None)
+        # Slack refuses two buttons of one block with the same action_id (invalid_blocks): one id each.
         blocks.append(
             actions(
-                button(f"Launch 11B ({money(costs.get('11b'))})", LAUNCH_FROM_REPORT, f"{value}:11b"),
-                button(f"Launch 90B ({money(costs.get('90b'))})", LAUNCH_FROM_REPORT, f"{value}:90b"),
+                button(f"Launch 11B ({money(costs.get('11b'))})", report_launch_id("11b"), f"{value}:11b"),
+                button(f"Launch 90B ({money(costs.get('90b'))})", report_launch_id("90b"), f"{value}:90b"),
                 button(
                     f"Launch both and compare ({money(both_cost)})",
-                    LAUNCH_FROM_REPORT,
+                    report_launch_id("both"),
                     f"{value}:both",
                     style="primary",
                 ),

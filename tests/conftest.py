@@ -100,6 +100,9 @@ def free_port() -> int:
 
 @pytest.fixture
 def slack_stub() -> Iterator[SlackStub]:
+    """The strict Slack stand-in; a test fails when the code under test sent Slack something it refuses."""
     stub = SlackStub().start()
     yield stub
     stub.stop()
+    refused = stub.unexpected_refusals()
+    assert not refused, f"Slack would refuse what was sent: {refused}"

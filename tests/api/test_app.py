@@ -102,8 +102,8 @@ def test_slack_http_mode_answers_signed_requests_only(
             "user_id": "U1",
             "channel_id": "C1",
             "team_id": "T1",
-            "trigger_id": "1.2.3",
-            "response_url": slack_stub.api_url + "respond",
+            "trigger_id": slack_stub.issue_trigger(),
+            "response_url": slack_stub.response_url("C1", "U1"),
         }
     )
     with TestClient(create_app(load_settings(), role="all")) as client:

@@ -74,27 +74,41 @@ class Bot:
                 "user_id": user,
                 "channel_id": channel,
                 "team_id": "T1",
-                "trigger_id": trigger or f"trigger-{time.monotonic_ns()}",
-                "response_url": self.stub.api_url + "respond",
+                "trigger_id": self.stub.issue_trigger(trigger or None),
+                "response_url": self.stub.response_url(channel, user),
             }
         )
         return self.post(body, "application/x-www-form-urlencoded")
 
     def click(
-        self, action_id: str, value: str, user: str = "U1", channel: str = "C1", message_ts: str = "1.1"
+        self,
+        action_id: str,
+        value: str,
+        user: str = "U1",
+        channel: str = "C1",
+        message_ts: str = "1.1",
+        block_id: str = "b",
     ) -> httpx.Response:
+        """A click on a button of message ``message_ts``: a channel message when the stand-in holds one
+        there (the report, a card), else an ephemeral reply to ``user``."""
+        shown = self.stub.messages.get((channel, message_ts))
         payload = {
             "type": "block_actions",
             "user": {"id": user},
             "team": {"id": "T1"},
             "channel": {"id": channel},
-            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
-            "trigger_id": f"trigger-{time.monotonic_ns()}",
-            "response_url": self.stub.api_url + "respond",
+            "container": {
+                "type": "message",
+                "message_ts": message_ts,
+                "channel_id": channel,
+                "is_ephemeral": shown is None or shown.user is not None,
+            },
+            "trigger_id": self.stub.issue_trigger(),
+            "response_url": self.stub.response_url(channel, user, message_ts),
             "actions": [
                 {
                     "action_id": action_id,
-                    "block_id": "b",
+                    "block_id": block_id,
                     "value": value,
                     "type": "button",
                     "action_ts": str(time.time()),

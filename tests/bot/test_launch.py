@@ -58,8 +58,8 @@ def test_a_double_click_on_launch_starts_one_launch(bot: Bot) -> None:
 def test_the_report_buttons_launch_once_per_message_and_choice(bot: Bot) -> None:
     dataset_id = bot.dataset()
 
-    bot.click(blocks.LAUNCH_FROM_REPORT, f"{dataset_id}:both", message_ts="1700.1")
-    bot.click(blocks.LAUNCH_FROM_REPORT, f"{dataset_id}:both", message_ts="1700.1")
+    bot.click(blocks.report_launch_id("both"), f"{dataset_id}:both", message_ts="1700.1")
+    bot.click(blocks.report_launch_id("both"), f"{dataset_id}:both", message_ts="1700.1")
     replies = bot.responses(2)
 
     jobs = bot.service.list_jobs(limit=50)["jobs"]

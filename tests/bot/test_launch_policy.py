@@ -16,7 +16,7 @@ def extra_env() -> dict[str, str]:
 def test_a_launch_outside_the_allowed_channels_is_refused(bot: Bot) -> None:
     dataset_id = bot.dataset()
 
-    bot.click(blocks.LAUNCH_FROM_REPORT, f"{dataset_id}:11b", channel="COTHER")
+    bot.click(blocks.report_launch_id("11b"), f"{dataset_id}:11b", channel="COTHER")
 
     assert "Launches happen only in <#CLAUNCH>" in bot.last_response()["text"]
     assert bot.service.list_jobs()["jobs"] == []
@@ -25,7 +25,7 @@ def test_a_launch_outside_the_allowed_channels_is_refused(bot: Bot) -> None:
 def test_above_the_cost_cap_an_admin_approves_by_dm(bot: Bot) -> None:
     dataset_id = bot.dataset()
 
-    bot.click(blocks.LAUNCH_FROM_REPORT, f"{dataset_id}:11b", channel="CLAUNCH", message_ts="9.9")
+    bot.click(blocks.report_launch_id("11b"), f"{dataset_id}:11b", channel="CLAUNCH", message_ts="9.9")
     waiting = bot.last_response(1)
     dm = wait_for(lambda: bot.stub.calls_to("chat.postMessage"))[0].params
     approve = dm["blocks"][1]["elements"][0]
