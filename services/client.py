@@ -79,6 +79,22 @@ class ServiceClient:
         )
         return result
 
+    def estimate_launch(
+        self,
+        *,
+        dataset_id: str,
+        models: list[str],
+        epochs: int | None = None,
+        learning_rate: float | None = None,
+        evaluate: bool = True,
+    ) -> dict[str, Any]:
+        """What a launch with these fields would cost (the figures it would store); launches nothing."""
+        body: dict[str, Any] = {"dataset_id": dataset_id, "models": models, "evaluate": evaluate}
+        optional = {"epochs": epochs, "learning_rate": learning_rate}
+        body.update({key: value for key, value in optional.items() if value is not None})
+        estimate: dict[str, Any] = self._request("POST", "/api/v1/estimates", json=body)
+        return estimate
+
     def list_jobs(
         self,
         *,

@@ -12,7 +12,8 @@ from collections import Counter
 from pydantic import BaseModel, Field
 
 from services.datasets.model import Finding
-from services.tuning.recommend import CostEstimate, ModelSize, Recommendation
+from services.tuning.costs import CostEstimate
+from services.tuning.recommend import ModelSize, Recommendation
 
 MAX_LISTED_PER_CODE = 1_000
 

@@ -14,8 +14,9 @@ from services.datasets.report import Counts, FindingLog, JsonAnswers, ModelFit, 
 from services.datasets.rules import JsonAnswerTally, record_count_findings, small_test_finding
 from services.datasets.split import PackedKeys, Side, SplitOutcome
 from services.datasets.writer import PLACEHOLDER_S3_URI
+from services.tuning.costs import estimate_cost
 from services.tuning.pricing import PriceTable
-from services.tuning.recommend import MODEL_SIZES, ModelSize, estimate_cost, recommend
+from services.tuning.recommend import MODEL_SIZES, ModelSize, recommend
 
 SPLIT_CODES: dict[SourceSplit | None, int] = {None: 0, "train": 1, "validation": 2, "test": 3}
 SPLIT_NAMES: list[SourceSplit | None] = [None, "train", "validation", "test"]

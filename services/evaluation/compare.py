@@ -46,13 +46,20 @@ class ExampleOutcome(_Frozen):
 
 
 class SizeEvaluation(_Frozen):
-    """Everything measured for one model size: base and fine-tuned outcomes on the same test set."""
+    """Everything measured for one model size: base and fine-tuned outcomes on the same test set.
+
+    The costs are the parts of the job's launch estimate (training and storage; evaluation), so the
+    comparison's total is the figure the user saw before launching; ``evaluation_billed_usd`` is the
+    evaluation as it ran, priced by the same functions, shown beside it and never added to it.
+    """
 
     size: ModelSize
     base: tuple[ExampleOutcome, ...]
     fine_tuned: tuple[ExampleOutcome, ...]
     training_cost_usd: float | None = Field(default=None, ge=0.0)
     evaluation_cost_usd: float | None = Field(default=None, ge=0.0)
+    evaluation_billed_usd: float | None = Field(default=None, ge=0.0)
+    cost_note: str | None = None
     training_seconds: float | None = Field(default=None, ge=0.0)
 
 
@@ -79,11 +86,16 @@ class SizeSummary(_Frozen):
     f1_uplift_percent: float | None = Field(description="None when the base model scored 0")
     exact_match_uplift_points: float
     exact_match_uplift_percent: float | None
-    training_cost_usd: float | None
-    evaluation_cost_usd: float | None
-    total_cost_usd: float | None = Field(description="training + evaluation; None when either is unknown")
-    f1_per_dollar: float | None = Field(description="fine-tuned F1 points per USD of total cost")
+    training_cost_usd: float | None = Field(description="the launch estimate's training and storage")
+    evaluation_cost_usd: float | None = Field(description="the launch estimate's evaluation")
+    total_cost_usd: float | None = Field(
+        description="the launch estimate (training + evaluation), the figure shown at launch; None if unknown"
+    )
+    f1_per_dollar: float | None = Field(description="fine-tuned F1 points per USD of estimated cost")
     training_seconds: float | None
+    evaluation_billed_usd: float | None = Field(
+        default=None, description="the evaluation as it ran, priced from its tokens and hours"
+    )
 
 
 class SizeDifference(_Frozen):
@@ -119,6 +131,7 @@ class SizeComparison(_Frozen):
     small_share_of_large_f1_percent: float | None = Field(description="11B fine-tuned F1 as % of 90B's")
     disagreements: tuple[Disagreement, ...]
     verdict: str
+    cost_note: str | None = Field(default=None, description="set when a price behind the costs is doubtful")
 
 
 # -------------------------------------------------------------------------------------- computation
@@ -152,7 +165,7 @@ def _percent_change(before: float, after: float) -> float | None:
 def _total_cost(evaluation: SizeEvaluation) -> float | None:
     if evaluation.training_cost_usd is None or evaluation.evaluation_cost_usd is None:
         return None
-    return evaluation.training_cost_usd + evaluation.evaluation_cost_usd
+    return round(evaluation.training_cost_usd + evaluation.evaluation_cost_usd, 2)
 
 
 def _summarise(
@@ -185,6 +198,7 @@ def _summarise(
         total_cost_usd=total,
         f1_per_dollar=_clean(tuned_f1 / total) if total else None,
         training_seconds=evaluation.training_seconds,
+        evaluation_billed_usd=evaluation.evaluation_billed_usd,
     )
 
 
@@ -290,6 +304,7 @@ def compare_sizes(
         small_share_of_large_f1_percent=share,
         disagreements=_disagreements(shared_ids, runs["11B fine-tuned"], runs["90B fine-tuned"]),
         verdict=write_verdict(difference, summary_small, summary_large, cost_ratio, share, sandbox=sandbox),
+        cost_note=small.cost_note or large.cost_note,
     )
 
 
@@ -332,7 +347,7 @@ def write_verdict(
     """One line a team lead can act on: who leads, whether it is real, and what it costs."""
     gap = difference.f1_points
     if difference.excludes_zero and gap > 0:
-        cost = f" at {cost_ratio:.1f}× the cost" if cost_ratio is not None else ""
+        cost = f" at {cost_ratio:.1f}× the estimated cost" if cost_ratio is not None else ""
         text = f"90B leads by {_points(gap)} F1 ({_interval_text(difference.interval)}){cost}"
         if cost_ratio is None:
             text += f"; {_missing_cost_note(small, large)}"
@@ -344,7 +359,7 @@ def write_verdict(
         flipped = Interval(low=-difference.interval.high, high=-difference.interval.low)
         text = f"11B leads by {_points(-gap)} F1 ({_interval_text(flipped)})"
         if cost_ratio is not None:
-            text += f" and 90B costs {cost_ratio:.1f}× as much: ship 11B."
+            text += f" and 90B is estimated at {cost_ratio:.1f}× the cost: ship 11B."
         else:
             text += f": ship 11B; {_missing_cost_note(small, large)}."
     else:
@@ -353,7 +368,7 @@ def write_verdict(
             "includes 0)"
         )
         if cost_ratio is not None:
-            text += f"; 90B costs {cost_ratio:.1f}× as much, so 11B is the better buy."
+            text += f"; 90B is estimated at {cost_ratio:.1f}× the cost, so 11B is the better buy."
         else:
             text += f"; prefer 11B, the smaller model; {_missing_cost_note(small, large)}."
     return f"{SANDBOX_LABEL} — {text}" if sandbox else text
@@ -376,10 +391,12 @@ def _summary_line(summary: SizeSummary) -> str:
         f"EM {_points(summary.base_exact_match)} → {_points(summary.fine_tuned_exact_match)}"
     ]
     if summary.total_cost_usd is not None:
-        per_dollar = f", {summary.f1_per_dollar:.2f} F1/$" if summary.f1_per_dollar is not None else ""
-        parts.append(f"cost ${summary.total_cost_usd:,.2f}{per_dollar}")
+        per_dollar = f", {summary.f1_per_dollar:.2f} F1 per estimated $" if summary.f1_per_dollar else ""
+        parts.append(f"estimated ${summary.total_cost_usd:,.2f}{per_dollar}")
     else:
-        parts.append("cost unknown")
+        parts.append("cost not estimated")
+    if summary.evaluation_billed_usd is not None:
+        parts.append(f"evaluation as run ${summary.evaluation_billed_usd:,.2f}")
     if summary.training_seconds is not None:
         parts.append(f"trained in {_duration(summary.training_seconds)}")
     return "; ".join(parts)
@@ -404,6 +421,10 @@ def render_comparison_text(comparison: SizeComparison) -> str:
         f"{_interval_text(difference.interval)}, {'excludes' if difference.excludes_zero else 'includes'} 0)"
     )
     lines.append(f"Verdict: {comparison.verdict}")
+    lines.append(
+        "Costs are the launch estimates"
+        + (f" ({comparison.cost_note})." if comparison.cost_note else ", not a bill.")
+    )
     if comparison.disagreements:
         lines.append("Where they disagree most:")
         for item in comparison.disagreements:

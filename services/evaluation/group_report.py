@@ -86,24 +86,37 @@ def _outcomes(
 def _size_evaluation(
     session: Session, job: Job, evaluations: Mapping[str, Evaluation], examples: Mapping[str, HeldOutExample]
 ) -> SizeEvaluation:
-    evaluation_costs = [evaluations[variant].cost_usd for variant in (BASE, FINE_TUNED)]
+    billed = [evaluations[variant].cost_usd for variant in (BASE, FINE_TUNED)]
     seconds = (
         (job.finished_at - job.submitted_at).total_seconds()
         if job.finished_at is not None and job.submitted_at is not None
         else None
     )
+    training, evaluation = estimate_parts(job)
     return SizeEvaluation(
         size=SIZES[job.model],
         base=_outcomes(session, evaluations[BASE].id, examples),
         fine_tuned=_outcomes(session, evaluations[FINE_TUNED].id, examples),
-        training_cost_usd=job.cost_estimate_usd,
-        evaluation_cost_usd=(
-            None
-            if any(cost is None for cost in evaluation_costs)
-            else sum(c or 0.0 for c in evaluation_costs)
+        training_cost_usd=training,
+        evaluation_cost_usd=evaluation,
+        evaluation_billed_usd=(
+            None if any(cost is None for cost in billed) else round(sum(c or 0.0 for c in billed), 2)
         ),
+        cost_note=job.cost_note,
         training_seconds=max(seconds, 0.0) if seconds is not None else None,
     )
+
+
+def estimate_parts(job: Job) -> tuple[float | None, float | None]:
+    """The job's launch estimate as (training and storage, evaluation); they add up to the estimate.
+
+    The evaluation is already inside the estimate: adding the evaluation's own cost to the estimate
+    would count it twice. A job launched before estimates were stored in parts counts it all as training.
+    """
+    if job.cost_estimate_usd is None:
+        return None, None
+    evaluation = float((job.cost_estimate or {}).get("evaluation_usd") or 0.0)
+    return round(job.cost_estimate_usd - evaluation, 2), evaluation
 
 
 def _ready_jobs(

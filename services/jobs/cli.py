@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import sys
 import time
 import uuid
 from enum import StrEnum
@@ -20,6 +21,7 @@ import typer
 from services.client import ServiceClient, ServiceError
 from services.platform.config import ConfigError, load_settings
 from services.platform.labels import SANDBOX_LABEL
+from services.tuning.costs import estimate_text
 
 jobs_app = typer.Typer(
     help="Launch, follow and cancel fine-tuning jobs through the job service.", no_args_is_help=True
@@ -68,7 +70,7 @@ def _call(action: Any, *args: Any, **kwargs: Any) -> Any:
 
 def _line(job: dict[str, Any]) -> str:
     cost = job.get("cost_estimate_usd")
-    cost_text = f"~${cost:,.2f}" if isinstance(cost, int | float) else "cost unknown"
+    cost_text = estimate_text(cost if isinstance(cost, int | float) else None, job.get("cost_note"))
     return (
         f"{job['id']}  {job['model']:<3}  {job['status']:<10}  {job['name']}  "
         f"epochs {job['epochs']} (recommended {job['recommended_epochs']}), "
@@ -101,16 +103,47 @@ def launch(
     idempotency_key: str | None = typer.Option(
         None, help="Repeat a launch safely: the same key never starts a second job (default: a new key)."
     ),
+    yes: bool = typer.Option(
+        False, "--yes", "-y", help="Accept the estimate without asking (for scripts); it is still printed."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the API's JSON answer."),
 ) -> None:
-    """Launch one or both model sizes on a dataset."""
+    """Show what a launch of one or both model sizes would cost, ask, then launch it."""
     key = idempotency_key or f"cli-{uuid.uuid4().hex}"
     client = _client()
+    sizes = [size.value for size in dict.fromkeys(model)]
+    estimate = _call(
+        client.estimate_launch,
+        dataset_id=dataset_id,
+        models=sizes,
+        epochs=epochs,
+        learning_rate=learning_rate,
+        evaluate=evaluate,
+    )
+    for line in estimate_lines(estimate):
+        typer.echo(line, err=as_json)  # with --json, stdout carries only the API's answer
+    if estimate["approval_required"] and approved_by is None:
+        typer.echo(
+            f"approval_required: the estimate is above the cost cap of ${estimate['cost_cap_usd']:,.2f} "
+            "(TUNEBOT_MAX_LAUNCH_COST_USD): launch again with --approved-by set to an admin",
+            err=True,
+        )
+        raise typer.Exit(1)
+    if not yes:
+        if not sys.stdin.isatty():
+            typer.echo(
+                "not launched: nobody to ask (no terminal). Rerun with --yes to accept the estimate above.",
+                err=True,
+            )
+            raise typer.Exit(2)
+        if not typer.confirm("Launch, accepting this estimate?", default=False, err=as_json):
+            typer.echo("not launched", err=as_json)
+            raise typer.Exit(1)
     answer = _call(
         client.launch_jobs,
         key,
         dataset_id=dataset_id,
-        models=[size.value for size in dict.fromkeys(model)],
+        models=sizes,
         requested_by=requested_by or f"cli:{getpass.getuser()}",
         epochs=epochs,
         learning_rate=learning_rate,
@@ -125,8 +158,26 @@ def launch(
     typer.echo(f"group {answer['group_id']} {verb} (idempotency key {key})")
     for job in answer["jobs"]:
         typer.echo(_line(job))
-    for warning in answer["warnings"]:
-        typer.echo(f"warning: {warning}")
+
+
+def estimate_lines(estimate: dict[str, Any]) -> list[str]:
+    """What the launch would run and cost, one line per size and the total, before anything is billed."""
+    label = f" ({SANDBOX_LABEL})" if estimate.get("sandbox") else ""
+    lines = [
+        f"Estimate for dataset {estimate['dataset_name']} ({estimate['dataset_id']}, "
+        f"{estimate['examples']:,} training examples){label}:"
+    ]
+    for job in estimate["jobs"]:
+        cost = job["cost"]
+        lines.append(
+            f"  {job['model'].upper()}: {job['epochs']} epochs (recommended {job['recommended_epochs']}), "
+            f"lr {job['learning_rate']:g} (recommended {job['recommended_learning_rate']:g}): "
+            f"estimated ${cost['total_usd']:,.2f} (training ${cost['training_usd']:,.2f}, storage "
+            f"${cost['storage_usd_per_month']:,.2f} a month, evaluation ${cost['evaluation_usd']:,.2f})"
+        )
+    lines.append(f"  total: {estimate_text(estimate['total_usd'], estimate.get('note'))}")
+    lines.extend(f"warning: {warning}" for warning in estimate.get("warnings") or [])
+    return lines
 
 
 @jobs_app.command("list")

@@ -10,26 +10,25 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.aws.bedrock import JOB_NAME_PREFIX
 from services.aws.errors import AwsError
-from services.datasets.model import DatasetStatus
 from services.jobs import repository
 from services.jobs.changes import announce, move_if
 from services.jobs.deps import JobDeps, outputs_root
+from services.jobs.estimate import guard_cost, plan_launch
 from services.jobs.model import WAITING, JobStatus, can_cancel
 from services.jobs.repository import JobFilter
 from services.jobs.results import STOPPED_NOTE
 from services.jobs.submit import submit_ready
-from services.platform.config import Settings
 from services.platform.db import unit_of_work
-from services.platform.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
-from services.platform.tables import Dataset, Job, JobGroup, new_id
-from services.tuning.recommend import MODEL_SIZES, ModelSize, check_override, estimate_cost, recommend
+from services.platform.errors import Conflict, Invalid, NotFound, Unavailable
+from services.platform.tables import Job, JobGroup, new_id
+from services.tuning.costs import estimate_text
+from services.tuning.recommend import ModelSize
 
 log = logging.getLogger(__name__)
 
@@ -81,117 +80,60 @@ def launch_jobs(deps: JobDeps, request: LaunchRequest) -> LaunchResult:
     return result
 
 
-def _refuse_sizes_the_data_does_not_fit(report: dict[str, Any], models: tuple[ModelSize, ...]) -> None:
-    """A size some records are too long for would fail at Bedrock: refuse it, naming the records."""
-    fit = report.get("model_fit") or {}
-    fits = fit.get("fits")
-    if fits is None:
-        return  # a report from before model fit was recorded
-    for model in models:
-        if model not in fits:
-            named = ", ".join((fit.get("records_over_limit") or {}).get(model, [])[:5])
-            count = int((fit.get("over_limit") or {}).get(model, 0))
-            raise Conflict(
-                "dataset_does_not_fit_model",
-                f"{count:,} records of this dataset are over Llama 3.2 {model.upper()}'s per-record token "
-                f"limit ({named}{' ...' if count > 5 else ''}): launch "
-                f"{' or '.join(size.upper() for size in fits) or 'no size'} instead, or shorten those "
-                "records and check the dataset again",
-                "models",
-            )
-
-
 def _create_group(session: Session, deps: JobDeps, request: LaunchRequest) -> LaunchResult:
     settings = deps.settings
-    if not request.models or len(set(request.models)) != len(request.models):
-        raise Invalid("invalid_models", 'models: give ["11b"], ["90b"] or ["11b", "90b"]', "models")
-    for model in request.models:
-        if model not in MODEL_SIZES:
-            raise Invalid("invalid_models", f"models: {model!r} is not 11b or 90b", "models")
-    dataset = session.get(Dataset, request.dataset_id)
-    if dataset is None:
-        raise NotFound(
-            "dataset_not_found",
-            "no dataset has that id: list them with `tunebot datasets list`",
-            "dataset_id",
-        )
-    if dataset.status != DatasetStatus.READY or not dataset.s3_uri:
-        raise Conflict(
-            "dataset_not_ready",
-            f"dataset {dataset.id} is {dataset.status} and not uploaded to S3: launch only a ready dataset "
-            "(see its report for what to fix)",
-            "dataset_id",
-        )
+    plan = plan_launch(
+        session,
+        deps,
+        dataset_id=request.dataset_id,
+        models=request.models,
+        epochs=request.epochs,
+        learning_rate=request.learning_rate,
+        evaluate=request.evaluate,
+    )
     if settings.s3_uri is None and not deps.sandbox:
         raise Unavailable("not_configured", "set TUNEBOT_S3_URI (bucket and prefix for job outputs)")
     if settings.role_arn is None and not deps.sandbox:
         raise Unavailable("not_configured", "set TUNEBOT_ROLE_ARN (the IAM role Bedrock assumes)")
-
-    report = dataset.report or {}
-    _refuse_sizes_the_data_does_not_fit(report, request.models)
-    counts = report.get("counts") or {}
-    tokens = report.get("tokens") or {}
-    train = int(counts.get("train", 0))
-    test_records = int(counts.get("test", 0)) if request.evaluate else 0
-    test_tokens = int(tokens.get("test_total", 0)) if request.evaluate else 0
+    # The cap compares the very total the estimate showed (plan_launch computes both).
+    guard_cost(settings, request.approved_by, plan.total_usd)
 
     group = JobGroup(
         id=new_id(),
         idempotency_key=request.idempotency_key,
-        dataset_id=dataset.id,
+        dataset_id=plan.dataset_id,
         requested_by=request.requested_by,
         approved_by=request.approved_by,
         slack_channel=request.slack_channel,
         slack_thread_ts=request.slack_thread_ts,
+        cost_estimate_usd=plan.total_usd,
     )
     jobs: list[Job] = []
-    warnings: list[str] = []
-    total = 0.0
-    for model in request.models:
-        recommendation = recommend(train, model)
-        epochs = request.epochs if request.epochs is not None else recommendation.epochs
-        learning_rate = (
-            request.learning_rate if request.learning_rate is not None else recommendation.learning_rate
-        )
-        check = check_override(epochs, learning_rate, recommendation)
-        if not check.allowed:
-            field_name = "epochs" if "epochs" in (check.refusal or "") else "learning_rate"
-            raise Invalid("out_of_range", check.refusal or "out of range", field_name)
-        warnings.extend(w for w in check.warnings if w not in warnings)
-        cost = estimate_cost(
-            model=model,
-            epochs=epochs,
-            train_tokens=int(tokens.get("train_total", 0)),
-            test_records=test_records,
-            test_tokens=test_tokens,
-            prices=deps.prices,
-        )
-        total += cost.total_usd
+    for planned in plan.jobs:
         job_id = new_id()
         jobs.append(
             Job(
                 id=job_id,
                 group_id=group.id,
-                dataset_id=dataset.id,
-                model=model,
-                name=(request.name or f"{dataset.name}-{model}")[:200],
+                dataset_id=plan.dataset_id,
+                model=planned.model,
+                name=(request.name or f"{plan.dataset_name}-{planned.model}")[:200],
                 status=JobStatus.PENDING,
                 requested_by=request.requested_by,
                 evaluate=request.evaluate,
                 sandbox=deps.sandbox,
                 bedrock_job_name=f"{JOB_NAME_PREFIX}{job_id}",
-                custom_model_name=f"tunebot-{model}-{job_id}",
+                custom_model_name=f"tunebot-{planned.model}-{job_id}",
                 client_request_token=job_id,
                 output_s3_uri=f"{outputs_root(settings)}/jobs/{job_id}/output",
-                epochs=epochs,
-                learning_rate=learning_rate,
-                recommended_epochs=recommendation.epochs,
-                recommended_learning_rate=recommendation.learning_rate,
-                cost_estimate_usd=cost.total_usd,
+                epochs=planned.epochs,
+                learning_rate=planned.learning_rate,
+                recommended_epochs=planned.recommendation.epochs,
+                recommended_learning_rate=planned.recommendation.learning_rate,
+                cost_estimate_usd=planned.cost.total_usd,
+                cost_estimate=planned.cost.model_dump(mode="json"),
             )
         )
-    _guard_cost(settings, request.approved_by, total)
-    group.cost_estimate_usd = round(total, 2)
     session.add(group)
     session.flush()
     for job in jobs:
@@ -201,36 +143,18 @@ def _create_group(session: Session, deps: JobDeps, request: LaunchRequest) -> La
             session,
             job,
             "job.created",
-            f"{job.name}: {job.model.upper()} launch accepted, estimated ${job.cost_estimate_usd:,.2f}",
+            f"{job.name}: {job.model.upper()} launch accepted, "
+            f"{estimate_text(job.cost_estimate_usd, job.cost_note)}",
             epochs=job.epochs,
             learning_rate=job.learning_rate,
             recommended_epochs=job.recommended_epochs,
             recommended_learning_rate=job.recommended_learning_rate,
             cost_estimate_usd=job.cost_estimate_usd,
-            warnings=warnings,
+            cost_note=job.cost_note,
+            warnings=plan.warnings,
         )
     log.info("jobs launched", extra={"group_id": group.id, "jobs": ",".join(j.id for j in jobs)})
-    return LaunchResult(group.id, [job.id for job in jobs], created=True, warnings=warnings)
-
-
-def _guard_cost(settings: Settings, approved_by: str | None, total: float) -> None:
-    if total <= settings.max_launch_cost_usd:
-        return
-    limit = f"${settings.max_launch_cost_usd:,.2f} (TUNEBOT_MAX_LAUNCH_COST_USD)"
-    if approved_by is None:
-        admins = ", ".join(settings.admins) or "none configured: set TUNEBOT_ADMINS"
-        raise Forbidden(
-            "approval_required",
-            f"the estimate ${total:,.2f} is above {limit}: launch again with approved_by set to an admin "
-            f"({admins})",
-            "approved_by",
-        )
-    if approved_by not in settings.admins:
-        raise Forbidden(
-            "not_an_admin",
-            f"{approved_by} is not in TUNEBOT_ADMINS, so cannot approve ${total:,.2f} above {limit}",
-            "approved_by",
-        )
+    return LaunchResult(group.id, [job.id for job in jobs], created=True, warnings=plan.warnings)
 
 
 def cancel_job(deps: JobDeps, job_id: str, requested_by: str | None = None) -> Job:

@@ -16,9 +16,11 @@ from services.api.errors import ApiError
 from services.evaluation.group_report import comparison_chart_path, loss_curves_path
 from services.jobs import service
 from services.jobs.deps import JobDeps
+from services.jobs.estimate import estimate_launch
 from services.jobs.model import JobStatus
 from services.jobs.repository import JobFilter
 from services.jobs.service import LaunchRequest, cancel_job, find_jobs, launch_jobs
+from services.tuning.costs import CostEstimate
 from services.tuning.recommend import BEDROCK_EPOCHS, BEDROCK_LEARNING_RATE, Recommendation, recommend
 
 router = APIRouter()
@@ -63,7 +65,13 @@ class JobOut(BaseModel):
     learning_rate: float
     recommended_epochs: int
     recommended_learning_rate: float
-    cost_estimate_usd: float | None
+    cost_estimate_usd: float | None = Field(description="An estimate, never a quote: see cost_note")
+    cost_estimate: CostEstimate | None = Field(
+        None, description="The launch's estimate in parts, with the note on the prices it used"
+    )
+    cost_note: str | None = Field(
+        None, description="Set when a price behind the estimate is a placeholder or unconfirmed"
+    )
     failure_message: str | None
     failure_hint: str | None
     metrics: dict[str, Any] | None
@@ -84,7 +92,8 @@ class GroupOut(BaseModel):
     dataset_id: str
     requested_by: str
     approved_by: str | None
-    cost_estimate_usd: float | None
+    cost_estimate_usd: float | None = Field(description="The launch's estimate, never a quote")
+    cost_note: str | None = None
     slack_channel: str | None
     slack_thread_ts: str | None
     slack_message_ts: str | None
@@ -121,6 +130,43 @@ class LaunchIn(BaseModel):
     slack_channel: SlackId | None = None
     slack_thread_ts: SlackId | None = None
     name: str | None = Field(None, min_length=1, max_length=200, pattern=NO_NUL)
+
+
+class EstimateIn(BaseModel):
+    """What a launch would run: the same fields as a launch, nothing billable happens."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset_id: str = Field(min_length=1, max_length=32, pattern=NO_NUL)
+    models: list[ModelName] = Field(min_length=1, max_length=2, json_schema_extra={"uniqueItems": True})
+    epochs: int | None = Field(None, ge=BEDROCK_EPOCHS[0], le=BEDROCK_EPOCHS[1])
+    learning_rate: float | None = Field(None, ge=BEDROCK_LEARNING_RATE[0], le=BEDROCK_LEARNING_RATE[1])
+    evaluate: bool = True
+
+
+class PlannedJobOut(BaseModel):
+    model: ModelName
+    epochs: int
+    learning_rate: float
+    recommended_epochs: int
+    recommended_learning_rate: float
+    cost: CostEstimate
+
+
+class EstimateOut(BaseModel):
+    """The figures a launch with the same fields would store, and compare with the cost cap."""
+
+    estimate: Literal[True] = True
+    dataset_id: str
+    dataset_name: str
+    examples: int
+    sandbox: bool
+    jobs: list[PlannedJobOut]
+    total_usd: float
+    note: str | None = Field(description="Set when a price behind them is a placeholder or unconfirmed")
+    cost_cap_usd: float
+    approval_required: bool = Field(description="The total is above the cap: an admin must approve")
+    warnings: list[str]
 
 
 class LaunchOut(BaseModel):
@@ -202,6 +248,45 @@ def launch(
         created=result.created,
         jobs=[JobOut.model_validate(job) for job in result.jobs],
         warnings=result.warnings,
+    )
+
+
+@router.post(
+    "/estimates",
+    response_model=EstimateOut,
+    summary="What a launch would cost, per model and in total; nothing is launched or billed",
+    responses=errors(404, 409, 422, 503),
+)
+def estimate(body: EstimateIn, deps: Deps) -> EstimateOut:
+    plan = estimate_launch(
+        deps,
+        dataset_id=body.dataset_id,
+        models=body.models,
+        epochs=body.epochs,
+        learning_rate=body.learning_rate,
+        evaluate=body.evaluate,
+    )
+    return EstimateOut(
+        dataset_id=plan.dataset_id,
+        dataset_name=plan.dataset_name,
+        examples=plan.examples,
+        sandbox=plan.sandbox,
+        jobs=[
+            PlannedJobOut(
+                model=job.model,
+                epochs=job.epochs,
+                learning_rate=job.learning_rate,
+                recommended_epochs=job.recommendation.epochs,
+                recommended_learning_rate=job.recommendation.learning_rate,
+                cost=job.cost,
+            )
+            for job in plan.jobs
+        ],
+        total_usd=plan.total_usd,
+        note=plan.note,
+        cost_cap_usd=plan.cost_cap_usd,
+        approval_required=plan.approval_required,
+        warnings=plan.warnings,
     )
 
 

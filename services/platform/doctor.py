@@ -1,4 +1,4 @@
-"""`tunebot doctor`: one line per dependency, OK / FAIL / SKIP with the reason and the fix.
+"""`tunebot doctor`: one line per dependency, OK / WARN / FAIL / SKIP with the reason and the fix.
 
 Every check catches its own failure: a broken dependency is a line of output, never a traceback.
 Nothing here prints a secret (tokens are SecretStr; error texts from boto3 and Slack carry none).
@@ -15,7 +15,7 @@ from services.aws.errors import AwsError, aws_errors
 from services.platform.backend import resolve_backend
 from services.platform.config import Settings
 
-Status = Literal["OK", "FAIL", "SKIP"]
+Status = Literal["OK", "WARN", "FAIL", "SKIP"]
 BASE_MODELS = ("meta.llama3-2-11b-instruct-v1:0:128k", "meta.llama3-2-90b-instruct-v1:0:128k")
 BEDROCK_REGION = "us-west-2"
 
@@ -38,6 +38,10 @@ def ok(name: str, detail: str) -> CheckResult:
 
 def fail(name: str, detail: str, fix: str) -> CheckResult:
     return CheckResult(name, "FAIL", detail, fix)
+
+
+def warn(name: str, detail: str, fix: str) -> CheckResult:
+    return CheckResult(name, "WARN", detail, fix)
 
 
 def skip(name: str, detail: str, fix: str = "") -> CheckResult:
@@ -194,8 +198,29 @@ def check_slack(settings: Settings) -> CheckResult:
     return ok("slack", f"bot {answer.get('user')} in {answer.get('team')}{signing}")
 
 
+def check_prices(settings: Settings) -> CheckResult:
+    """Estimates are only as good as the price table: warn while any price is not a published figure."""
+    from services.tuning.costs import HOW_TO_SET_PRICES
+    from services.tuning.pricing import PricesError, load_prices
+
+    try:
+        table = load_prices(settings.prices_file)
+    except PricesError as error:
+        return fail("prices", str(error), "fix TUNEBOT_PRICES_FILE, or unset it for the shipped table")
+    statuses = [price.status for model in table.models.values() for _, price in model]
+    placeholders, unconfirmed = statuses.count("placeholder"), statuses.count("unconfirmed")
+    if placeholders or unconfirmed:
+        return warn(
+            "prices",
+            f"{placeholders} placeholder and {unconfirmed} unconfirmed prices (as of {table.as_of}): "
+            "estimates say so",
+            f"{HOW_TO_SET_PRICES} (`tunebot prices` shows each price's source)",
+        )
+    return ok("prices", f"all published, as of {table.as_of}")
+
+
 def run_checks(settings: Settings) -> list[CheckResult]:
-    results = [check_database(settings)]
+    results = [check_database(settings), check_prices(settings)]
     if resolve_backend(settings) == "sandbox":
         results.append(
             skip("aws", "sandbox backend: jobs are simulated offline", "configure AWS for real jobs")

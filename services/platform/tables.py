@@ -126,6 +126,11 @@ class JobGroup(Base):
 
     jobs: Mapped[list[Job]] = relationship(back_populates="group", order_by="Job.model")
 
+    @property
+    def cost_note(self) -> str | None:
+        """The note on the prices behind the group's estimate: the first of its jobs' notes."""
+        return next((job.cost_note for job in self.jobs if job.cost_note), None)
+
 
 class Job(LeaseColumns, Base):
     __tablename__ = "jobs"
@@ -156,6 +161,9 @@ class Job(LeaseColumns, Base):
     recommended_epochs: Mapped[int] = mapped_column(Integer)
     recommended_learning_rate: Mapped[float] = mapped_column(Float)
     cost_estimate_usd: Mapped[float | None] = mapped_column(Float)
+    # The estimate the launch showed and the cost cap compared (services.tuning.costs.CostEstimate as
+    # JSON): its parts and its note on the prices it used (migration 0003; None on older jobs).
+    cost_estimate: Mapped[dict[str, Any] | None]
 
     failure_message: Mapped[str | None] = mapped_column(Text)
     failure_hint: Mapped[str | None] = mapped_column(Text)
@@ -168,6 +176,13 @@ class Job(LeaseColumns, Base):
     finished_at: Mapped[datetime | None]
 
     group: Mapped[JobGroup] = relationship(back_populates="jobs")
+
+    @property
+    def cost_note(self) -> str | None:
+        """The few words on the prices the estimate rests on (placeholder, unconfirmed), or None."""
+        note = (self.cost_estimate or {}).get("note")
+        return note if isinstance(note, str) else None
+
     # Read with the job (selectin), so an API answer can show its scores after the session closed.
     evaluations: Mapped[list[Evaluation]] = relationship(
         viewonly=True, lazy="selectin", order_by="Evaluation.variant"

@@ -1,19 +1,17 @@
-"""Hyperparameter and model-size recommendations (DESIGN §4) and the cost estimate. Pure: no I/O.
+"""Hyperparameter and model-size recommendations (DESIGN §4). Pure: no I/O.
 
 The rules come from the seed's experiments: fewer examples need more passes at a gentle learning
 rate; many examples need fewer passes and tolerate a higher rate. Every value is clamped to what
-Bedrock accepts for Llama 3.2 (epochs 1-10, learning rate 5e-6-0.1, batch size 1).
+Bedrock accepts for Llama 3.2 (epochs 1-10, learning rate 5e-6-0.1, batch size 1). What a launch
+costs is ``services.tuning.costs``.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Literal
 
 from pydantic import BaseModel
-
-from services.tuning.pricing import PriceTable
 
 ModelSize = Literal["11b", "90b"]
 MODEL_SIZES: tuple[ModelSize, ...] = ("11b", "90b")
@@ -23,9 +21,6 @@ BEDROCK_LEARNING_RATE = (5e-6, 0.1)
 SMALL_DATASET = 500  # below: "< 500" row
 LARGE_DATASET = 5_000  # above: "> 5,000" row
 UNSURE_LEARNING_RATE = 1e-5
-# Evaluation assumption: how many test records a provisioned model answers per hour.
-EVALUATION_RECORDS_PER_HOUR = 1_800
-EVALUATION_ANSWER_TOKENS = 64
 
 
 class Recommendation(BaseModel):
@@ -165,64 +160,3 @@ def check_override(epochs: int, learning_rate: float, recommendation: Recommenda
             f"for {recommendation.examples:,} examples: training may diverge or barely move."
         )
     return OverrideCheck(allowed=True, warnings=warnings)
-
-
-class CostEstimate(BaseModel):
-    """An estimate, never a quote: see ``unconfirmed`` for the prices it rests on that are not published."""
-
-    estimate: Literal[True] = True
-    model: ModelSize
-    epochs: int
-    training_tokens: int
-    training_usd: float
-    storage_usd_per_month: float
-    evaluation_usd: float
-    total_usd: float
-    currency: str
-    prices_as_of: str
-    unconfirmed: list[str]
-    assumptions: list[str]
-
-
-def estimate_cost(
-    *,
-    model: ModelSize,
-    epochs: int,
-    train_tokens: int,
-    test_records: int,
-    test_tokens: int,
-    prices: PriceTable,
-) -> CostEstimate:
-    """Training tokens x epochs x price, plus a month of storage, plus the evaluation's inference.
-
-    The evaluation runs the base model on demand and the custom model on Provisioned Throughput,
-    which bills by the hour (at least one).
-    """
-    table = prices.models[model]
-    trained = train_tokens * epochs
-    training = trained / 1e6 * table.training_per_million_tokens.usd
-    storage = table.storage_per_model_month.usd
-    answers = test_records * EVALUATION_ANSWER_TOKENS
-    baseline = (
-        test_tokens / 1e6 * table.inference_input_per_million_tokens.usd
-        + answers / 1e6 * table.inference_output_per_million_tokens.usd
-    )
-    hours = max(1, math.ceil(test_records / EVALUATION_RECORDS_PER_HOUR)) if test_records else 0
-    evaluation = baseline + hours * table.provisioned_throughput_per_hour.usd
-    return CostEstimate(
-        model=model,
-        epochs=epochs,
-        training_tokens=trained,
-        training_usd=round(training, 2),
-        storage_usd_per_month=round(storage, 2),
-        evaluation_usd=round(evaluation, 2),
-        total_usd=round(training + storage + evaluation, 2),
-        currency=prices.currency,
-        prices_as_of=prices.as_of.isoformat(),
-        unconfirmed=table.doubtful(),
-        assumptions=[
-            f"evaluation: {hours} hour(s) of Provisioned Throughput for the custom model "
-            f"({EVALUATION_RECORDS_PER_HOUR:,} test records per hour) plus the base model on demand",
-            "storage: one month of the custom model",
-        ],
-    )

@@ -130,6 +130,7 @@ def add_job(
     status: str = "evaluating",
     output_model_arn: str | None = FINE_TUNED_MODEL_ARN,
     cost_estimate_usd: float | None = None,
+    cost_estimate: dict[str, Any] | None = None,
     training_hours: float | None = None,
 ) -> str:
     job_id = new_id()
@@ -153,6 +154,7 @@ def add_job(
                 recommended_epochs=5,
                 recommended_learning_rate=1e-5,
                 cost_estimate_usd=cost_estimate_usd,
+                cost_estimate=cost_estimate,
                 submitted_at=now - timedelta(hours=training_hours) if training_hours is not None else None,
                 finished_at=now if training_hours is not None else None,
             )

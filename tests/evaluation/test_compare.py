@@ -67,7 +67,7 @@ def test_identical_models_differ_by_zero_with_a_zero_width_interval() -> None:
     assert comparison.disagreements == ()
     assert comparison.verdict == (
         "No clear difference: 90B − 11B = +0.0 F1 (CI 0.0–0.0, includes 0); "
-        "90B costs 1.0× as much, so 11B is the better buy."
+        "90B is estimated at 1.0× the cost, so 11B is the better buy."
     )
 
 
@@ -98,7 +98,7 @@ def test_a_constant_ten_point_gap_is_certain_because_the_bootstrap_is_paired() -
     assert comparison.model_90b.f1_per_dollar == pytest.approx(55 / 36)
     assert comparison.small_share_of_large_f1_percent == pytest.approx(100 * 45 / 55)
     assert comparison.verdict == (
-        "90B leads by 10.0 F1 (CI 10.0–10.0) at 3.0× the cost; 11B reaches 82 % of 90B's F1."
+        "90B leads by 10.0 F1 (CI 10.0–10.0) at 3.0× the estimated cost; 11B reaches 82 % of 90B's F1."
     )
 
 
@@ -124,7 +124,10 @@ def test_when_11b_leads_the_verdict_says_ship_11b() -> None:
         evaluation(ModelSize.LARGE, [0.3] * 10, [0.6] * 10, training=25.0, inference=0.0),
     )
     assert comparison.difference.f1_points == pytest.approx(-20.0)
-    assert comparison.verdict == "11B leads by 20.0 F1 (CI 20.0–20.0) and 90B costs 2.5× as much: ship 11B."
+    assert (
+        comparison.verdict
+        == "11B leads by 20.0 F1 (CI 20.0–20.0) and 90B is estimated at 2.5× the cost: ship 11B."
+    )
 
 
 def test_a_missing_cost_is_named_instead_of_a_ratio() -> None:
@@ -139,7 +142,7 @@ def test_a_missing_cost_is_named_instead_of_a_ratio() -> None:
         "90B leads by 10.0 F1 (CI 10.0–10.0); cost not compared (no cost recorded for 90B); "
         "11B reaches 83 % of 90B's F1."
     )
-    assert "cost unknown" in render_comparison_text(comparison)
+    assert "cost not estimated" in render_comparison_text(comparison)
 
 
 def test_sandbox_results_say_so_in_the_verdict_and_the_text() -> None:
@@ -209,7 +212,10 @@ def test_the_text_report_has_one_line_per_model_the_difference_and_the_verdict()
         evaluation(ModelSize.LARGE, [0.4] * 10, [0.6] * 10),
     )
     text = render_comparison_text(comparison)
-    assert "11B: F1 40.0 → 50.0 (+10.0 points, +25.0 %), EM 0.0 → 0.0; cost $12.00, 4.17 F1/$" in text
+    assert (
+        "11B: F1 40.0 → 50.0 (+10.0 points, +25.0 %), EM 0.0 → 0.0; estimated $12.00, 4.17 F1 per estimated $"
+        in text
+    )
     assert "trained in 1 h 00 min" in text
     assert "90B − 11B: +10.0 F1 (95 % CI 10.0–10.0, excludes 0)" in text
     assert f"Verdict: {comparison.verdict}" in text

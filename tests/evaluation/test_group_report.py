@@ -2,8 +2,9 @@
 
 Twenty test examples. Both base models score 0.5 on each (F1 50). Fine-tuned 11B scores 1.0 on the
 first ten and 0.5 on the rest (F1 75); fine-tuned 90B scores 1.0 on all (F1 100). So 90B − 11B is
-+25 points, 11B reaches 75 % of 90B's F1, and the costs (training + both evaluations) are
-11B 10 + 0.5 + 25 = 35.5 USD and 90B 30 + 1.5 + 60 = 91.5 USD.
++25 points and 11B reaches 75 % of 90B's F1. The costs are the launch estimates, whose evaluation
+parts are already inside them: 11B 10 + 26 = 36 USD, 90B 33 + 62 = 95 USD. The evaluations as run
+(11B 0.5 + 25, 90B 1.5 + 60) are shown beside them and never added to them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from services.platform.tables import Evaluation, EvaluationExample, Event, JobGr
 from tests.evaluation.factories import add_dataset, add_group, add_job, settings_for
 
 COUNT = 20
+NOTE = "placeholder prices: set real ones in TUNEBOT_PRICES_FILE"
 TUNED_11B = [1.0] * 10 + [0.5] * 10
 
 
@@ -70,11 +72,13 @@ def evaluated_group(sessions: sessionmaker[Session], *, finish_90b: bool = True)
     dataset_id = add_dataset(sessions, None)
     group_id = add_group(sessions, dataset_id)
     small = add_job(
-        sessions, dataset_id, group_id, model="11b", status="done", cost_estimate_usd=10.0, training_hours=2
-    )
+        sessions, dataset_id, group_id, model="11b", status="done", training_hours=2,
+        cost_estimate_usd=36.0, cost_estimate={"evaluation_usd": 26.0, "total_usd": 36.0, "note": NOTE},
+    )  # fmt: skip
     large = add_job(
-        sessions, dataset_id, group_id, model="90b", status="done", cost_estimate_usd=30.0, training_hours=5
-    )
+        sessions, dataset_id, group_id, model="90b", status="done", training_hours=5,
+        cost_estimate_usd=95.0, cost_estimate={"evaluation_usd": 62.0, "total_usd": 95.0, "note": NOTE},
+    )  # fmt: skip
     add_evaluation(sessions, small, "base", [0.5] * COUNT, 0.5)
     add_evaluation(sessions, small, "fine_tuned", TUNED_11B, 25.0)
     add_evaluation(sessions, large, "base", [0.5] * COUNT, 1.5)
@@ -105,17 +109,20 @@ def test_the_comparison_of_a_constructed_group_has_the_known_figures(
     assert (large.base_f1, large.fine_tuned_f1, large.f1_uplift_points, large.f1_uplift_percent) == (
         50.0, 100.0, 50.0, 100.0
     )  # fmt: skip
-    assert (small.training_cost_usd, small.evaluation_cost_usd, small.total_cost_usd) == (10.0, 25.5, 35.5)
-    assert (large.training_cost_usd, large.evaluation_cost_usd, large.total_cost_usd) == (30.0, 61.5, 91.5)
-    assert small.f1_per_dollar == pytest.approx(75.0 / 35.5)
+    # The comparison's cost of each size is the estimate its launch showed, not that plus the evaluation.
+    assert (small.training_cost_usd, small.evaluation_cost_usd, small.total_cost_usd) == (10.0, 26.0, 36.0)
+    assert (large.training_cost_usd, large.evaluation_cost_usd, large.total_cost_usd) == (33.0, 62.0, 95.0)
+    assert (small.evaluation_billed_usd, large.evaluation_billed_usd) == (25.5, 61.5)
+    assert small.f1_per_dollar == pytest.approx(75.0 / 36.0)
     assert (small.training_seconds, large.training_seconds) == (pytest.approx(7200), pytest.approx(18000))
     assert comparison.example_count == COUNT and comparison.unpaired_example_count == 0
     assert comparison.difference.f1_points == 25.0
     assert comparison.difference.excludes_zero and comparison.difference.interval.low > 0
-    assert comparison.cost_ratio == pytest.approx(91.5 / 35.5)
+    assert comparison.cost_ratio == pytest.approx(95.0 / 36.0)
     assert comparison.small_share_of_large_f1_percent == 75.0
     assert comparison.verdict.startswith("90B leads by 25.0 F1 (CI ")
-    assert comparison.verdict.endswith("at 2.6× the cost; 11B reaches 75 % of 90B's F1.")
+    assert comparison.verdict.endswith("at 2.6× the estimated cost; 11B reaches 75 % of 90B's F1.")
+    assert comparison.cost_note == NOTE
     # The disagreements are the examples where 11B scored 0.5, with their questions and references.
     first = comparison.disagreements[0]
     assert [item.example_id for item in comparison.disagreements] == [f"ex-{i}" for i in range(10, 15)]
@@ -135,6 +142,11 @@ def test_the_comparison_of_a_constructed_group_has_the_known_figures(
     assert event.payload["verdict"] == comparison.verdict
     assert event.payload["chart_path"] == str(chart)
     assert event.payload["message"].startswith("11B vs 90B on 20 test examples (SQuAD v1.1 F1)")
+    assert (
+        "estimated $36.00" in event.payload["message"]
+        and "evaluation as run $25.50" in event.payload["message"]
+    )
+    assert f"Costs are the launch estimates ({NOTE})." in event.payload["message"]
 
 
 def test_asking_again_returns_the_stored_comparison_without_a_second_announcement(

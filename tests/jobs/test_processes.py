@@ -107,6 +107,34 @@ def cli(base: str, *args: str, group: str = "jobs") -> subprocess.CompletedProce
     return subprocess.run([TUNEBOT_BIN, group, *args], env=env, capture_output=True, text=True, timeout=120)
 
 
+def cli_on_a_terminal(base: str, *args: str, answer: str) -> tuple[int, str]:
+    """Run `tunebot jobs ARGS` on a pseudo-terminal, as a person would, answering its question."""
+    env = {**os.environ, "TUNEBOT_SERVICE_URL": base, "TUNEBOT_API_TOKEN": TOKEN}
+    controller, terminal = os.openpty()
+    process = subprocess.Popen(
+        [TUNEBOT_BIN, "jobs", *args], stdin=terminal, stdout=terminal, stderr=terminal, env=env
+    )
+    os.close(terminal)
+    seen = b""
+    try:
+        while b"Launch, accepting this estimate?" not in seen:
+            chunk = os.read(controller, 4096)
+            assert chunk, seen.decode(errors="replace")
+            seen += chunk
+        os.write(controller, answer.encode() + b"\n")
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # Linux answers EIO once the child closed its end
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(controller)
+    return process.wait(timeout=60), seen.decode(errors="replace").replace("\r\n", "\n")
+
+
 def test_the_cli_launches_follows_and_cancels_through_a_service_process(
     moto_url: str, database_url: str, tmp_path: Path
 ) -> None:
@@ -116,8 +144,18 @@ def test_the_cli_launches_follows_and_cancels_through_a_service_process(
     dataset_id = add_dataset(sessions)
     with service(service_env(database_url, tmp_path), tmp_path / "service.log") as base:
         pair = ("--model", "11b", "--model", "90b", "--no-evaluate", "--idempotency-key", "k1")
-        launched = cli(base, "launch", dataset_id, *pair)
-        again = cli(base, "launch", dataset_id, *pair)
+        # Without a terminal to ask on and without --yes, nothing billable starts; the estimate is shown.
+        unasked = cli(base, "launch", dataset_id, *pair)
+        assert unasked.returncode == 2 and "Rerun with --yes" in unasked.stderr
+        assert "11B: 8 epochs" in unasked.stdout and "estimated $" in unasked.stdout
+        assert "placeholder prices: set real ones in TUNEBOT_PRICES_FILE" in unasked.stdout
+        # A person at a terminal sees the estimate and is asked; "no" launches nothing.
+        declined, shown = cli_on_a_terminal(base, "launch", dataset_id, *pair, answer="n")
+        assert declined == 1 and "not launched" in shown
+        assert shown.index("total: estimated $") < shown.index("Launch, accepting this estimate?")
+        assert len(moto_jobs()) == 0
+        launched = cli(base, "launch", dataset_id, *pair, "--yes")
+        again = cli(base, "launch", dataset_id, *pair, "--yes")
         assert launched.returncode == 0, launched.stderr
         assert "launched" in launched.stdout and "already launched with this key" in again.stdout
         job_11b, job_90b = json.loads(cli(base, "list", "--json").stdout)["jobs"][::-1]
@@ -137,7 +175,7 @@ def test_the_cli_launches_follows_and_cancels_through_a_service_process(
         assert "final training loss 1.1" in shown and "loss-curve.png" in shown
         refused = cli(base, "cancel", job_11b["id"])
         assert refused.returncode == 1 and refused.stderr.startswith("not_cancellable:")
-        unknown = cli(base, "launch", dataset_id, "--epochs", "12")
+        unknown = cli(base, "launch", dataset_id, "--epochs", "12", "--yes")
         assert unknown.returncode == 2 and "(epochs)" in unknown.stderr
     engine.dispose()
 

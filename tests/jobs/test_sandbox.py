@@ -81,14 +81,25 @@ def test_the_sandbox_runs_upload_to_completed_job_offline(sandbox_client: TestCl
     assert dataset["status"] == "ready", dataset
     assert dataset["s3_uri"].startswith("s3://tunebot-sandbox/")
 
+    fields = {"dataset_id": dataset["id"], "models": ["11b", "90b"], "epochs": 2}
+    estimate = sandbox_client.post("/api/v1/estimates", json=fields, headers=AUTH)
+    assert estimate.status_code == 200, estimate.json()
+    estimated = {job["model"]: job["cost"]["total_usd"] for job in estimate.json()["jobs"]}
+    assert estimate.json()["sandbox"] and estimate.json()["estimate"] is True
+    note = estimate.json()["note"]
+    assert "placeholder prices" in note and "TUNEBOT_PRICES_FILE" in note
+
     launched = sandbox_client.post(
         "/api/v1/jobs",
-        json={"dataset_id": dataset["id"], "models": ["11b", "90b"], "requested_by": "U1", "epochs": 2},
+        json={**fields, "requested_by": "U1"},
         headers={**AUTH, "Idempotency-Key": "sandbox-1"},
     )
     assert launched.status_code == 201, launched.json()
     jobs = launched.json()["jobs"]
     assert all(job["sandbox"] for job in jobs)
+    # The launch stores the figures the estimate showed: one cost model behind both.
+    assert {job["model"]: job["cost_estimate_usd"] for job in jobs} == estimated
+    assert all("placeholder prices" in job["cost_note"] for job in jobs)
 
     finished = [
         wait_for(sandbox_client, f"/api/v1/jobs/{job['id']}", lambda j: j["status"] == "done", 120)
@@ -113,6 +124,10 @@ def test_the_sandbox_runs_upload_to_completed_job_offline(sandbox_client: TestCl
         sandbox_client, f"/api/v1/groups/{launched.json()['group_id']}", lambda g: g["comparison"]
     )
     assert LABEL in group["comparison"]["verdict"]
+    # ... and the comparison's cost of each size is that same estimate, the evaluation counted once.
+    compared = {size: group["comparison"][f"model_{size}"]["total_cost_usd"] for size in ("11b", "90b")}
+    assert compared == estimated
+    assert group["cost_estimate_usd"] == estimate.json()["total_usd"]
     chart = sandbox_client.get(f"/api/v1/groups/{group['id']}/comparison.png", headers=AUTH)
     assert chart.status_code == 200 and chart.content.startswith(b"\x89PNG")
     curves = sandbox_client.get(f"/api/v1/groups/{group['id']}/loss-curves.png", headers=AUTH)

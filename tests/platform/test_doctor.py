@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from botocore.stub import Stubber
@@ -16,6 +17,7 @@ from services.platform.config import load_settings
 from services.platform.db import make_engine
 from services.platform.doctor import BASE_MODELS, check_model_access
 from services.platform.migrate import upgrade
+from services.tuning.pricing import load_prices
 from tests.conftest import TUNEBOT_BIN, free_port
 from tests.slack_stub import SlackStub
 
@@ -149,6 +151,55 @@ def test_sandbox_backend_skips_the_aws_checks(database_url: str) -> None:
     checks = lines_by_check(result.stdout)
     assert checks["aws"].startswith("SKIP aws: sandbox backend")
     assert result.returncode == 0
+
+
+def test_placeholder_prices_are_a_warning_with_the_way_to_set_real_ones(
+    database_url: str, tmp_path: Path
+) -> None:
+    upgrade(make_engine(database_url))
+    shipped = run_doctor({"TUNEBOT_DATABASE_URL": database_url})
+    assert lines_by_check(shipped.stdout)["prices"] == (
+        "WARN prices: 4 placeholder and 6 unconfirmed prices (as of 2026-11-26): estimates say so "
+        "-> set real ones in TUNEBOT_PRICES_FILE (`tunebot prices` shows each price's source)"
+    )
+    assert shipped.returncode == 0  # a warning, not a failure: the sandbox and estimates still work
+
+    table = json.loads(load_prices().model_dump_json())
+    for model in table["models"].values():
+        for price in model.values():
+            price["status"], price["source"] = "published", "our Bedrock pricing page, 2026-11-30"
+    confirmed = tmp_path / "prices.json"
+    confirmed.write_text(json.dumps(table))
+    real = run_doctor({"TUNEBOT_DATABASE_URL": database_url, "TUNEBOT_PRICES_FILE": str(confirmed)})
+    assert lines_by_check(real.stdout)["prices"] == "OK   prices: all published, as of 2026-11-26"
+
+    confirmed.write_text('{"as_of": "soon"}')
+    broken = run_doctor({"TUNEBOT_DATABASE_URL": database_url, "TUNEBOT_PRICES_FILE": str(confirmed)})
+    assert lines_by_check(broken.stdout)["prices"].startswith("FAIL prices: price table ")
+    assert broken.returncode == 1 and "Traceback" not in broken.stderr
+
+
+def test_tunebot_prices_prints_each_price_with_its_date_source_and_status(tmp_path: Path) -> None:
+    shown = subprocess.run([TUNEBOT_BIN, "prices"], capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0] == "Prices as of 2026-11-26 (USD, us-west-2), from the shipped default table"
+    assert "Llama 3.2 11B" in lines and "Llama 3.2 90B" in lines
+    training = next(line for line in lines if line.strip().startswith("training, per million tokens"))
+    assert "$    4.00  placeholder" in training and "not published in our reference material" in training
+    assert lines[-1].startswith("10 prices are placeholders or unconfirmed, so every estimate says so")
+    assert "TUNEBOT_PRICES_FILE" in lines[-1]
+
+    missing = subprocess.run(
+        [TUNEBOT_BIN, "prices"],
+        env={**os.environ, "TUNEBOT_PRICES_FILE": str(tmp_path / "none.json")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (
+        missing.returncode == 2 and "cannot be read" in missing.stderr and "Traceback" not in missing.stderr
+    )
 
 
 def test_model_access_ok_when_bedrock_knows_both_models(aws_env: dict[str, str]) -> None:

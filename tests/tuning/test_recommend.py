@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from services.tuning.costs import estimate_cost
 from services.tuning.pricing import PricesError, load_prices
-from services.tuning.recommend import MODEL_SIZES, check_override, estimate_cost, recommend
+from services.tuning.recommend import MODEL_SIZES, check_override, recommend
 
 
 @pytest.mark.parametrize(
