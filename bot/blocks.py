@@ -87,8 +87,41 @@ def money(usd: float | None) -> str:
     return "unknown" if usd is None else f"${usd:,.2f}"
 
 
-def sandbox_note(item: Mapping[str, Any]) -> list[Block]:
-    return [context(":test_tube: sandbox: simulated results")] if item.get("sandbox") else []
+def estimated(usd: float | None, note: str | None = None) -> str:
+    """How every cost reads: an estimate, with the service's note when a price behind it is doubtful."""
+    if usd is None:
+        return "cost not estimated"
+    return f"estimated ${usd:,.2f}" + (f" ({note})" if note else "")
+
+
+def note_of(*items: Mapping[str, Any] | None) -> str | None:
+    """The first price note among service objects (a job's ``cost_note``, an estimate's ``note``)."""
+    for item in items:
+        for key in ("cost_note", "note"):
+            if item and isinstance(item.get(key), str) and item[key]:
+                return str(item[key])
+    return None
+
+
+# The one rule for simulated figures: any renderer that shows something from the sandbox ends with
+# this label (tests/bot/test_sandbox_label.py walks every renderer with a sandbox job).
+SANDBOX_LABEL = ":test_tube: sandbox: simulated results"
+
+
+def is_sandbox(*items: Mapping[str, Any] | None) -> bool:
+    return any(
+        item and (item.get("sandbox") or any(job.get("sandbox") for job in item.get("jobs") or []))
+        for item in items
+    )
+
+
+def sandbox_note(*items: Mapping[str, Any] | None) -> list[Block]:
+    return [context(SANDBOX_LABEL)] if is_sandbox(*items) else []
+
+
+def sandbox_suffix(*items: Mapping[str, Any] | None) -> str:
+    """The label for a text-only reply."""
+    return f" ({SANDBOX_LABEL})" if is_sandbox(*items) else ""
 
 
 # --- help and errors --------------------------------------------------------------------------------
@@ -154,7 +187,7 @@ def job_card(job: Mapping[str, Any]) -> list[Block]:
         f"*Dataset:* `{job['dataset_id']}`",
         f"*Epochs:* {job['epochs']} (recommended {job['recommended_epochs']})",
         f"*Learning rate:* {job['learning_rate']:g} (recommended {job['recommended_learning_rate']:g})",
-        f"*Estimated cost:* {money(job.get('cost_estimate_usd'))}",
+        f"*Cost:* {estimated(job.get('cost_estimate_usd'), note_of(job))}",
         f"*Requested by:* <@{job['requested_by']}>",
     ]
     blocks = [
@@ -192,6 +225,7 @@ def history_blocks(jobs: Sequence[Mapping[str, Any]], more: str | None, title: s
             text = ""
         text += line
     blocks.append(section(text))
+    blocks += sandbox_note(*jobs)
     if more is not None:
         blocks.append(actions(button("More", HISTORY_MORE, more)))
     return blocks
@@ -203,10 +237,11 @@ def cancel_confirm_blocks(job: Mapping[str, Any]) -> list[Block]:
     else:
         cost = (
             "It is on Bedrock: stopping cannot be undone and the tokens trained so far are billed "
-            f"(estimate for the whole job was {money(job.get('cost_estimate_usd'))})."
+            f"(the whole job was {estimated(job.get('cost_estimate_usd'), note_of(job))})."
         )
     return [
         section(f"Cancel *{job['name']}* ({str(job['model']).upper()}, {job['status']})? {cost}"),
+        *sandbox_note(job),
         actions(
             button("Cancel the job", CANCEL_CONFIRM, job["id"], style="danger"),
             button("Keep it", CANCEL_KEEP, job["id"]),
@@ -218,25 +253,26 @@ def cancel_confirm_blocks(job: Mapping[str, Any]) -> list[Block]:
 
 
 def launch_card(plan: Mapping[str, Any], advice: Mapping[str, Mapping[str, Any]], value: str) -> list[Block]:
-    """The confirmation card. ``plan`` is what will be launched, ``advice`` the recommendation per model,
-    ``value`` the Launch button's payload."""
-    models = list(plan["models"])
+    """The confirmation card. ``plan`` is what will be launched with the service's ``estimate`` of it
+    (the figures the launch will store and the cost cap compares), ``advice`` the recommendation per
+    model, ``value`` the Launch button's payload."""
+    estimate = plan["estimate"]
     dataset = plan["dataset"]
+    planned = {job["model"]: job for job in estimate["jobs"]}
     lines = [
-        f"*Launch fine-tuning of Llama 3.2 {' and '.join(m.upper() for m in models)}* on dataset "
-        f"*{dataset.get('name', dataset['id'])}* (`{dataset['id']}`, {plan['examples']:,} training examples)"
+        f"*Launch fine-tuning of Llama 3.2 {' and '.join(m.upper() for m in planned)}* on dataset "
+        f"*{dataset.get('name', dataset['id'])}* (`{dataset['id']}`, "
+        f"{estimate['examples']:,} training examples)"
     ]
-    for model in models:
-        rec = advice[model]
-        epochs = plan.get("epochs") or rec["epochs"]
-        rate = plan.get("learning_rate") or rec["learning_rate"]
-        cost = (plan.get("costs") or {}).get(model)
+    for model, job in planned.items():
         lines.append(
-            f"• *{model.upper()}*: epochs {epochs} (recommended {rec['epochs']}), learning rate {rate:g} "
-            f"(recommended {rec['learning_rate']:g}); estimated cost "
-            + (money(cost) if cost is not None else "shown when launched")
+            f"• *{model.upper()}*: epochs {job['epochs']} (recommended {job['recommended_epochs']}), "
+            f"learning rate {job['learning_rate']:g} (recommended {job['recommended_learning_rate']:g}); "
+            f"{estimated(job['cost']['total_usd'])}"
         )
-    reasons = next(iter(advice.values())).get("reasons", [])
+    if len(planned) > 1:
+        lines.append(f"*Total*: {estimated(estimate['total_usd'])}")
+    reasons = next(iter(advice.values())).get("reasons", []) if advice else []
     blocks = [
         section("\n".join(lines)),
         context(" ".join(reasons) or "Recommendation from the dataset's size."),
@@ -244,8 +280,18 @@ def launch_card(plan: Mapping[str, Any], advice: Mapping[str, Mapping[str, Any]]
             f"Evaluation: {'on (SQuAD F1 against the base model)' if plan.get('evaluate', True) else 'off'}"
         ),
     ]
-    for warning in plan.get("warnings", []):
+    if estimate.get("note"):
+        blocks.append(context(f":warning: Costs are estimates from {estimate['note']}."))
+    if estimate.get("approval_required"):
+        blocks.append(
+            context(
+                f":moneybag: Above the cost cap of {money(estimate.get('cost_cap_usd'))}: "
+                "launching asks an admin to approve it first."
+            )
+        )
+    for warning in estimate.get("warnings", []):
         blocks.append(context(f":warning: {warning}"))
+    blocks += sandbox_note(estimate)
     blocks.append(
         actions(
             button("Launch", LAUNCH_CONFIRM, value, style="primary"), button("Cancel", LAUNCH_DISMISS, "x")
@@ -264,16 +310,28 @@ def launched_text(result: Mapping[str, Any], created: bool) -> str:
     names = ", ".join(f"*{job['name']}* ({str(job['model']).upper()})" for job in result["jobs"])
     if not created:
         return f"Already launched: {names}. Follow it in the launch thread."
-    cost = sum(job.get("cost_estimate_usd") or 0.0 for job in result["jobs"])
-    return f":rocket: Launched {names}, estimated {money(cost)}. Progress follows in the launch thread."
+    cost = round(sum(job.get("cost_estimate_usd") or 0.0 for job in result["jobs"]), 2)
+    return (
+        f":rocket: Launched {names}, {estimated(cost, note_of(*result['jobs']))}. "
+        f"Progress follows in the launch thread.{sandbox_suffix(*result['jobs'])}"
+    )
 
 
-def approval_request_blocks(requester: str, summary: str, cost: float | None, value: str) -> list[Block]:
+def approval_request_blocks(
+    requester: str, summary: str, estimate: Mapping[str, Any], value: str
+) -> list[Block]:
+    """The admins' DM: the same estimate the requester saw, and the cap it is above."""
     return [
         section(
-            f":moneybag: <@{requester}> asks to launch {summary}, estimated {money(cost)}: above the "
-            "cost cap, so an admin must approve it."
+            f":moneybag: <@{requester}> asks to launch {summary}, {estimated(estimate.get('total_usd'))}: "
+            f"above the cost cap of {money(estimate.get('cost_cap_usd'))}, so an admin must approve it."
         ),
+        *(
+            [context(f":warning: Costs are estimates from {estimate['note']}.")]
+            if estimate.get("note")
+            else []
+        ),
+        *sandbox_note(estimate),
         actions(
             button("Approve", APPROVE, value, style="primary"),
             button("Decline", DECLINE, value, style="danger"),
@@ -296,14 +354,12 @@ def group_card(group: Mapping[str, Any]) -> list[Block]:
     blocks = [
         section(
             f"*Fine-tuning {title}* for <@{group['requested_by']}> on dataset `{group['dataset_id']}`, "
-            f"estimated {money(group.get('cost_estimate_usd'))}"
+            f"{estimated(group.get('cost_estimate_usd'), note_of(group, *jobs))}"
         ),
         section("\n".join(lines) or "No jobs."),
         context(f"group `{group['id']}` · details in the thread"),
     ]
-    if any(job.get("sandbox") for job in jobs):
-        blocks += sandbox_note({"sandbox": True})
-    return blocks
+    return blocks + sandbox_note(group)
 
 
 def group_text(group: Mapping[str, Any]) -> str:
@@ -332,11 +388,15 @@ def comparison_blocks(comparison: Mapping[str, Any]) -> list[Block]:
                 section(
                     f"*{size.get('size', key[-3:].upper())}*: F1 {size.get('base_f1', 0):.1f} → "
                     f"{size.get('fine_tuned_f1', 0):.1f} ({size.get('f1_uplift_points', 0):+.1f} points), "
-                    f"cost {money(size.get('total_cost_usd'))}"
+                    f"{estimated(size.get('total_cost_usd'))}"
                 )
             )
     if comparison.get("verdict"):
         blocks.append(section(str(comparison["verdict"])))
+    costs = "Costs are the launch estimates"
+    blocks.append(
+        context(f"{costs} ({comparison['cost_note']})." if comparison.get("cost_note") else f"{costs}.")
+    )
     return blocks + sandbox_note(comparison)
 
 
@@ -347,9 +407,14 @@ def job_pair_blocks(first: Mapping[str, Any], second: Mapping[str, Any]) -> list
         f1 = _f1_of(job)
         rows.append(
             f"*{job['name']}* ({str(job['model']).upper()}): {job['status']}, "
-            f"F1 {'unknown' if f1 is None else f'{f1:.1f}'}, cost {money(job.get('cost_estimate_usd'))}"
+            f"F1 {'unknown' if f1 is None else f'{f1:.1f}'}, {estimated(job.get('cost_estimate_usd'))}"
         )
-    return [section("*Comparison*\n" + "\n".join(rows))]
+    note = note_of(first, second)
+    return [
+        section("*Comparison*\n" + "\n".join(rows)),
+        *([context(f":warning: Costs are estimates from {note}.")] if note else []),
+        *sandbox_note(first, second),
+    ]
 
 
 # --- datasets ---------------------------------------------------------------------------------------
@@ -370,19 +435,25 @@ def dataset_line(dataset: Mapping[str, Any]) -> str:
 def datasets_blocks(datasets: Sequence[Mapping[str, Any]], title: str) -> list[Block]:
     if not datasets:
         return [section(f"*{title}*: none yet. Share a dataset file with me to check one.")]
-    return [section(f"*{title}*"), section("\n".join(dataset_line(d) for d in datasets))]
+    return [
+        section(f"*{title}*"),
+        section("\n".join(dataset_line(d) for d in datasets)),
+        *sandbox_note(*datasets),
+    ]
 
 
-def dataset_costs(dataset: Mapping[str, Any], epochs: int | None = None) -> dict[str, float | None]:
-    """Cost per model as the dataset's report estimated it (at the recommended epochs); None if unknown."""
+def report_estimates(dataset: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The report's estimate per model size (at the recommended epochs), as the service computed it."""
     report = dataset.get("report") or {}
     estimate = report.get("cost_estimate") or {}
     estimates = report.get("cost_by_model") or {estimate.get("model"): estimate}
-    return {
-        model: float(found["total_usd"]) if found and epochs in (None, found.get("epochs")) else None
-        for model in ("11b", "90b")
-        for found in [estimates.get(model)]
-    }
+    return {model: found for model in ("11b", "90b") if (found := estimates.get(model))}
+
+
+def dataset_costs(dataset: Mapping[str, Any]) -> dict[str, float | None]:
+    """Cost per model as the dataset's report estimated it (at the recommended epochs); None if unknown."""
+    found = report_estimates(dataset)
+    return {model: float(found[model]["total_usd"]) if model in found else None for model in ("11b", "90b")}
 
 
 def dataset_report_blocks(dataset: Mapping[str, Any], costs: Mapping[str, float | None]) -> list[Block]:
@@ -419,17 +490,23 @@ def dataset_report_blocks(dataset: Mapping[str, Any], costs: Mapping[str, float 
         # Slack refuses two buttons of one block with the same action_id (invalid_blocks): one id each.
         blocks.append(
             actions(
-                button(f"Launch 11B ({money(costs.get('11b'))})", report_launch_id("11b"), f"{value}:11b"),
-                button(f"Launch 90B ({money(costs.get('90b'))})", report_launch_id("90b"), f"{value}:90b"),
+                button(f"Launch 11B (est. {money(costs.get('11b'))})", report_launch_id("11b"), f"{value}:11b"),
+                button(f"Launch 90B (est. {money(costs.get('90b'))})", report_launch_id("90b"), f"{value}:90b"),
                 button(
-                    f"Launch both and compare ({money(both_cost)})",
+                    f"Launch both and compare (est. {money(both_cost)})",
                     report_launch_id("both"),
                     f"{value}:both",
                     style="primary",
                 ),
             )
         )
-    return blocks[:MAX_BLOCKS]
+        note = note_of(*report_estimates(dataset).values())
+        blocks.append(
+            context(
+                "Button prices are estimates at the recommended epochs" + (f", from {note}." if note else ".")
+            )
+        )
+    return blocks[: MAX_BLOCKS - 1] + sandbox_note(dataset)
 
 
 def _findings_by_code(findings: Sequence[Mapping[str, Any]], totals: Mapping[str, int]) -> str:
@@ -543,4 +620,5 @@ def home_view(mine: Sequence[Mapping[str, Any]], running: Sequence[Mapping[str, 
     blocks.append({"type": "divider"})
     blocks.append(section("*Running for the team*"))
     blocks.append(section("\n".join(job_line(job) for job in running) or "Nothing is running."))
+    blocks += sandbox_note(*mine, *running)
     return {"type": "home", "blocks": blocks[:100]}

@@ -313,6 +313,14 @@ class Flows:
         name: str | None,
     ) -> dict[str, Any]:
         counts = (dataset.get("report") or {}).get("counts") or {}
+        # The service's estimate for exactly these values: the figures the launch stores and the cap checks.
+        estimate = self.service.estimate_launch(
+            dataset_id=dataset["id"],
+            models=list(models),
+            epochs=epochs,
+            learning_rate=learning_rate,
+            evaluate=evaluate,
+        )
         return {
             "dataset": dataset,
             "dataset_id": dataset["id"],
@@ -322,7 +330,7 @@ class Flows:
             "learning_rate": learning_rate,
             "evaluate": evaluate,
             "name": name,
-            "costs": blocks.dataset_costs(dataset, epochs),
+            "estimate": estimate,
         }
 
     @replies_errors
@@ -370,11 +378,20 @@ class Flows:
             {"plan": plan, "key": key, "user": user, "channel": channel}, separators=(",", ":")
         )
         summary = f"{' + '.join(m.upper() for m in plan['models'])} on dataset `{plan['dataset_id']}`"
+        # The same estimate the requester saw (and the cap compared), computed again by the service.
+        estimate = self.service.estimate_launch(
+            dataset_id=plan["dataset_id"],
+            models=list(plan["models"]),
+            epochs=plan.get("epochs"),
+            learning_rate=plan.get("learning_rate"),
+            evaluate=plan.get("evaluate", True),
+        )
+        figure = blocks.estimated(estimate["total_usd"], estimate["note"])
         for admin in self.settings.admins:
             self.slack.chat_postMessage(
                 channel=admin,
-                text=f"Approval needed: {summary}",
-                blocks=[*blocks.approval_request_blocks(user, summary, None, value), blocks.context(why)],
+                text=f"Approval needed: {summary}, {figure}",
+                blocks=blocks.approval_request_blocks(user, summary, estimate, value),
             )
         return Reply(
             f":hourglass: {why.split(':')[0]}. I asked the admins to approve it; you will hear back here.",
