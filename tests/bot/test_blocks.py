@@ -35,6 +35,24 @@ JOB: dict[str, Any] = {
     ],
     "created_at": "2026-11-26T16:00:00Z",
 }
+NOTE = "placeholder prices: set real ones in TUNEBOT_PRICES_FILE"
+ESTIMATE: dict[str, Any] = {
+    "estimate": True,
+    "dataset_id": "ds1",
+    "dataset_name": "charts",
+    "examples": 800,
+    "sandbox": True,
+    "jobs": [
+        {"model": m, "epochs": 5, "learning_rate": 1e-5, "recommended_epochs": 5,
+         "recommended_learning_rate": 1e-5, "cost": {"total_usd": usd, "note": NOTE}}
+        for m, usd in (("11b", 3.0), ("90b", 9.5))
+    ],
+    "total_usd": 12.5,
+    "note": NOTE,
+    "cost_cap_usd": 10.0,
+    "approval_required": True,
+    "warnings": [],
+}  # fmt: skip
 FINDINGS = [{"record": f"data.jsonl:{i}", "code": f"code_{i % 14}", "message": "x" * 400} for i in range(300)]
 DATASET: dict[str, Any] = {
     "id": "ds1",
@@ -96,7 +114,7 @@ def test_a_long_report_is_cut_with_a_count_of_the_rest_and_offers_three_priced_b
     assert 1 <= listed <= blocks.MAX_LISTED_ERRORS
     rest = 14 - listed
     assert f"…and {rest * 1000:,} more in {rest} other codes" in text
-    assert "Launch 11B ($12.50)" in text and "Launch both and compare ($52.50)" in text
+    assert "Launch 11B (est. $12.50)" in text and "Launch both and compare (est. $52.50)" in text
 
 
 def test_an_unusable_dataset_gets_reasons_and_no_buttons() -> None:
@@ -139,7 +157,7 @@ def test_the_other_messages_validate() -> None:
         "epochs": None,
         "learning_rate": None,
         "evaluate": True,
-        "costs": {"11b": 3.0, "90b": None},
+        "estimate": ESTIMATE,
         "key": "card:t1",
     }
     advice = {m: DATASET["report"]["recommendation"] for m in ("11b", "90b")}
@@ -163,11 +181,14 @@ def test_the_other_messages_validate() -> None:
         blocks.comparison_blocks(comparison),
         blocks.job_pair_blocks(JOB, JOB),
         blocks.datasets_blocks([DATASET], "Recent datasets"),
-        blocks.approval_request_blocks("U1", "11B", 600.0, "{}"),
+        blocks.approval_request_blocks("U1", "11B", ESTIMATE, "{}"),
         blocks.recommendation_blocks(DATASET["report"]["recommendation"]),
     ):
         valid(message)
-    assert "shown when launched" in json.dumps(blocks.launch_card(plan, advice, "v"))
+    card = json.dumps(blocks.launch_card(plan, advice, "v"))
+    # The service's figures for the values typed, never "shown when launched".
+    assert "estimated $3.00" in card and "estimated $9.50" in card and "Total*: estimated $12.50" in card
+    assert "Costs are estimates from placeholder prices: set real ones in TUNEBOT_PRICES_FILE." in card
     View(**blocks.home_view([JOB], [JOB])).validate_json()
 
 

@@ -133,3 +133,26 @@ def test_launch_of_an_s3_uri_checks_it_first_and_reports_to_the_channel(bot: Bot
     assert f"as dataset `{dataset['id']}`" in reply["text"]
     assert dataset["slack_channel"] == "C7"
     assert groups_of(bot) == set()
+
+
+def test_review_cost_for_typed_epochs_shows_the_figure_the_launch_then_stores(bot: Bot) -> None:
+    dataset_id = bot.dataset(train=300)
+
+    submit_form(bot, dataset=dataset_id, model="both", epochs="3", eval="on")
+    card = wait_for(lambda: bot.stub.calls_to("chat.postEphemeral"))[0].params
+    text = json.dumps(card["blocks"])
+    estimate = bot.service.estimate_launch(dataset_id=dataset_id, models=["11b", "90b"], epochs=3)
+    by_model = {job["model"]: job["cost"]["total_usd"] for job in estimate["jobs"]}
+
+    assert "shown when launched" not in text and "unknown" not in text
+    chosen = "epochs 3 (recommended 8), learning rate 1e-05 (recommended 1e-05)"
+    assert f"{chosen}; estimated ${by_model['11b']:,.2f}" in text
+    assert f"estimated ${by_model['90b']:,.2f}" in text and f"estimated ${estimate['total_usd']:,.2f}" in text
+    assert "Costs are estimates from placeholder prices: set real ones in TUNEBOT_PRICES_FILE." in text
+
+    launch = next(b for b in card["blocks"] if b["type"] == "actions")["elements"][0]
+    bot.click(blocks.LAUNCH_CONFIRM, launch["value"])
+    jobs = wait_for(lambda: bot.service.list_jobs(limit=10)["jobs"])
+    # The card's figures are the ones the launch stored (and compared with the cost cap).
+    assert {job["model"]: job["cost_estimate_usd"] for job in jobs} == by_model
+    assert f"estimated ${estimate['total_usd']:,.2f}" in bot.last_response(1)["text"]

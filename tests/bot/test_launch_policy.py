@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from bot import blocks
@@ -28,10 +30,16 @@ def test_above_the_cost_cap_an_admin_approves_by_dm(bot: Bot) -> None:
     bot.click(blocks.report_launch_id("11b"), f"{dataset_id}:11b", channel="CLAUNCH", message_ts="9.9")
     waiting = bot.last_response(1)
     dm = wait_for(lambda: bot.stub.calls_to("chat.postMessage"))[0].params
-    approve = dm["blocks"][1]["elements"][0]
+    approve = dm["blocks"][-1]["elements"][0]
+    estimate = bot.service.estimate_launch(dataset_id=dataset_id, models=["11b"])
 
     assert "I asked the admins to approve it" in waiting["text"]
     assert dm["channel"] == ADMIN
+    # The admin sees the figure the requester saw and the cap compared, never "estimated unknown".
+    asked = json.dumps(dm["blocks"])
+    assert f"estimated ${estimate['total_usd']:,.2f}: above the cost cap of $0.00" in asked
+    assert "Costs are estimates from placeholder prices: set real ones in TUNEBOT_PRICES_FILE." in asked
+    assert "unknown" not in asked
     assert bot.service.list_jobs()["jobs"] == []
 
     bot.click(blocks.APPROVE, approve["value"], user="U1", channel=ADMIN)
