@@ -490,8 +490,14 @@ def dataset_report_blocks(dataset: Mapping[str, Any], costs: Mapping[str, float 
         # Slack refuses two buttons of one block with the same action_id (invalid_blocks): one id each.
         blocks.append(
             actions(
-                button(f"Launch 11B (est. {money(costs.get('11b'))})", report_launch_id("11b"), f"{value}:11b"),
-                button(f"Launch 90B (est. {money(costs.get('90b'))})", report_launch_id("90b"), f"{value}:90b"),
+                *(
+                    button(
+                        f"Launch {size.upper()} (est. {money(costs.get(size))})",
+                        report_launch_id(size),
+                        f"{value}:{size}",
+                    )
+                    for size in ("11b", "90b")
+                ),
                 button(
                     f"Launch both and compare (est. {money(both_cost)})",
                     report_launch_id("both"),
