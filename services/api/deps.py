@@ -1,30 +1,16 @@
-"""What every API router shares: the error body's schema and the per-request database access."""
+"""What every API router shares: the error responses it documents and the per-request database access."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import Path, Request
-from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.api.errors import ApiError
+from services.api.schemas import ErrorBody
 
-# PostgreSQL text cannot hold NUL: refuse it at the edge (422) instead of failing in the database (500).
-NO_NUL = r"^[^\x00]*$"
 ResourceId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="An id tunebot gave")]
-
-
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    field: str | None = None
-
-
-class ErrorBody(BaseModel):
-    """Every error the API returns: ``{"error": {"code", "message", "field"?}}``."""
-
-    error: ErrorDetail
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -2,53 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.api.deps import NO_NUL, errors, sessions_of
+from services.api.deps import errors, sessions_of
+from services.api.schemas import AckIn, AckOut, ClaimIn, EventBatch, EventOut
 from services.platform import outbox
 
 router = APIRouter()
 Sessions = Annotated[sessionmaker[Session], Depends(sessions_of)]
-Consumer = Annotated[str, Field(min_length=1, max_length=128, pattern=NO_NUL)]
-
-
-class ClaimIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    consumer: Consumer
-    limit: int = Field(20, ge=1, le=500)
-    lease_seconds: float = Field(60.0, ge=1, le=3600)
-
-
-class EventOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    type: str
-    subject_id: str
-    payload: dict[str, Any]
-    created_at: datetime
-    attempts: int
-
-
-class EventBatch(BaseModel):
-    events: list[EventOut]
-
-
-class AckIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    consumer: Consumer
-
-
-class AckOut(BaseModel):
-    id: int
-    acknowledged: bool
 
 
 @router.post(

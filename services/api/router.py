@@ -7,12 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
 
 from services import __version__
 from services.api import events as api_events
 from services.api.deps import errors
 from services.api.errors import ApiError
+from services.api.schemas import ServiceInfo
 from services.datasets import views as api_datasets
 from services.jobs import views as api_jobs
 
@@ -30,12 +30,6 @@ def require_token(
             "unauthorized",
             "send the header 'Authorization: Bearer <TUNEBOT_API_TOKEN>'",
         )
-
-
-class ServiceInfo(BaseModel):
-    version: str
-    backend: str
-    database: str
 
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)], responses=errors(401))

@@ -6,20 +6,27 @@ request, so a restart loses nothing: the ``checking`` row is the work item.
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import partial
 from pathlib import PurePosixPath
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.datastructures import UploadFile
 from starlette.types import Message
 
-from services.api.deps import NO_NUL, ResourceId, errors, sessions_of
+from services.api.deps import ResourceId, errors, sessions_of
 from services.api.errors import ApiError
+from services.api.schemas import (
+    NO_NUL,
+    DatasetAccepted,
+    DatasetOptionsIn,
+    DatasetOut,
+    DatasetPage,
+    DatasetSourceIn,
+)
 from services.datasets import service
 from services.datasets.model import DatasetStatus
 from services.datasets.service import (
@@ -35,71 +42,6 @@ from services.platform.tables import new_id
 
 router = APIRouter()
 Sessions = Annotated[sessionmaker[Session], Depends(sessions_of)]
-FormatName = Literal[
-    "auto", "bedrock", "llava", "hf-llava", "chartqa", "vqav2", "docvqa", "hub", "csv", "tsv", "xlsx",
-    "jsonl", "pdf",
-]  # fmt: skip
-
-
-class DatasetOptionsIn(BaseModel):
-    """How to read and split the source (the options of `tunebot prepare`)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str | None = Field(
-        None, min_length=1, max_length=200, pattern=NO_NUL, description="Default: the file's name"
-    )
-    created_by: str | None = Field(None, min_length=1, max_length=64, pattern=NO_NUL)
-    format: FormatName = "auto"
-    validation_fraction: float = Field(0.15, ge=0.10, le=0.20)
-    test_fraction: float = Field(0.10, ge=0.0, le=0.30)
-    seed: int = Field(0, ge=0, le=2**31 - 1)
-    system: str | None = Field(None, min_length=1, max_length=4000, pattern=NO_NUL)
-    model: Literal["11b", "90b"] | None = None
-    slack_channel: str | None = Field(None, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")
-    slack_thread_ts: str | None = Field(None, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")
-    image_column: str | None = Field(None, min_length=1, max_length=200, pattern=NO_NUL)
-    question_column: str | None = Field(None, min_length=1, max_length=200, pattern=NO_NUL)
-    answer_column: str | None = Field(None, min_length=1, max_length=200, pattern=NO_NUL)
-    instruction: str | None = Field(
-        None,
-        min_length=1,
-        max_length=2000,
-        pattern=NO_NUL,
-        description="The question of records that have none (captioning); default: a generic instruction",
-    )
-    split: Literal["source", "random"] = Field(
-        "source", description="source: keep the dataset's own splits; random: pool and split them"
-    )
-
-
-class DatasetSourceIn(DatasetOptionsIn):
-    source_uri: str = Field(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s\x00]*)?$", max_length=2000)
-
-
-class DatasetAccepted(BaseModel):
-    id: str
-    status: DatasetStatus
-
-
-class DatasetOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    name: str
-    status: str
-    format: str | None
-    slack_channel: str | None
-    slack_thread_ts: str | None
-    report: dict[str, Any] | None
-    error: str | None
-    created_by: str | None
-    created_at: datetime
-    s3_uri: str | None
-
-
-class DatasetPage(BaseModel):
-    datasets: list[DatasetOut]
 
 
 def check_deps(request: Request) -> CheckDeps:

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.api.deps import NO_NUL, ResourceId, errors, sessions_of
+from services.api.deps import ResourceId, errors, sessions_of
 from services.api.errors import ApiError
+from services.api.schemas import (
+    NO_NUL,
+    CancelIn,
+    EstimateIn,
+    EstimateOut,
+    GroupOut,
+    JobOut,
+    JobPage,
+    JobPatch,
+    LaunchIn,
+    LaunchOut,
+    ModelName,
+    PlannedJobOut,
+)
 from services.evaluation.group_report import comparison_chart_path, loss_curves_path
 from services.jobs import service
 from services.jobs.deps import JobDeps
@@ -20,181 +32,9 @@ from services.jobs.estimate import estimate_launch
 from services.jobs.model import JobStatus
 from services.jobs.repository import JobFilter
 from services.jobs.service import LaunchRequest, cancel_job, find_jobs, launch_jobs
-from services.tuning.costs import CostEstimate
-from services.tuning.recommend import BEDROCK_EPOCHS, BEDROCK_LEARNING_RATE, Recommendation, recommend
+from services.tuning.recommend import Recommendation, recommend
 
 router = APIRouter()
-
-ModelName = Literal["11b", "90b"]
-SlackId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")]
-
-
-class EvaluationOut(BaseModel):
-    """One model scored on the dataset's held-out test set (scores 0-100)."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    variant: Literal["base", "fine_tuned"]
-    status: str
-    metric: str
-    f1: float | None
-    exact_match: float | None
-    count: int
-    missing: int
-    cost_usd: float | None
-
-
-class JobOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    group_id: str
-    dataset_id: str
-    model: str
-    name: str
-    status: str
-    requested_by: str
-    evaluate: bool
-    sandbox: bool
-    bedrock_job_name: str
-    bedrock_job_arn: str | None
-    bedrock_status: str | None
-    output_model_arn: str | None
-    output_s3_uri: str | None
-    epochs: int
-    learning_rate: float
-    recommended_epochs: int
-    recommended_learning_rate: float
-    cost_estimate_usd: float | None = Field(description="An estimate, never a quote: see cost_note")
-    cost_estimate: CostEstimate | None = Field(
-        None, description="The launch's estimate in parts, with the note on the prices it used"
-    )
-    cost_note: str | None = Field(
-        None, description="Set when a price behind the estimate is a placeholder or unconfirmed"
-    )
-    failure_message: str | None
-    failure_hint: str | None
-    metrics: dict[str, Any] | None
-    loss_curve_path: str | None
-    created_at: datetime
-    updated_at: datetime
-    submitted_at: datetime | None
-    finished_at: datetime | None
-    evaluations: list[EvaluationOut] = Field(
-        default_factory=list, description="Base and fine-tuned scores, once the evaluation ran"
-    )
-
-
-class GroupOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    dataset_id: str
-    requested_by: str
-    approved_by: str | None
-    cost_estimate_usd: float | None = Field(description="The launch's estimate, never a quote")
-    cost_note: str | None = None
-    slack_channel: str | None
-    slack_thread_ts: str | None
-    slack_message_ts: str | None
-    comparison: dict[str, Any] | None
-    created_at: datetime
-    jobs: list[JobOut]
-
-
-class LaunchIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    dataset_id: str = Field(min_length=1, max_length=32, pattern=NO_NUL)
-    models: list[ModelName] = Field(
-        min_length=1,
-        max_length=2,
-        description='["11b"], ["90b"] or both',
-        json_schema_extra={"uniqueItems": True},  # the service refuses a repeated size (422)
-    )
-    epochs: int | None = Field(
-        None,
-        ge=BEDROCK_EPOCHS[0],
-        le=BEDROCK_EPOCHS[1],
-        description="Default: the recommendation (Bedrock allows 1-10)",
-    )
-    learning_rate: float | None = Field(
-        None,
-        ge=BEDROCK_LEARNING_RATE[0],
-        le=BEDROCK_LEARNING_RATE[1],
-        description="Default: the recommendation (5e-6 to 0.1)",
-    )
-    evaluate: bool = True
-    requested_by: str = Field(min_length=1, max_length=64, pattern=NO_NUL)
-    approved_by: str | None = Field(None, min_length=1, max_length=64, pattern=NO_NUL)
-    slack_channel: SlackId | None = None
-    slack_thread_ts: SlackId | None = None
-    name: str | None = Field(None, min_length=1, max_length=200, pattern=NO_NUL)
-
-
-class EstimateIn(BaseModel):
-    """What a launch would run: the same fields as a launch, nothing billable happens."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    dataset_id: str = Field(min_length=1, max_length=32, pattern=NO_NUL)
-    models: list[ModelName] = Field(min_length=1, max_length=2, json_schema_extra={"uniqueItems": True})
-    epochs: int | None = Field(None, ge=BEDROCK_EPOCHS[0], le=BEDROCK_EPOCHS[1])
-    learning_rate: float | None = Field(None, ge=BEDROCK_LEARNING_RATE[0], le=BEDROCK_LEARNING_RATE[1])
-    evaluate: bool = True
-
-
-class PlannedJobOut(BaseModel):
-    model: ModelName
-    epochs: int
-    learning_rate: float
-    recommended_epochs: int
-    recommended_learning_rate: float
-    cost: CostEstimate
-
-
-class EstimateOut(BaseModel):
-    """The figures a launch with the same fields would store, and compare with the cost cap."""
-
-    estimate: Literal[True] = True
-    dataset_id: str
-    dataset_name: str
-    examples: int
-    sandbox: bool
-    jobs: list[PlannedJobOut]
-    total_usd: float
-    note: str | None = Field(description="Set when a price behind them is a placeholder or unconfirmed")
-    cost_cap_usd: float
-    approval_required: bool = Field(description="The total is above the cap: an admin must approve")
-    warnings: list[str]
-
-
-class LaunchOut(BaseModel):
-    group_id: str
-    created: bool
-    jobs: list[JobOut]
-    warnings: list[str]
-
-
-class JobPage(BaseModel):
-    jobs: list[JobOut]
-    next_before: str | None = Field(description="Pass as `before` for the next (older) page")
-
-
-class CancelIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    requested_by: str | None = Field(None, min_length=1, max_length=64, pattern=NO_NUL)
-
-
-class JobPatch(BaseModel):
-    """Where the job's status message lives in Slack (stored on the job's launch group)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    slack_channel: SlackId | None = None
-    slack_thread_ts: SlackId | None = None
-    slack_message_ts: SlackId | None = None
 
 
 def job_deps(request: Request) -> JobDeps:

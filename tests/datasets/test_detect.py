@@ -131,7 +131,7 @@ def test_a_folder_of_mixed_formats_names_them(tmp_path: Path) -> None:
 def test_the_api_offers_exactly_the_formats_prepare_reads() -> None:
     from typing import get_args
 
+    from services.api.schemas import FormatName
     from services.datasets.pipeline import FORMATS as PREPARE_FORMATS
-    from services.datasets.views import FormatName
 
     assert set(get_args(FormatName)) == set(PREPARE_FORMATS) == {"auto", *FORMATS}

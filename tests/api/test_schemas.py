@@ -1,0 +1,128 @@
+"""The wire schemas are what the API serves: every answer the real API gives ``services.client`` parses
+into its schema in ``services.api.schemas`` and serialises back to exactly what the API sent (no field
+dropped, none missing), so the client can return these models and the bot read typed attributes."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import BaseModel
+
+from services.api.schemas import (
+    AckOut,
+    DatasetAccepted,
+    DatasetOut,
+    DatasetPage,
+    EstimateOut,
+    EventBatch,
+    GroupOut,
+    JobOut,
+    JobPage,
+    JobStatus,
+    LaunchOut,
+    Recommendation,
+    ServiceInfo,
+)
+from services.client import ServiceClient
+from tests.jobs.conftest import TOKEN, add_dataset, aws, sessions_of  # noqa: F401  (fixtures)
+from tests.jobs.conftest import client as api  # noqa: F401  (fixture)
+
+# Methods whose answer is not a schema: bytes (PNG), a bool, or nothing to read.
+NOT_SCHEMAS = {"close", "healthy", "job_loss_curve", "group_comparison_chart", "group_loss_curves"}
+
+
+class Recording(httpx.BaseTransport):
+    """Passes each call to the app and keeps the raw JSON it answered with."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.answers: list[Any] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        response.read()
+        self.answers.append(json.loads(response.content))
+        return response
+
+
+@pytest.fixture
+def recording(api: TestClient) -> Recording:  # noqa: F811
+    return Recording(api._transport)
+
+
+@pytest.fixture
+def service(recording: Recording) -> Iterator[ServiceClient]:
+    client = ServiceClient("http://testserver", TOKEN, transport=recording)
+    yield client
+    client.close()
+
+
+def round_trips(recording: Recording, model: type[BaseModel]) -> Any:
+    """The last raw answer, asserted to be exactly what ``model`` reads and writes."""
+    raw = recording.answers[-1]
+    assert model.model_validate(raw).model_dump(mode="json") == raw, model.__name__
+    return raw
+
+
+def test_every_answer_the_client_reads_round_trips_through_its_wire_schema(
+    api: TestClient,  # noqa: F811
+    recording: Recording,
+    service: ServiceClient,
+    tmp_path: Path,
+) -> None:
+    checked: set[str] = set()
+
+    def check(method: str, model: type[BaseModel]) -> Any:
+        checked.add(method)
+        return round_trips(recording, model)
+
+    dataset_id = add_dataset(sessions_of(api))
+    service.info()
+    check("info", ServiceInfo)
+    launched = service.launch_jobs(
+        "contract", dataset_id=dataset_id, models=["11b", "90b"], requested_by="U1", slack_channel="C1"
+    )
+    check("launch_jobs", LaunchOut)
+    service.list_jobs(requested_by="U1", status=launched["jobs"][0]["status"])
+    assert check("list_jobs", JobPage)["jobs"], "the filter by the job's own status found it"
+    job = service.get_job(launched["jobs"][0]["id"])
+    raw_job = check("get_job", JobOut)
+    service.set_job_message(job["id"], slack_channel="C1", slack_message_ts="1.2")
+    check("set_job_message", GroupOut)
+    service.get_group(launched["group_id"])
+    check("get_group", GroupOut)
+    service.estimate_launch(dataset_id=dataset_id, models=["11b", "90b"], epochs=3)
+    check("estimate_launch", EstimateOut)
+    service.recommendation(1200, "90b")
+    check("recommendation", Recommendation)
+    events = service.claim_events("contract", limit=50)
+    check("claim_events", EventBatch)
+    service.ack_event(events[0]["id"], "contract")
+    check("ack_event", AckOut)
+    cancelled = service.cancel_job(job["id"], requested_by="U1")
+    raw_cancelled = check("cancel_job", JobOut)
+    upload = tmp_path / "data.jsonl"
+    upload.write_text('{"not": "checked yet"}\n')
+    accepted = service.upload_dataset(str(upload), "data.jsonl", created_by="U1", slack_channel="C1")
+    check("upload_dataset", DatasetAccepted)
+    service.dataset_from_uri("s3://tunebot-test/raw/charts/", created_by="U1", slack_channel="C1")
+    check("dataset_from_uri", DatasetAccepted)
+    service.get_dataset(accepted["id"])
+    check("get_dataset", DatasetOut)
+    service.list_datasets(created_by="U1")
+    check("list_datasets", DatasetPage)
+
+    public = {name for name, _ in inspect.getmembers(ServiceClient, inspect.isfunction) if name[0] != "_"}
+    assert checked == public - NOT_SCHEMAS, "a client method without a contract check"
+    # The rules the bot reads come from the service's state machine, as sent.
+    assert (raw_job["cancellable"], raw_job["final"]) == (True, False)
+    assert cancelled["status"] in (JobStatus.CANCELLED, JobStatus.CANCELLING)
+    assert raw_cancelled["cancellable"] is False
+    assert raw_cancelled["final"] is (cancelled["status"] == JobStatus.CANCELLED)
