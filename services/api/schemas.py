@@ -334,6 +334,7 @@ class DatasetOut(BaseModel):
     created_by: str | None
     created_at: datetime
     s3_uri: str | None
+    sandbox: bool = Field(False, description="Held by a sandbox service: its jobs and scores are simulated")
 
 
 class DatasetPage(BaseModel):

@@ -206,13 +206,14 @@ async def create_dataset(
     "/datasets", response_model=DatasetPage, summary="Datasets, newest first", responses=errors(422, 503)
 )
 def list_datasets(
+    request: Request,
     sessions: Sessions,
     created_by: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
     status: DatasetStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> DatasetPage:
     rows = find_datasets(sessions, limit, created_by, status)
-    return DatasetPage(datasets=[DatasetOut.model_validate(row) for row in rows])
+    return DatasetPage(datasets=[_out(request, row) for row in rows])
 
 
 @router.get(
@@ -221,5 +222,11 @@ def list_datasets(
     summary="One dataset and its report",
     responses=errors(404, 503),
 )
-def get_dataset(dataset_id: ResourceId, sessions: Sessions) -> DatasetOut:
-    return DatasetOut.model_validate(service.get_dataset(sessions, dataset_id))
+def get_dataset(request: Request, dataset_id: ResourceId, sessions: Sessions) -> DatasetOut:
+    return _out(request, service.get_dataset(sessions, dataset_id))
+
+
+def _out(request: Request, dataset: object) -> DatasetOut:
+    # A sandbox service's datasets feed simulated jobs: say so on the dataset too (DESIGN §8).
+    sandbox = getattr(request.app.state, "backend", None) == "sandbox"
+    return DatasetOut.model_validate(dataset).model_copy(update={"sandbox": sandbox})

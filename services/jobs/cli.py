@@ -258,7 +258,8 @@ def _dataset_line(dataset: dict[str, Any]) -> str:
         if counts
         else "no report yet"
     )
-    return f"{dataset['id']}  {dataset['status']:<9}  {dataset.get('name') or ''}  {sizes}"
+    label = f" ({SANDBOX_LABEL})" if dataset.get("sandbox") else ""
+    return f"{dataset['id']}  {dataset['status']:<9}  {dataset.get('name') or ''}  {sizes}{label}"
 
 
 def _print_dataset(dataset: dict[str, Any]) -> None:

@@ -1,10 +1,11 @@
 """The sandbox's stand-in for Bedrock inference and Provisioned Throughput (DESIGN §8).
 
-The simulated models answer questions from the sandbox's own prepared test sets: each model is right
-with a fixed probability, drawn from a hash of the example so a rerun gives the same answers. The
-fine-tuned models are right more often than the base models and 90B more than 11B, so the comparison
-downstream has something plausible to say. Nothing here is a measurement: every result built on it is
-labelled "sandbox: simulated results" by the runner.
+The simulated models answer questions from the sandbox's own prepared test sets. How often each is
+right follows the seed's published F1 for the nearest study dataset (ChartQA, Cut-VQAv2 or LLaVA), its
+size and, once fine-tuned, the dataset's training size (``services.sandbox.scores``); which examples it
+gets right mixes each example's difficulty with the model's own luck, drawn from hashes so a rerun gives
+the same answers. Nothing here is a measurement: every result built on it is labelled
+"sandbox: simulated results" by the runner.
 """
 
 from __future__ import annotations
@@ -13,14 +14,26 @@ import hashlib
 import json
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from services.evaluation.inference import OwnedThroughput, Reply
+from services.sandbox.scores import Kind, Size, answers_right, expected_f1, kind_of
 
-# (fine-tuned?, size) -> chance of answering right; in the spirit of the seed's uplifts.
-ACCURACY = {(False, "11b"): 0.62, (False, "90b"): 0.66, (True, "11b"): 0.78, (True, "90b"): 0.84}
 SANDBOX_ACCOUNT = "123456789012"
+REPORT_FILE = "report.json"
+UNSURE = "I cannot tell from this image."
+# When a test set has no report beside it: the study's middle size, on its general-purpose mix.
+UNKNOWN_PROFILE = ("llava", 1_000)
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What decides how well a simulated model does on a test set: its kind and the training size."""
+
+    kind: Kind
+    train_examples: int
 
 
 class SimulatedInference:
@@ -28,7 +41,8 @@ class SimulatedInference:
 
     def __init__(self, data_dir: Path) -> None:
         self._data_dir = data_dir
-        self._answers: dict[tuple[str, str], str] = {}  # (question, image sha256) -> reference
+        # (question, image sha256) -> the reference answer and the profile of its dataset
+        self._answers: dict[tuple[str, str], tuple[str, Profile]] = {}
         self._loaded: dict[Path, float] = {}
         self._throughputs: dict[str, OwnedThroughput] = {}
         self._models: dict[str, str] = {}  # provisioned ARN -> size of the custom model behind it
@@ -47,18 +61,21 @@ class SimulatedInference:
         max_tokens: int = 512,
     ) -> Reply:
         fine_tuned = model_id in self._models
-        size = self._models.get(model_id) or ("90b" if "90b" in model_id else "11b")
+        behind = self._models.get(model_id) or model_id  # a provisioned model's size, or the base model's id
+        size: Size = "90b" if "90b" in behind.lower() else "11b"
         key = (question, hashlib.sha256(image_bytes).hexdigest() if image_bytes else "")
-        reference = self._reference(key)
-        # One draw per example for every model: a stronger model is right on a superset of the examples
-        # a weaker one gets right, so the simulated ordering never flips by chance on a small test set.
-        draw = int.from_bytes(hashlib.sha256("|".join(key).encode()).digest()[:4], "big") / 2**32
-        right = reference is not None and draw < ACCURACY[(fine_tuned, size)]
-        text = reference if right and reference is not None else "I cannot tell from this image."
+        found = self._reference(key)
+        text = UNSURE
+        if found is not None:
+            reference, profile = found
+            chance = expected_f1(profile.kind, size, fine_tuned, profile.train_examples) / 100
+            variant = f"{size}:{'fine-tuned' if fine_tuned else 'base'}"
+            if answers_right("|".join(key), variant, chance):
+                text = reference
         image_tokens = 1601 if image_bytes else 0
         return Reply(text, image_tokens + len(question) // 6 + 1, len(text) // 6 + 1)
 
-    def _reference(self, key: tuple[str, str]) -> str | None:
+    def _reference(self, key: tuple[str, str]) -> tuple[str, Profile] | None:
         with self._lock:
             if key not in self._answers:
                 self._load_test_sets()
@@ -70,6 +87,7 @@ class SimulatedInference:
             if self._loaded.get(path) == mtime:
                 continue
             self._loaded[path] = mtime
+            profile = _profile(path.parent / REPORT_FILE)
             with path.open(encoding="utf-8") as lines:
                 for line in lines:
                     record = json.loads(line)
@@ -98,7 +116,7 @@ class SimulatedInference:
                     # Images are stored under their SHA-256, so the file name identifies the bytes.
                     image_sha = images[0].rsplit("/", 1)[-1].split(".")[0] if images else ""
                     if texts and answers:
-                        self._answers[(texts[-1], image_sha)] = answers[-1]
+                        self._answers[(texts[-1], image_sha)] = (answers[-1], profile)
 
     # --- Provisioned Throughput ----------------------------------------------------------------------
 
@@ -128,3 +146,14 @@ class SimulatedInference:
     def list_owned_provisioned_throughputs(self) -> list[OwnedThroughput]:
         with self._lock:
             return list(self._throughputs.values())
+
+
+def _profile(report_path: Path) -> Profile:
+    """The dataset's kind (from its source format) and training size, from the report beside its test set."""
+    try:
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+        train = int(report["counts"]["train"])
+        return Profile(kind_of(report.get("format")), train)
+    except (OSError, ValueError, KeyError, TypeError):
+        kind, train = UNKNOWN_PROFILE
+        return Profile(kind_of(kind), train)

@@ -80,6 +80,7 @@ def test_the_sandbox_runs_upload_to_completed_job_offline(sandbox_client: TestCl
     )
     assert dataset["status"] == "ready", dataset
     assert dataset["s3_uri"].startswith("s3://tunebot-sandbox/")
+    assert dataset["sandbox"] is True  # the API says what the sandbox holds, for every surface to label
 
     fields = {"dataset_id": dataset["id"], "models": ["11b", "90b"], "epochs": 2}
     estimate = sandbox_client.post("/api/v1/estimates", json=fields, headers=AUTH)
@@ -147,14 +148,15 @@ def test_the_sandbox_runs_upload_to_completed_job_offline(sandbox_client: TestCl
     assert all(LABEL in event.payload["message"] and event.payload["sandbox"] == LABEL for event in events)
 
 
-def test_simulated_models_rank_as_the_seed_found_and_answer_the_same_twice(tmp_path: Path) -> None:
-    from services.sandbox.inference import SimulatedInference
-
-    folder = tmp_path / "datasets" / "d1"
+def simulated_test_set(
+    root: Path, name: str, count: int, *, source_format: str, train: int
+) -> list[tuple[bytes, str]]:
+    """A prepared dataset folder as the pipeline writes it: test.jsonl and report.json beside it."""
+    folder = root / "datasets" / name
     folder.mkdir(parents=True)
     examples, lines = [], []
-    for index in range(200):
-        image = f"chart {index}".encode()
+    for index in range(count):
+        image = f"{name} chart {index}".encode()
         uri = f"s3://b/images/{hashlib.sha256(image).hexdigest()}.png"
         user = [
             {"text": "What is the highest bar?"},
@@ -163,27 +165,63 @@ def test_simulated_models_rank_as_the_seed_found_and_answer_the_same_twice(tmp_p
         record = {
             "messages": [
                 {"role": "user", "content": user},
-                {"role": "assistant", "content": [{"text": str(index)}]},
+                {"role": "assistant", "content": [{"text": f"answer {index}"}]},
             ]
         }
         lines.append(json.dumps(record) + "\n")
-        examples.append((image, str(index)))
+        examples.append((image, f"answer {index}"))
     (folder / "test.jsonl").write_text("".join(lines))
-    model = SimulatedInference(tmp_path)
-    tuned_11b = model.create_provisioned_throughput(
-        "arn:custom-model/tunebot-11b-x", "pt-11b", {"tunebot:job": "a"}
-    )
-    tuned_90b = model.create_provisioned_throughput(
-        "arn:custom-model/tunebot-90b-y", "pt-90b", {"tunebot:job": "b"}
-    )
+    (folder / "report.json").write_text(json.dumps({"format": source_format, "counts": {"train": train}}))
+    return examples
 
-    def right(model_id: str) -> int:
-        return sum(
+
+def test_simulated_models_follow_the_seeds_published_f1_by_size_and_data(tmp_path: Path) -> None:
+    from services.sandbox.inference import SimulatedInference
+
+    # Cut-VQAv2 in the seed's study: 11B 42.17 -> 73.2 and 90B 67.4 -> 76.5 with 10,000 examples;
+    # 90B with 100 examples 72.9, 11B with 1,000 examples 68.6 (reference/metrics.md).
+    small_data = simulated_test_set(tmp_path, "vqa-100", 1_500, source_format="vqav2", train=100)
+    large_data = simulated_test_set(tmp_path, "vqa-10k", 1_500, source_format="vqav2", train=10_000)
+    middle_data = simulated_test_set(tmp_path, "vqa-1k", 1_500, source_format="vqav2", train=1_000)
+    model = SimulatedInference(tmp_path)
+    tuned = {
+        size: model.create_provisioned_throughput(
+            f"arn:aws:bedrock:us-west-2:123456789012:custom-model/tunebot-{size}-x", f"pt-{size}", {}
+        )
+        for size in ("11b", "90b")
+    }
+    base = {size: f"us.meta.llama3-2-{size}-instruct-v1:0" for size in ("11b", "90b")}
+
+    def f1(model_id: str, examples: list[tuple[bytes, str]]) -> float:
+        right = sum(
             model.converse(model_id, None, "What is the highest bar?", image, "png").text == answer
             for image, answer in examples
         )
+        return 100 * right / len(examples)
 
-    base_11b = right("us.meta.llama3-2-11b-instruct-v1:0")
-    assert base_11b < right(tuned_11b) < right(tuned_90b)
-    assert right(tuned_90b) == right(tuned_90b)
-    assert 0.5 * 200 < base_11b < 0.75 * 200  # 62 % by design, give or take sampling
+    # Within sampling noise of the published figures (1,500 examples: a standard error near 1.2 points).
+    assert f1(base["11b"], large_data) == pytest.approx(42.17, abs=4)
+    assert f1(base["90b"], large_data) == pytest.approx(67.4, abs=4)
+    assert f1(tuned["11b"], large_data) == pytest.approx(73.2, abs=4)
+    assert f1(tuned["90b"], large_data) == pytest.approx(76.5, abs=4)
+    assert f1(tuned["90b"], small_data) == pytest.approx(72.9, abs=4)
+    assert f1(tuned["11b"], middle_data) == pytest.approx(68.6, abs=4)
+    # F1 rises with data, and the two sizes differ: the comparison has something real-looking to say.
+    assert f1(tuned["11b"], small_data) < f1(tuned["11b"], middle_data) < f1(tuned["11b"], large_data)
+    assert f1(tuned["90b"], large_data) > f1(tuned["11b"], large_data)
+    # Per-example noise: the sizes disagree on some examples both ways, and answer the same twice.
+    answers = {
+        size: [
+            model.converse(tuned[size], None, "What is the highest bar?", image, "png").text
+            for image, _ in large_data
+        ]
+        for size in ("11b", "90b")
+    }
+    only_11b = sum(
+        a == ref != b for a, b, (_, ref) in zip(answers["11b"], answers["90b"], large_data, strict=True)
+    )
+    only_90b = sum(
+        b == ref != a for a, b, (_, ref) in zip(answers["11b"], answers["90b"], large_data, strict=True)
+    )
+    assert only_11b > 0 and only_90b > only_11b
+    assert f1(tuned["90b"], large_data) == f1(tuned["90b"], large_data)

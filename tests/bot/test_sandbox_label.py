@@ -1,0 +1,173 @@
+"""The one rule for simulated figures: every renderer that shows something from the sandbox says so.
+
+The walk below calls every renderer in ``bot.blocks`` with sandbox objects shaped as the API returns
+them; a renderer added later without a place in the walk (or a reason to be exempt) fails the test.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Callable
+from typing import Any
+
+from bot import blocks
+
+LABEL = "sandbox: simulated results"
+NOTE = "placeholder prices: set real ones in TUNEBOT_PRICES_FILE"
+JOB: dict[str, Any] = {
+    "id": "job11",
+    "group_id": "grp1",
+    "dataset_id": "ds1",
+    "model": "11b",
+    "name": "charts-11b",
+    "status": "done",
+    "requested_by": "U1",
+    "sandbox": True,
+    "epochs": 8,
+    "learning_rate": 1e-5,
+    "recommended_epochs": 8,
+    "recommended_learning_rate": 1e-5,
+    "cost_estimate_usd": 31.58,
+    "cost_note": NOTE,
+    "failure_message": None,
+    "failure_hint": None,
+    "metrics": {"final_training_loss": 0.4, "final_validation_loss": 0.5},
+    "evaluations": [
+        {"variant": "base", "status": "done", "f1": 64.1},
+        {"variant": "fine_tuned", "status": "done", "f1": 69.5},
+    ],
+    "created_at": "2026-12-01T09:00:00Z",
+}
+JOB_90B = {**JOB, "id": "job90", "model": "90b", "name": "charts-90b", "cost_estimate_usd": 73.54}
+GROUP = {
+    "id": "grp1",
+    "dataset_id": "ds1",
+    "requested_by": "U1",
+    "cost_estimate_usd": 105.12,
+    "cost_note": NOTE,
+    "jobs": [JOB, JOB_90B],
+}
+SIZE = {
+    "size": "11B",
+    "base_f1": 64.1,
+    "fine_tuned_f1": 69.5,
+    "f1_uplift_points": 5.4,
+    "total_cost_usd": 31.58,
+}
+COMPARISON = {
+    "sandbox": True,
+    "verdict": f"{LABEL} — 90B leads by 2.4 F1",
+    "model_11b": SIZE,
+    "model_90b": {**SIZE, "size": "90B", "fine_tuned_f1": 71.9, "total_cost_usd": 73.54},
+    "cost_note": NOTE,
+}
+DATASET = {
+    "id": "ds1",
+    "name": "charts",
+    "status": "ready",
+    "sandbox": True,
+    "created_by": "U1",
+    "report": {
+        "usable": True,
+        "counts": {"records": 400, "accepted": 400, "train": 300, "validation": 60, "test": 40},
+        "cost_by_model": {
+            "11b": {"model": "11b", "epochs": 8, "total_usd": 31.58, "note": NOTE},
+            "90b": {"model": "90b", "epochs": 8, "total_usd": 73.54, "note": NOTE},
+        },
+    },
+}
+ESTIMATE = {
+    "estimate": True,
+    "dataset_id": "ds1",
+    "dataset_name": "charts",
+    "examples": 300,
+    "sandbox": True,
+    "jobs": [
+        {
+            "model": job["model"], "epochs": 8, "learning_rate": 1e-5, "recommended_epochs": 8,
+            "recommended_learning_rate": 1e-5, "cost": {"total_usd": job["cost_estimate_usd"], "note": NOTE},
+        }
+        for job in (JOB, JOB_90B)
+    ],
+    "total_usd": 105.12,
+    "note": NOTE,
+    "cost_cap_usd": 500.0,
+    "approval_required": False,
+    "warnings": [],
+}  # fmt: skip
+PLAN = {
+    "dataset": DATASET,
+    "dataset_id": "ds1",
+    "models": ["11b", "90b"],
+    "evaluate": True,
+    "estimate": ESTIMATE,
+}
+ADVICE = {"11b": {"reasons": ["8 epochs because 300 examples."]}}
+
+# Every renderer that can show a simulated figure, called with sandbox objects.
+WALK: dict[str, Callable[[], Any]] = {
+    "job_card": lambda: blocks.job_card(JOB),
+    "history_blocks": lambda: blocks.history_blocks([JOB, JOB_90B], None, "Jobs of <@U1>"),
+    "cancel_confirm_blocks": lambda: blocks.cancel_confirm_blocks({**JOB, "status": "training"}),
+    "launch_card": lambda: blocks.launch_card(PLAN, ADVICE, "v"),
+    "launched_text": lambda: blocks.launched_text({"jobs": [JOB, JOB_90B]}, True),
+    "approval_request_blocks": lambda: blocks.approval_request_blocks("U1", "11B + 90B", ESTIMATE, "v"),
+    "group_card": lambda: blocks.group_card(GROUP),
+    "comparison_blocks": lambda: blocks.comparison_blocks(COMPARISON),
+    "job_pair_blocks": lambda: blocks.job_pair_blocks(JOB, JOB_90B),
+    "datasets_blocks": lambda: blocks.datasets_blocks([DATASET], "Recent datasets"),
+    "dataset_report_blocks": lambda: blocks.dataset_report_blocks(DATASET, blocks.dataset_costs(DATASET)),
+    "home_view": lambda: blocks.home_view([JOB], [JOB_90B]),
+    "event_text": lambda: blocks.event_text(
+        {
+            "type": "job.completed",
+            "subject_id": "job11",
+            "payload": {"message": f"charts-11b: done ({LABEL})"},
+        }
+    ),
+}
+# Renderers that show no figure of their own, each with the reason.
+EXEMPT = {
+    "help_blocks": "static help",
+    "usage_error_text": "a usage error",
+    "error_text": "a refusal",
+    "recommendation_blocks": "rules from the dataset's size, not a result",
+    "checking_text": "an acknowledgement",
+    "loading_view": "a placeholder while the form loads",
+    "launch_modal": "a form; its Review cost answer is launch_card",
+    "launch_value": "a button payload",
+    "job_line": "one line inside history_blocks and home_view, which carry the label",
+    "dataset_line": "one line inside datasets_blocks, which carries the label",
+    "group_text": "the notification fallback of group_card, which carries the label",
+}
+RENDERER_SUFFIXES = ("_blocks", "_card", "_view", "_text", "_line", "_value", "_modal")
+
+
+def test_every_renderer_is_walked_or_exempt_with_a_reason() -> None:
+    renderers = {
+        name
+        for name, function in inspect.getmembers(blocks, inspect.isfunction)
+        if name.endswith(RENDERER_SUFFIXES)
+        and not name.startswith("_")
+        and function.__module__.startswith("bot.")
+    }
+    assert renderers == set(WALK) | set(EXEMPT)
+
+
+def test_every_renderer_labels_a_sandbox_figure_and_only_then() -> None:
+    for name, render in WALK.items():
+        assert LABEL in json.dumps(render()), f"{name} shows a sandbox figure without the label"
+
+
+def test_a_real_run_is_not_labelled() -> None:
+    real_job = {**JOB, "sandbox": False}
+    real = [
+        blocks.job_card(real_job),
+        blocks.history_blocks([real_job], None, "Jobs"),
+        blocks.group_card({**GROUP, "jobs": [real_job]}),
+        blocks.comparison_blocks({**COMPARISON, "sandbox": False, "verdict": "90B leads"}),
+        blocks.launch_card({**PLAN, "estimate": {**ESTIMATE, "sandbox": False}}, ADVICE, "v"),
+        blocks.home_view([real_job], []),
+    ]
+    assert all(LABEL not in json.dumps(message) for message in real)
