@@ -107,6 +107,12 @@ def _size_evaluation(
     )
 
 
+def launch_name(jobs: Mapping[str, Job]) -> str:
+    """The launch's name: its jobs' shared name, without the size each job's default name ends with."""
+    names = sorted({job.name.removesuffix(f"-{job.model}") for job in jobs.values()})
+    return " + ".join(names)
+
+
 def estimate_parts(job: Job) -> tuple[float | None, float | None]:
     """The job's launch estimate as (training and storage, evaluation); they add up to the estimate.
 
@@ -205,6 +211,8 @@ def compare_group(
         group.comparison = comparison.model_dump(mode="json")
         payload = {
             "group_id": group_id,
+            # What the bot names the uploaded charts after: the launch, not its id.
+            "name": launch_name(jobs),
             "message": render_comparison_text(comparison),
             "verdict": comparison.verdict,
             "chart_path": str(chart),

@@ -141,6 +141,7 @@ def test_the_comparison_of_a_constructed_group_has_the_known_figures(
     assert event.subject_id == group_id
     assert event.payload["verdict"] == comparison.verdict
     assert event.payload["chart_path"] == str(chart)
+    assert event.payload["name"] == "charts"  # the uploads are named after the launch, not its id
     assert event.payload["message"].startswith("11B vs 90B on 20 test examples (SQuAD v1.1 F1)")
     assert (
         "estimated $36.00" in event.payload["message"]
