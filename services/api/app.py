@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CollectorRegistry, Counter, Info, generate_latest
 from prometheus_client.core import CounterMetricFamily
@@ -138,7 +138,16 @@ def create_app(settings: Settings, role: Role = "all", port: int = 8080) -> Fast
         finally:
             _stop(runtime)
 
-    app = FastAPI(title="tunebot", version=__version__, lifespan=lifespan)
+    # No anonymous reads: the API's document is served behind the bearer token like the API itself, and
+    # the browser pages (/docs, /redoc) are off, since they cannot send the token.
+    app = FastAPI(
+        title="tunebot",
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.api_token = api_token
     app.state.backend = runtime.backend
     app.state.runtime = runtime
@@ -163,6 +172,11 @@ def create_app(settings: Settings, role: Role = "all", port: int = 8080) -> Fast
 
     if serves_api:
         app.include_router(api.router)
+
+        @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(api.require_token)])
+        def openapi_document() -> JSONResponse:
+            return JSONResponse(app.openapi())
+
         runtime.engine = make_engine(settings.database_url)
         app.state.engine = runtime.engine
     if role in ("all", "bot"):

@@ -149,6 +149,9 @@ def release_rows(sessions: sessionmaker[Session], evaluation_ids: list[str], own
         )
 
 
+EVALUATION_FAILED_HINT = "the fine-tuned model itself is fine; fix the cause and evaluate again"
+
+
 def _announce(session: Session, job: JobSnapshot, type_: str, message: str, **extra: Any) -> None:
     outbox.announce(
         session, type_, job.id, message, sandbox=job.sandbox,
@@ -277,7 +280,7 @@ def record_failure(
             JobStatus.EVALUATING,
             JobStatus.FAILED,
             failure_message=f"evaluation failed: {text}",
-            failure_hint="the fine-tuned model itself is fine; fix the cause and evaluate again",
+            failure_hint=EVALUATION_FAILED_HINT,
         )
         _announce(
             session,

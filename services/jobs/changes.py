@@ -19,9 +19,10 @@ from services.platform.tables import Job, utcnow
 
 
 def move(job: Job, target: JobStatus) -> bool:
-    """Move ``job`` to ``target`` (allowed moves only); stamps ``finished_at`` on reaching a final status."""
+    """Move ``job`` to ``target`` (allowed moves only); stamps ``finished_at`` on reaching a final status
+    unless training's end already did (a job that was evaluated keeps when its training ended)."""
     changed = model.move(job, target)
-    if changed and target in model.FINAL:
+    if changed and target in model.FINAL and job.finished_at is None:
         job.finished_at = utcnow()
     return changed
 
@@ -43,10 +44,11 @@ def move_if(session: Session, job_id: str, expected: JobStatus, target: JobStatu
     return bool(won)
 
 
-def fail(session: Session, job: Job, message: str) -> None:
+def fail(session: Session, job: Job, message: str, hint: str | None = None) -> None:
+    """Fail ``job`` with ``message`` and the likely fix (``hint``, else the one Bedrock's text suggests)."""
     move(job, JobStatus.FAILED)
     job.failure_message = message
-    job.failure_hint = failure_hint(message)
+    job.failure_hint = hint or failure_hint(message)
     announce(
         session,
         job,

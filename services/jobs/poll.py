@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import update
 
 from services.aws.bedrock import JOB_NAME_PREFIX, JobDetail
-from services.aws.errors import AwsError
+from services.aws.errors import AwsError, NotFound
 from services.aws.s3 import TRAINING_METRICS_FILE, VALIDATION_METRICS_FILE, OutputsError
 from services.evaluation.charts import render_loss_curves
-from services.jobs import repository
+from services.jobs import bounds, repository
 from services.jobs.changes import announce, fail, move
 from services.jobs.deps import JobDeps
 from services.jobs.model import ON_BEDROCK, JobStatus
@@ -47,27 +47,76 @@ def _follow_active(deps: JobDeps) -> PollReport:
     report = PollReport()
     with deps.sessions() as session:
         rows = repository.on_bedrock(session)
-    active = {name: (job_id, status) for job_id, name, status in rows}
+    active = {name: (job_id, status, next_read) for job_id, name, status, next_read in rows}
     if not active:
         return report
     seen: dict[str, str] = {}
-    for page in deps.bedrock.list_jobs(JOB_NAME_PREFIX):
-        report.list_calls += 1
-        seen.update({summary.name: summary.status for summary in page if summary.name in active})
-        if len(seen) == len(active):
-            break  # newest first: every active job is on the pages read so far
-    for name, (job_id, previous) in active.items():
+    try:
+        for page in deps.bedrock.list_jobs(JOB_NAME_PREFIX):
+            report.list_calls += 1
+            seen.update({summary.name: summary.status for summary in page if summary.name in active})
+            if len(seen) == len(active):
+                break  # newest first: every active job is on the pages read so far
+    except AwsError as error:
+        # Not fatal: each job's own Get (with its backoff and bound) decides what happens to it.
+        log.warning("job list unavailable", extra={"code": error.code})
+    now = utcnow()
+    for name, (job_id, previous, next_read) in active.items():
         if name in seen and seen[name] == previous:
+            if next_read is not None:
+                _readable_again(deps, job_id)
             continue
+        if next_read is not None and now < next_read:
+            continue  # backing off: this job's status could not be read lately
         report.get_calls += 1
         try:
             detail = deps.bedrock.get_job(name)
         except AwsError as error:
-            log.warning("job status unavailable", extra={"job_id": job_id, "code": error.code})
+            if _unreadable(deps, job_id, error, gone=isinstance(error, NotFound)):
+                report.changed.append(job_id)
             continue
+        if next_read is not None:
+            _readable_again(deps, job_id)
         if detail.status != previous and _apply(deps, job_id, previous, detail):
             report.changed.append(job_id)
     return report
+
+
+def _unreadable(deps: JobDeps, job_id: str, error: AwsError, *, gone: bool) -> bool:
+    """Note a status read that failed; fail the job once Bedrock denies it or the bound passed.
+
+    True when the job failed here (its slot is free and ``job.failed`` tells the requester).
+    """
+    now = utcnow()
+    with unit_of_work(deps.sessions) as session:
+        job = session.get(Job, job_id)
+        if job is None or job.status not in ON_BEDROCK:
+            return False  # another replica (or a cancel) settled it meanwhile
+        since = job.status_unreadable_since or now
+        job.status_unreadable_since = since
+        job.status_read_error = f"{error.code}: {error.message}"[:2000]
+        bound = deps.settings.status_unreadable_seconds
+        if gone or bounds.gives_up(since, now, bound):
+            if gone:
+                reason, hint = bounds.not_known_reason(error.code), bounds.NOT_KNOWN_HINT
+            else:
+                seconds = (now - since).total_seconds()
+                reason = bounds.unreadable_reason(error.code, error.message, seconds)
+                hint = bounds.UNREADABLE_HINT
+            job.status_next_read_at = None
+            fail(session, job, reason, hint)
+            log.warning("job given up: status unreadable", extra={"job_id": job_id, "code": error.code})
+            return True
+        job.status_next_read_at = bounds.next_read_at(since, now, deps.settings.poll_seconds)
+    log.warning("job status unavailable; asking again later", extra={"job_id": job_id, "code": error.code})
+    return False
+
+
+def _readable_again(deps: JobDeps, job_id: str) -> None:
+    with unit_of_work(deps.sessions) as session:
+        job = session.get(Job, job_id)
+        if job is not None:
+            job.status_unreadable_since = job.status_next_read_at = job.status_read_error = None
 
 
 def _apply(deps: JobDeps, job_id: str, previous: str | None, detail: JobDetail) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -35,12 +36,15 @@ def waiting_in_launch_order(session: Session) -> list[Job]:
     return list(session.scalars(select(Job).where(Job.status.in_(WAITING)).order_by(Job.created_at, Job.id)))
 
 
-def on_bedrock(session: Session) -> list[tuple[str, str, str | None]]:
-    """(job id, Bedrock job name, last Bedrock status seen) of every job Bedrock has."""
+def on_bedrock(session: Session) -> list[tuple[str, str, str | None, datetime | None]]:
+    """(job id, Bedrock job name, last Bedrock status seen, when its status may be read again) of every
+    job Bedrock has; the last is set while its status cannot be read (backoff)."""
     rows = session.execute(
-        select(Job.id, Job.bedrock_job_name, Job.bedrock_status).where(Job.status.in_(ON_BEDROCK))
+        select(Job.id, Job.bedrock_job_name, Job.bedrock_status, Job.status_next_read_at).where(
+            Job.status.in_(ON_BEDROCK)
+        )
     ).all()
-    return [(job_id, name, status) for job_id, name, status in rows]
+    return [(job_id, name, status, next_read) for job_id, name, status, next_read in rows]
 
 
 def job(session: Session, job_id: str) -> Job | None:

@@ -26,7 +26,9 @@ from services.platform.tables import Dataset, Job, Lease, utcnow
 log = logging.getLogger(__name__)
 
 SUBMIT_LEASE = "submit"
-SUBMIT_LEASE_SECONDS = 120.0
+# Short: the process's lease keeper renews it during a long pass, and a crashed holder blocks nobody
+# for longer than this.
+SUBMIT_LEASE_SECONDS = leases.LEASE_SECONDS
 SUBMIT_WAIT_SECONDS = 30.0
 
 

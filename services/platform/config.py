@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     max_launch_cost_usd: float = Field(500.0, ge=0, alias="TUNEBOT_MAX_LAUNCH_COST_USD")
     max_upload_mb: int = Field(500, ge=1, le=10_000, alias="TUNEBOT_MAX_UPLOAD_MB")
     eval_max_hours: float = Field(6.0, gt=0, le=72, alias="TUNEBOT_EVAL_MAX_HOURS")
+    # How long a job's status may stay unreadable on Bedrock (throttling, 5xx, AccessDenied, network)
+    # before tunebot stops following it, fails it with the reason and frees its slot.
+    status_unreadable_seconds: int = Field(
+        3600, ge=10, le=7 * 24 * 3600, alias="TUNEBOT_STATUS_UNREADABLE_SECONDS"
+    )
     sandbox_train_seconds: int = Field(20, ge=1, le=3600, alias="TUNEBOT_SANDBOX_TRAIN_SECONDS")
     admins: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="TUNEBOT_ADMINS")
     allowed_channels: Annotated[list[str], NoDecode] = Field(

@@ -1,5 +1,7 @@
 """APScheduler wiring. Each periodic task runs under a named database lease, so with any number of
-replicas exactly one does a given tick; the others skip it."""
+replicas exactly one does a given tick; the others skip it. The leases are short and renewed by this
+process's ``LeaseKeeper`` while it lives, so a replica that dies hands its tasks over within
+``leases.LEASE_SECONDS`` (plus the next tick of the replica that takes over)."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ class Scheduler:
         self._sessions = sessions
         self.owner = owner
         self.ticks: dict[str, int] = {}
+        self.keeper = leases.LeaseKeeper(sessions, owner)
         self._scheduler = BackgroundScheduler(
             timezone=UTC,
             # A slow tick is never doubled up or replayed in a burst after a pause.
@@ -34,9 +37,9 @@ class Scheduler:
         self.ticks[name] = 0
 
         def guarded() -> None:
-            # The lease outlives one interval so a slow tick keeps it, and expires if we die.
+            # Kept between ticks by the keeper, so the same replica goes on doing this task while it lives.
             with unit_of_work(self._sessions) as session:
-                if not leases.acquire(session, name, self.owner, seconds * 2):
+                if not leases.acquire(session, name, self.owner, leases.LEASE_SECONDS):
                     return
             try:
                 task()
@@ -49,6 +52,7 @@ class Scheduler:
         )
 
     def start(self) -> None:
+        self.keeper.start()
         self._scheduler.start()
         log.info("scheduler started", extra={"owner": self.owner, "tasks": ",".join(self.ticks)})
 
@@ -56,6 +60,7 @@ class Scheduler:
         """Let running tasks finish, then hand every lease back so another replica takes over at once."""
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
+        self.keeper.stop()
         with unit_of_work(self._sessions) as session:
             released = leases.release_all(session, self.owner)
         log.info("scheduler stopped", extra={"owner": self.owner, "leases_released": released})

@@ -155,6 +155,11 @@ class Job(LeaseColumns, Base):
     bedrock_status: Mapped[str | None] = mapped_column(String(16))
     output_model_arn: Mapped[str | None] = mapped_column(Text)
     output_s3_uri: Mapped[str | None] = mapped_column(Text)
+    # While Bedrock cannot report the job's status: since when, the last error, and when to ask again
+    # (backoff). Past TUNEBOT_STATUS_UNREADABLE_MINUTES the job fails and frees its slot (migration 0004).
+    status_unreadable_since: Mapped[datetime | None]
+    status_read_error: Mapped[str | None] = mapped_column(Text)
+    status_next_read_at: Mapped[datetime | None]
 
     epochs: Mapped[int] = mapped_column(Integer)
     learning_rate: Mapped[float] = mapped_column(Float)

@@ -14,13 +14,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.aws.errors import AwsError
 from services.datasets.service import CheckDeps, check_waiting, make_check_deps
-from services.evaluation import janitor
+from services.evaluation import janitor, overdue
 from services.evaluation.group_report import compare_group
 from services.evaluation.inference import Inference
 from services.evaluation.runner import default_inference, evaluate_pending
+from services.evaluation.variant import RunOptions
 from services.jobs.deps import JobDeps, make_job_deps
 from services.jobs.poll import poll_once
 from services.jobs.service import group_id_of
+from services.platform import leases
 from services.platform.config import Settings
 from services.platform.scheduler import Scheduler
 from services.sandbox.trainer import Sandbox
@@ -83,8 +85,17 @@ def register_tasks(
     def check_datasets() -> None:
         check_waiting(check_deps)
 
+    # Short row leases, renewed by the scheduler's lease keeper: a dead runner's evaluation is resumed
+    # by another replica within seconds, not after the runner's default ten minutes.
+    run_options = RunOptions(lease_seconds=leases.LEASE_SECONDS)
+
     def evaluate() -> None:
-        for job_id in evaluate_pending(sessions, settings, inference_factory=inference_factory, owner=owner):
+        if overdue.fail_overdue(sessions, settings):
+            sweep()  # their Provisioned Throughputs go now, not at the janitor's next round
+        finished = evaluate_pending(
+            sessions, settings, inference_factory=inference_factory, owner=owner, options=run_options
+        )
+        for job_id in finished:
             _compare_if_pair(sessions, settings, job_id)
 
     def sweep() -> None:

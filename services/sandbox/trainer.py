@@ -6,17 +6,26 @@ same boto3 clients, over loopback. The trainer moves a job to Completed ``TUNEBO
 after it first sees it, having written ``step_wise_training_metrics.csv`` and ``validation_metrics.csv``
 with a plausible loss curve under the job's output prefix, where Bedrock writes them. Every event of a
 sandbox job says "sandbox: simulated results" (``services.jobs.service`` marks them).
+
+The simulated Bedrock survives a restart of the process: after every tick (and at a clean stop) the
+trainer writes its jobs, their statuses and how long each has trained to
+``TUNEBOT_DATA_DIR/sandbox/bedrock-jobs.json``, and the next start puts them back into moto, so a job
+that was training carries on where it was and one that had finished is still there, metrics included.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import math
+import os
 import random
 import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from moto.backends import get_backend
@@ -36,6 +45,13 @@ SANDBOX_CREDENTIALS = ("sandbox-access-key", "sandbox-secret-key")  # moto accep
 SANDBOX_S3_URI = "s3://tunebot-sandbox/tunebot"
 SANDBOX_ROLE_ARN = "arn:aws:iam::123456789012:role/tunebot-sandbox"
 STEPS_PER_EPOCH = 12
+STATE_FILE = Path("sandbox") / "bedrock-jobs.json"
+# What moto's job keeps that a restart must give back, by its constructor's argument names.
+_JOB_FIELDS = (
+    "job_name", "custom_model_name", "role_arn", "base_model_identifier", "training_data_config",
+    "output_data_config", "hyper_parameters", "client_request_token", "customization_type",
+    "custom_model_kms_key_id", "job_tags", "custom_model_tags", "validation_data_config", "vpc_config",
+)  # fmt: skip
 
 
 @dataclass
@@ -48,6 +64,7 @@ class Sandbox:
     credentials: tuple[str, str] = SANDBOX_CREDENTIALS
 
     def stop(self) -> None:
+        self.trainer.save()
         self.server.stop()
 
 
@@ -68,9 +85,16 @@ def start_sandbox(settings: Settings) -> Sandbox:
     )
     s3 = make_s3_client(sandboxed.aws_region, endpoint, SANDBOX_CREDENTIALS)
     bucket, _prefix = split_s3_uri(sandboxed.s3_uri or SANDBOX_S3_URI)
-    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": sandboxed.aws_region})  # type: ignore[typeddict-item]
-    trainer = SimulatedTrainer(s3, sandboxed.aws_region, sandboxed.sandbox_train_seconds)
-    log.info("sandbox started: simulated Bedrock and S3", extra={"endpoint": endpoint})
+    # moto's state is per process: a sandbox started again in the same process finds its bucket there.
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        location: Any = {"LocationConstraint": sandboxed.aws_region}
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration=location)
+    state_file = Path(settings.data_dir) / STATE_FILE
+    trainer = SimulatedTrainer(
+        s3, sandboxed.aws_region, sandboxed.sandbox_train_seconds, state_file=state_file
+    )
+    restored = trainer.restore()
+    log.info("sandbox started: simulated Bedrock and S3", extra={"endpoint": endpoint, "restored": restored})
     return Sandbox(server=server, settings=sandboxed, trainer=trainer)
 
 
@@ -111,6 +135,7 @@ class SimulatedTrainer:
     train_seconds: float
     clock: Callable[[], float] = time.monotonic
     first_seen: dict[str, float] = field(default_factory=dict)
+    state_file: Path | None = None
 
     def _jobs(self) -> dict[str, Any]:
         jobs: dict[str, Any] = get_backend("bedrock")[DEFAULT_ACCOUNT_ID][
@@ -132,7 +157,52 @@ class SimulatedTrainer:
             job.status = "Completed"
             finished.append(name)
             log.info("sandbox job completed", extra={"job": name})
+        self.save()
         return finished
+
+    def save(self) -> None:
+        """Write the simulated jobs to the state file (atomically: a kill mid-write keeps the last one)."""
+        if self.state_file is None:
+            return
+        now = self.clock()
+        jobs = [
+            {
+                "fields": {name: getattr(job, name, None) for name in _JOB_FIELDS},
+                "status": job.status,
+                "trained_seconds": now - self.first_seen.get(name, now),
+            }
+            for name, job in self._jobs().items()
+        ]
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.state_file.with_suffix(".partial")
+        partial.write_text(json.dumps({"jobs": jobs}))
+        os.replace(partial, self.state_file)
+
+    def restore(self) -> int:
+        """Put the jobs of the state file back into moto; return how many came back."""
+        if self.state_file is None or not self.state_file.exists():
+            return 0
+        try:
+            saved = json.loads(self.state_file.read_text())["jobs"]
+        except (OSError, ValueError, KeyError) as error:
+            log.warning("sandbox state unreadable; starting empty", extra={"error": str(error)})
+            return 0
+        backend = get_backend("bedrock")[DEFAULT_ACCOUNT_ID][self.region]
+        now = self.clock()
+        restored = 0
+        for entry in saved:
+            fields = entry["fields"]
+            name = fields["job_name"]
+            if name in self._jobs():
+                continue
+            backend.create_model_customization_job(**fields)
+            job = self._jobs()[name]
+            job.status = entry["status"]
+            self.first_seen[name] = now - float(entry.get("trained_seconds", 0.0))
+            if job.status == "Completed":
+                self._write_metrics(name, job)  # the simulated S3 started empty too
+            restored += 1
+        return restored
 
     def _write_metrics(self, name: str, job: Any) -> None:
         epochs = int((job.hyper_parameters or {}).get("epochCount", "3"))

@@ -73,7 +73,7 @@ def test_unknown_routes_answer_in_the_error_shape(client: TestClient) -> None:
 
 def test_the_openapi_document_covers_the_api(client: TestClient) -> None:
     with client:
-        document = client.get("/openapi.json").json()
+        document = client.get("/openapi.json", headers={"Authorization": f"Bearer {TOKEN}"}).json()
         assert "/api/v1/info" in document["paths"]
         assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
 

@@ -179,7 +179,7 @@ def test_events_are_claimed_with_a_lease_and_acknowledged_by_their_holder(client
 
 
 def test_the_openapi_document_describes_the_job_routes_and_their_errors(client: TestClient) -> None:
-    document = client.get("/openapi.json").json()
+    document = client.get("/openapi.json", headers=AUTH).json()
     paths = document["paths"]
     for path in [
         "/api/v1/jobs",
@@ -268,7 +268,8 @@ def test_launch_bounds_are_in_the_document_and_enforced(client: TestClient, fiel
     answer = launch(client, dataset_id, **{field: value})
     assert answer.status_code == 422, answer.json()
     assert answer.json()["error"]["field"] == field
-    schema = client.get("/openapi.json").json()["components"]["schemas"]["LaunchIn"]["properties"][field]
+    document = client.get("/openapi.json", headers=AUTH).json()
+    schema = document["components"]["schemas"]["LaunchIn"]["properties"][field]
     bounds = next(option for option in schema["anyOf"] if option["type"] != "null")
     assert "minimum" in bounds and "maximum" in bounds
     assert moto_jobs() == {}
@@ -280,6 +281,7 @@ def test_a_repeated_model_size_is_422_and_the_document_says_so(client: TestClien
     answer = launch(client, dataset_id, models=["11b", "11b"])
     assert answer.status_code == 422, answer.json()
     assert answer.json()["error"]["field"] == "models"
-    schema = client.get("/openapi.json").json()["components"]["schemas"]["LaunchIn"]["properties"]["models"]
+    document = client.get("/openapi.json", headers=AUTH).json()
+    schema = document["components"]["schemas"]["LaunchIn"]["properties"]["models"]
     assert schema["uniqueItems"] is True
     assert moto_jobs() == {}

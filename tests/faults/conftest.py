@@ -1,0 +1,103 @@
+"""The fault suite's fixtures: moto on loopback behind the fault proxy, the replicas, and the printed counts.
+
+Run by `.ci/run` as its own step (`pytest -m faults tests/faults`), once on SQLite with one replica and
+once on PostgreSQL (``TUNEBOT_TEST_DATABASE_URL``) with two replicas; `make test` deselects it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import httpx
+import pytest
+from moto.server import ThreadedMotoServer
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.conftest import free_port
+from tests.faults.harness import Counts, FaultProxy, Replica, service_env
+from tests.jobs.conftest import BUCKET, REGION, add_dataset
+
+_COUNTS: list[Counts] = []
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/faults/" in str(item.fspath).replace("\\", "/"):
+            item.add_marker(pytest.mark.faults)
+            item.add_marker(pytest.mark.timeout(300))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _COUNTS:
+        return
+    terminalreporter.section("fault suite counts")
+    for counts in _COUNTS:
+        terminalreporter.write_line(counts.line())
+    bad = [c for c in _COUNTS if c.non_final or set(c.bedrock_jobs_per_job.values()) - {1}]
+    terminalreporter.write_line(
+        f"scenarios={len(_COUNTS)} jobs={sum(c.jobs for c in _COUNTS)} "
+        f"bedrock_jobs={sum(sum(c.bedrock_jobs_per_job.values()) for c in _COUNTS)} "
+        f"job.completed={sum(sum(c.completed_events_per_job.values()) for c in _COUNTS)} "
+        f"non_final={sum(c.non_final for c in _COUNTS)} scenarios_off={len(bad)}"
+    )
+
+
+@pytest.fixture
+def record_counts() -> Iterator[list[Counts]]:
+    """Counts a test records are printed at the end of the run."""
+    recorded: list[Counts] = []
+    yield recorded
+    _COUNTS.extend(recorded)
+
+
+@pytest.fixture
+def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    httpx.post(url + "/moto-api/reset", timeout=10)  # the server's state is this process's moto state
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    boto3.client("s3", region_name=REGION, endpoint_url=url).create_bucket(
+        Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    fault_proxy = FaultProxy(url)
+    yield fault_proxy
+    fault_proxy.close()
+    httpx.post(url + "/moto-api/reset", timeout=10)
+    server.stop()
+
+
+@pytest.fixture
+def replica_count(database_url: str) -> int:
+    """Two replicas on PostgreSQL (the deployment that scales out), one on SQLite (the embedded one)."""
+    return 2 if database_url.startswith("postgresql") else 1
+
+
+@pytest.fixture
+def replicas(
+    database_url: str, tmp_path: Path, proxy: FaultProxy, replica_count: int, sessions: sessionmaker[Session]
+) -> Iterator[list[Replica]]:
+    """The service's replicas, started (a test that needs other settings restarts them with its own)."""
+    env = service_env(database_url, tmp_path / "data", proxy.url, TUNEBOT_MAX_CONCURRENT_JOBS="2")
+    started = [Replica(env, tmp_path / f"replica-{n}.log") for n in range(replica_count)]
+    try:
+        for replica in started:
+            replica.start()
+        yield started
+    finally:
+        proxy.clear()
+        for replica in started:
+            replica.stop()
+
+
+@pytest.fixture
+def dataset(sessions: sessionmaker[Session]) -> str:
+    return add_dataset(sessions)
