@@ -12,21 +12,32 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.aws.bedrock import BedrockJobs
+from services.aws.clients import ClientOptions, bedrock_client
 from services.jobs.deps import JobDeps
 from services.jobs.poll import poll_once
 from services.jobs.service import launch_jobs
 from services.platform.db import unit_of_work
 from services.platform.tables import Event, Job, utcnow
-from tests.jobs.conftest import NoSleep, launch_request, make_deps, moto_jobs, settings_for
-from tests.jobs.test_queue_and_retries import Refusals, client  # noqa: F401  (client is a fixture)
+from tests.aws.http_answers import HttpAnswers, error
+from tests.jobs.conftest import REGION, launch_request, make_deps, moto_jobs, settings_for
 
 BOUND_SECONDS = 600
 
 
 @pytest.fixture
-def bounded(sessions: sessionmaker[Session], tmp_path: Path, client: Any) -> JobDeps:  # noqa: F811
+def client(aws: None) -> Any:
+    """One attempt per call: botocore's own retries are tested in tests/aws; here each failed read counts."""
+    return bedrock_client(ClientOptions(REGION, None, max_attempts=1))
+
+
+@pytest.fixture
+def bounded(sessions: sessionmaker[Session], tmp_path: Path, client: Any) -> JobDeps:
     settings = settings_for(tmp_path, max_concurrent_jobs=1, status_unreadable_seconds=BOUND_SECONDS)
-    return make_deps(sessions, settings, bedrock=BedrockJobs(client, attempts=2, sleep=NoSleep()))
+    return make_deps(sessions, settings, bedrock=BedrockJobs(client))
+
+
+def refusals(client: Any, operation: str, code: str, status: int, times: int) -> HttpAnswers:
+    return HttpAnswers(client, operation, [error(code, status)] * times)
 
 
 def jobs(sessions: sessionmaker[Session]) -> list[Job]:
@@ -82,11 +93,11 @@ def test_a_job_bedrock_no_longer_knows_fails_at_once_and_the_queued_job_takes_it
 def test_a_status_that_cannot_be_read_is_asked_again_with_backoff_and_fails_after_the_bound(
     bounded: JobDeps,
     dataset_id: str,
-    client: Any,  # noqa: F811
+    client: Any,
 ) -> None:
     first, second = launch_two(bounded, dataset_id)
     moto_jobs()[jobs(bounded.sessions)[0].bedrock_job_name].status = "Completed"  # a change to read
-    denied = Refusals(client, "GetModelCustomizationJob", [("AccessDeniedException", 403)] * 3)
+    denied = refusals(client, "GetModelCustomizationJob", "AccessDeniedException", 403, 3)
 
     poll_once(bounded)
     waiting = jobs(bounded.sessions)[0]
@@ -122,11 +133,11 @@ def test_a_status_that_cannot_be_read_is_asked_again_with_backoff_and_fails_afte
 def test_a_status_readable_again_before_the_bound_carries_on_as_if_nothing_happened(
     bounded: JobDeps,
     dataset_id: str,
-    client: Any,  # noqa: F811
+    client: Any,
 ) -> None:
     first, _second = launch_two(bounded, dataset_id)
-    Refusals(client, "GetModelCustomizationJob", [("ThrottlingException", 400)] * 2)
-    Refusals(client, "ListModelCustomizationJobs", [("InternalServerException", 500)] * 2)
+    refusals(client, "GetModelCustomizationJob", "ThrottlingException", 400, 1)
+    refusals(client, "ListModelCustomizationJobs", "InternalServerException", 500, 1)
 
     poll_once(bounded)  # the list fails too: the job's own Get decides, and it is throttled
     assert jobs(bounded.sessions)[0].status_unreadable_since is not None
