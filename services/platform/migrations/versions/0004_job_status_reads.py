@@ -7,8 +7,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004"
-# Numbered after the seam's 0003; it chains onto whichever of the two is the head when both have landed.
-down_revision: str | None = "0002"
+down_revision: str | None = "0003"
 branch_labels: str | None = None
 depends_on: str | None = None
 
