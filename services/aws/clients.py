@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from mypy_boto3_bedrock import BedrockClient
     from mypy_boto3_bedrock_runtime import BedrockRuntimeClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
 
     from services.platform.config import Settings
 
@@ -62,7 +63,7 @@ class ClientOptions:
 
 
 def make_client(service: str, options: ClientOptions) -> Any:
-    """A boto3 client of ``service`` (``s3``, ``bedrock``, ``bedrock-runtime``, ``sts``, ``iam`` ...)."""
+    """A boto3 client of ``service`` (``s3``, ``bedrock``, ``bedrock-runtime``, ``sqs``, ``sts``, ``iam``)."""
     key_id, secret = options.credentials or (None, None)
     return boto3.client(
         service,  # type: ignore[call-overload]
@@ -86,6 +87,11 @@ def bedrock_runtime_client(options: ClientOptions) -> BedrockRuntimeClient:
 
 def s3_client(options: ClientOptions) -> S3Client:
     client: S3Client = make_client("s3", options)
+    return client
+
+
+def sqs_client(options: ClientOptions) -> SQSClient:
+    client: SQSClient = make_client("sqs", options)
     return client
 
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.aws.bedrock import BedrockJobs
-from services.aws.clients import ClientOptions, bedrock_client, s3_client
+from services.aws.clients import ClientOptions, bedrock_client, s3_client, sqs_client
+from services.aws.queue import JobEventQueue
 from services.aws.s3 import JobOutputs
 from services.platform.config import Settings
 from services.tuning.pricing import PriceTable, load_prices
@@ -25,6 +26,7 @@ class JobDeps:
     prices: PriceTable
     owner: str
     sandbox: bool = False
+    events: JobEventQueue | None = None  # push: Bedrock's state changes, when TUNEBOT_EVENTS_QUEUE_URL is set
     submit_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
 
@@ -46,6 +48,11 @@ def make_job_deps(
         prices=load_prices(settings.prices_file),
         owner=owner,
         sandbox=sandbox,
+        events=(
+            JobEventQueue(sqs_client(options), settings.events_queue_url)
+            if settings.events_queue_url
+            else None
+        ),
     )
 
 

@@ -43,6 +43,23 @@ def poll_once(deps: JobDeps) -> PollReport:
     return report
 
 
+def follow_one(deps: JobDeps, bedrock_job_name: str) -> bool:
+    """Bring one job up to date now (a pushed event named it) with the poll's own guarded apply.
+
+    The status comes from Bedrock's Get, never from the event, and the stored status is read before the
+    Get: a repeated or late event then finds nothing to change, and a slower reader never overwrites a
+    newer status (its guard on the old one fails). True when this call recorded a change; raises
+    ``AwsError`` when Bedrock could not be asked.
+    """
+    with deps.sessions() as session:
+        found = repository.on_bedrock_named(session, bedrock_job_name)
+    if found is None:
+        return False  # not ours, or no longer on Bedrock: settled already
+    job_id, previous = found
+    detail = deps.bedrock.get_job(bedrock_job_name)
+    return detail.status != previous and _apply(deps, job_id, previous, detail)
+
+
 def _follow_active(deps: JobDeps) -> PollReport:
     report = PollReport()
     with deps.sessions() as session:

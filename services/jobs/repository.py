@@ -93,3 +93,13 @@ def newest_jobs(session: Session, where: JobFilter, limit: int, before: Job | No
             | ((Job.created_at == before.created_at) & (Job.id < before.id))
         )
     return list(session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)))
+
+
+def on_bedrock_named(session: Session, bedrock_job_name: str) -> tuple[str, str | None] | None:
+    """(job id, last Bedrock status seen) of the job Bedrock knows by that name, while Bedrock has it."""
+    row = session.execute(
+        select(Job.id, Job.bedrock_status).where(
+            Job.bedrock_job_name == bedrock_job_name, Job.status.in_(ON_BEDROCK)
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])

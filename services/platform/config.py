@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     role_arn: str | None = Field(None, alias="TUNEBOT_ROLE_ARN")
     s3_uri: str | None = Field(None, alias="TUNEBOT_S3_URI")
     poll_seconds: int = Field(60, ge=5, le=3600, alias="TUNEBOT_POLL_SECONDS")
+    # Push (optional): the SQS queue an EventBridge rule delivers Bedrock's job state changes to; with it
+    # the poll becomes a reconciliation every TUNEBOT_RECONCILE_SECONDS.
+    events_queue_url: str | None = Field(None, alias="TUNEBOT_EVENTS_QUEUE_URL")
+    reconcile_seconds: int = Field(300, ge=5, le=86_400, alias="TUNEBOT_RECONCILE_SECONDS")
     backend: Backend | None = Field(None, alias="TUNEBOT_BACKEND")
     data_dir: Path = Field(Path("./tunebot-data"), alias="TUNEBOT_DATA_DIR")
     prices_file: Path | None = Field(None, alias="TUNEBOT_PRICES_FILE")
@@ -103,6 +107,13 @@ class Settings(BaseSettings):
         checked = _check_http_url(value, "the Slack Web API base URL")
         assert checked is not None
         return checked + "/"
+
+    @field_validator("events_queue_url")
+    @classmethod
+    def _queue_url(cls, value: str | None) -> str | None:
+        return _check_http_url(
+            value, "an SQS queue URL such as https://sqs.us-west-2.amazonaws.com/<account>/<queue>"
+        )
 
     @field_validator("service_url", "aws_endpoint_url")
     @classmethod
@@ -213,6 +224,15 @@ class Settings(BaseSettings):
         if self.s3_uri:
             return ("s3://" + self.s3_uri.removeprefix("s3://").split("/", 1)[0] + "/",)
         return ()
+
+    @property
+    def push_enabled(self) -> bool:
+        return self.events_queue_url is not None
+
+    @property
+    def job_poll_seconds(self) -> int:
+        """How often jobs are polled: the reconciliation interval when events push the changes."""
+        return self.reconcile_seconds if self.push_enabled else self.poll_seconds
 
     @property
     def is_sqlite(self) -> bool:

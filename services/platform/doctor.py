@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from services.aws.clients import ClientOptions, has_credentials, make_client
 from services.aws.errors import AwsError, aws_errors
+from services.aws.queue import JobEventQueue
 from services.platform.backend import resolve_backend
 from services.platform.config import Settings
 
@@ -173,6 +174,37 @@ def check_model_access(settings: Settings, clients: Clients) -> CheckResult:
     return ok("model access", "Llama 3.2 11B and 90B Vision")
 
 
+def check_events_queue(settings: Settings, clients: Clients) -> CheckResult:
+    """Push: the queue EventBridge delivers Bedrock's job events to is reachable and lets EventBridge in."""
+    name = "events queue"
+    if settings.events_queue_url is None:
+        return skip(
+            name,
+            f"TUNEBOT_EVENTS_QUEUE_URL is not set; jobs are polled every {settings.poll_seconds} s",
+            "see the README's Push section for changes within seconds",
+        )
+    queue_name = settings.events_queue_url.rsplit("/", 1)[-1]
+    try:
+        attributes = JobEventQueue(clients("sqs"), settings.events_queue_url).attributes()
+    except AwsError as error:
+        return fail(
+            name,
+            f"cannot read {queue_name} ({_aws_reason(error)})",
+            "check TUNEBOT_EVENTS_QUEUE_URL, and grant the sqs actions of aws/caller-policy.json",
+        )
+    if "events.amazonaws.com" not in attributes.get("Policy", ""):
+        return fail(
+            name,
+            f"{queue_name}'s policy does not let EventBridge (events.amazonaws.com) send to it",
+            "apply aws/events-queue-policy.json to the queue",
+        )
+    waiting = attributes.get("ApproximateNumberOfMessages", "?")
+    return ok(
+        name,
+        f"{queue_name}, {waiting} waiting; the poll reconciles every {settings.reconcile_seconds} s",
+    )
+
+
 def check_slack(settings: Settings) -> CheckResult:
     from slack_sdk import WebClient
     from slack_sdk.errors import SlackApiError, SlackClientError
@@ -233,6 +265,7 @@ def run_checks(settings: Settings) -> list[CheckResult]:
             lambda: check_role(settings, clients),
             lambda: check_bucket(settings, clients),
             lambda: check_model_access(settings, clients),
+            lambda: check_events_queue(settings, clients),
         ]
         results.extend(check() for check in aws_checks)
     results.append(check_slack(settings))

@@ -1,4 +1,5 @@
-"""The service role's scheduled work, wired once at start-up: the sandbox (when chosen), polling Bedrock,
+"""The service role's scheduled work, wired once at start-up: the sandbox (when chosen), polling Bedrock
+(and, with push on, the listener on Bedrock's job events),
 dataset checks, evaluations with the comparison of pairs, and the Provisioned Throughput janitor.
 
 Each task runs under its own database lease (services.platform.scheduler): with several replicas, one does it.
@@ -21,6 +22,7 @@ from services.evaluation.runner import default_inference, evaluate_pending
 from services.evaluation.variant import RunOptions
 from services.jobs.deps import JobDeps, make_job_deps
 from services.jobs.poll import poll_once
+from services.jobs.push import EventListener
 from services.jobs.service import group_id_of
 from services.platform import leases
 from services.platform.config import Settings
@@ -40,8 +42,11 @@ class ServiceWiring:
     job_deps: JobDeps
     check_deps: CheckDeps
     sandbox: Sandbox | None = None
+    events: EventListener | None = None
 
     def close(self) -> None:
+        if self.events is not None:
+            self.events.stop()
         if self.sandbox is not None:
             self.sandbox.stop()
 
@@ -104,13 +109,17 @@ def register_tasks(
         except AwsError as error:  # e.g. no permission to list: say so, try again next time
             log.warning("janitor could not list Provisioned Throughput", extra={"error": str(error)})
 
-    scheduler.every("poll", settings.poll_seconds, poll)
+    # With push on, events bring changes within seconds and the poll only reconciles, less often.
+    scheduler.every("poll", settings.job_poll_seconds, poll)
     scheduler.every("datasets", DATASET_CHECK_SECONDS, check_datasets)
     # Evaluations wait on Bedrock far longer than a poll interval; checking as often as polling is enough.
     scheduler.every("evaluate", settings.poll_seconds, evaluate)
     # The janitor runs at start-up (the first tick is immediate) and then every 15 minutes.
     scheduler.every("janitor", JANITOR_SECONDS, sweep)
-    return ServiceWiring(job_deps=job_deps, check_deps=check_deps, sandbox=sandbox)
+    listener = EventListener(job_deps, job_deps.events) if job_deps.events is not None else None
+    if listener is not None:
+        listener.start()  # every replica listens: SQS hands each message to one, the guarded apply dedups
+    return ServiceWiring(job_deps=job_deps, check_deps=check_deps, sandbox=sandbox, events=listener)
 
 
 def _compare_if_pair(sessions: sessionmaker[Session], settings: Settings, job_id: str) -> None:

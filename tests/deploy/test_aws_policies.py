@@ -137,3 +137,16 @@ def test_caller_policy_grants_no_wildcard_actions() -> None:
     for statement in statements("caller-policy.json"):
         if "*" in as_list(statement["Resource"]):
             assert all(":List" in action for action in as_list(statement["Action"])), statement["Sid"]
+
+
+def test_push_rule_matches_bedrocks_job_events_and_the_caller_reads_its_queue() -> None:
+    from services.aws.queue import EVENT_PATTERN
+
+    assert load("events-rule.json") == EVENT_PATTERN
+    queue = "arn:aws:sqs:us-west-2:ACCOUNT_ID:tunebot-job-events"
+    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"):
+        assert resources_for("caller-policy.json", action) == {queue}
+    (statement,) = statements("events-queue-policy.json")
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert (statement["Action"], statement["Resource"]) == ("sqs:SendMessage", queue)
+    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"].endswith(":rule/tunebot-job-events")

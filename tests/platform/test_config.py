@@ -58,6 +58,16 @@ def test_defaults_run_embedded_on_sqlite() -> None:
         ),
         ("TUNEBOT_LOG_LEVEL", "LOUD", "TUNEBOT_LOG_LEVEL: Input should be"),
         ("AWS_REGION", "oregon", "AWS_REGION: expected an AWS region"),
+        (
+            "TUNEBOT_EVENTS_QUEUE_URL",
+            "tunebot-job-events",
+            "TUNEBOT_EVENTS_QUEUE_URL: expected an SQS queue URL",
+        ),
+        (
+            "TUNEBOT_RECONCILE_SECONDS",
+            "2",
+            "TUNEBOT_RECONCILE_SECONDS: Input should be greater than or equal to 5",
+        ),
         ("SLACK_BOT_TOKEN", "xoxp-user-token", "SLACK_BOT_TOKEN: expected a bot token starting xoxb-"),
         ("SLACK_APP_TOKEN", "xoxb-wrong-kind", "SLACK_APP_TOKEN: expected an app-level token starting xapp-"),
     ],
@@ -71,6 +81,17 @@ def test_a_bad_value_names_the_variable_and_what_it_expects(
     message = str(raised.value)
     assert expected in message
     assert "\n" not in message
+
+
+def test_with_push_on_the_poll_only_reconciles_at_its_own_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TUNEBOT_POLL_SECONDS", "30")
+    assert (load_settings().push_enabled, load_settings().job_poll_seconds) == (False, 30)
+    monkeypatch.setenv(
+        "TUNEBOT_EVENTS_QUEUE_URL", "https://sqs.us-west-2.amazonaws.com/123456789012/tunebot-job-events"
+    )
+    assert (load_settings().push_enabled, load_settings().job_poll_seconds) == (True, 300)
+    monkeypatch.setenv("TUNEBOT_RECONCILE_SECONDS", "900")
+    assert load_settings().job_poll_seconds == 900
 
 
 def test_values_are_normalised(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -218,3 +218,36 @@ def test_model_access_ok_when_bedrock_knows_both_models(aws_env: dict[str, str])
             )
         result = check_model_access(load_settings(), lambda *_args: client)  # type: ignore[arg-type]
     assert result.line() == "OK   model access: Llama 3.2 11B and 90B Vision"
+
+
+def events_queue_line(env: dict[str, str], **overrides: object) -> str:
+    from services.platform.doctor import Clients, check_events_queue
+
+    settings = load_settings(aws_endpoint_url=env["AWS_ENDPOINT_URL"], **overrides)
+    return check_events_queue(settings, Clients(settings)).line()
+
+
+def test_events_queue_is_skipped_when_push_is_off_and_checked_when_on(aws_env: dict[str, str]) -> None:
+    assert events_queue_line(aws_env, poll_seconds=60) == (
+        "SKIP events queue: TUNEBOT_EVENTS_QUEUE_URL is not set; jobs are polled every 60 s "
+        "-> see the README's Push section for changes within seconds"
+    )
+    sqs = make_client("sqs", ClientOptions("us-west-2", aws_env["AWS_ENDPOINT_URL"]))
+    url = sqs.create_queue(QueueName="tunebot-job-events")["QueueUrl"]
+    closed = events_queue_line(aws_env, events_queue_url=url)
+    assert closed.startswith("FAIL events queue: tunebot-job-events's policy does not let EventBridge")
+    assert closed.endswith("-> apply aws/events-queue-policy.json to the queue")
+
+    policy = json.loads(
+        (Path(__file__).resolve().parents[2] / "aws" / "events-queue-policy.json").read_text()
+    )
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+    sqs.send_message(QueueUrl=url, MessageBody="{}")
+    assert events_queue_line(aws_env, events_queue_url=url, reconcile_seconds=300) == (
+        "OK   events queue: tunebot-job-events, 1 waiting; the poll reconciles every 300 s"
+    )
+
+    missing = events_queue_line(aws_env, events_queue_url=url.rsplit("/", 1)[0] + "/no-such-queue")
+    assert missing.startswith("FAIL events queue: cannot read no-such-queue (")
+    assert missing.endswith("grant the sqs actions of aws/caller-policy.json")
+    assert SECRET_KEY not in closed + missing
