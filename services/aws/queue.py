@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 EVENT_SOURCE = "aws.bedrock"
 EVENT_DETAIL_TYPE = "Model Customization Job State Change"
 EVENT_PATTERN: dict[str, list[str]] = {"source": [EVENT_SOURCE], "detail-type": [EVENT_DETAIL_TYPE]}
-LONG_POLL_SECONDS = 20  # SQS's longest wait: one call per 20 s while nothing happens
+# Under SQS's 20 s maximum, so a stopping replica's listener ends within 10 s; still one call per 10 s idle.
+LONG_POLL_SECONDS = 10
 MAX_MESSAGES = 10  # SQS's most per receive
 MAX_BODY_CHARS = 262_144  # SQS's largest message (256 KiB); larger bodies are not Bedrock's events
 

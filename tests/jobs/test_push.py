@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.api.app import create_app
 from services.aws.bedrock import BedrockJobs, JobDetail
 from services.aws.clients import ClientOptions, make_client
+from services.aws.errors import TransientError
 from services.aws.queue import EVENT_DETAIL_TYPE, EVENT_PATTERN, EVENT_SOURCE, JobEventQueue
 from services.jobs.deps import JobDeps
 from services.jobs.poll import follow_one, poll_once
@@ -297,3 +298,28 @@ def test_the_service_listens_and_applies_a_pushed_change_while_the_poll_waits_an
         time.sleep(0.1)
     assert events_of(sessions, job_id)[-1] == "job.completed"
     assert ACCOUNT in moto_jobs()[job.bedrock_job_name].job_arn
+
+
+class Unreachable(BedrockJobs):
+    """Bedrock timing out on every Get, after botocore's retries."""
+
+    def __init__(self) -> None:
+        pass
+
+    def get_job(self, name: str) -> JobDetail:
+        raise TransientError("ReadTimeoutError", "Read timeout on endpoint URL", "GetModelCustomizationJob")
+
+
+def test_an_event_whose_job_bedrock_cannot_report_now_stays_on_the_queue(
+    deps: JobDeps, dataset_id: str, queue: JobEventQueue, queue_url: str, sessions: sessionmaker[Session]
+) -> None:
+    job = launch(deps, dataset_id, evaluate=False)
+    moto_jobs()[job.bedrock_job_name].status = "Completed"
+    publish(job.bedrock_job_name)
+    unreachable = make_deps(sessions, deps.settings, bedrock=Unreachable())
+
+    report = handle_events(unreachable, queue, wait_seconds=1)
+
+    assert (report.received, report.kept, report.changed) == (1, 1, [])
+    assert waiting_messages(queue_url) == 1  # SQS delivers it again after its visibility timeout
+    assert the_job(deps.sessions, job.id).status == "training"
