@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,6 +20,7 @@ from services.evaluation import janitor, overdue
 from services.evaluation.group_report import compare_group
 from services.evaluation.inference import Inference
 from services.evaluation.runner import default_inference, evaluate_pending
+from services.evaluation.testset import dataset_files
 from services.evaluation.variant import RunOptions
 from services.jobs.deps import JobDeps, make_job_deps
 from services.jobs.poll import poll_once
@@ -98,7 +100,12 @@ def register_tasks(
         if overdue.fail_overdue(sessions, settings):
             sweep()  # their Provisioned Throughputs go now, not at the janitor's next round
         finished = evaluate_pending(
-            sessions, settings, inference_factory=inference_factory, owner=owner, options=run_options
+            sessions,
+            settings,
+            inference_factory=inference_factory,
+            files_factory=partial(dataset_files, credentials=credentials),
+            owner=owner,
+            options=run_options,
         )
         for job_id in finished:
             _compare_if_pair(sessions, settings, job_id)

@@ -69,8 +69,10 @@ class SimulatedInference:
         if found is not None:
             reference, profile = found
             chance = expected_f1(profile.kind, size, fine_tuned, profile.train_examples) / 100
-            variant = f"{size}:{'fine-tuned' if fine_tuned else 'base'}"
-            if answers_right("|".join(key), variant, chance):
+            # The luck is the size's, shared by its base and fine-tuned models: fine-tuning (a higher chance)
+            # then keeps every example the base model gets right, as the study's uplift suggests, while
+            # 11B and 90B still disagree on some examples.
+            if answers_right("|".join(key), size, chance):
                 text = reference
         image_tokens = 1601 if image_bytes else 0
         return Reply(text, image_tokens + len(question) // 6 + 1, len(text) // 6 + 1)
