@@ -7,10 +7,8 @@ import time
 from urllib.parse import urlencode
 
 import httpx
-import pytest
 
 from bot import blocks
-from services.client import ServiceError
 from tests.bot.conftest import ADMIN, Bot, signed_headers
 
 
@@ -148,10 +146,6 @@ def test_compare_waits_for_finished_jobs(bot: Bot) -> None:
 
 
 def test_datasets_lists_the_callers_or_everyones(bot: Bot) -> None:
-    try:
-        bot.service.list_datasets()
-    except ServiceError as error:
-        pytest.skip(f"the job service has no dataset API yet ({error.code})")
     bot.dataset()
 
     bot.command("datasets all")

@@ -6,11 +6,9 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
 
-import pytest
 from slack_sdk.models.views import View
 
 from bot import blocks
-from services.client import ServiceError
 from tests.bot.conftest import Bot, wait_for
 
 
@@ -26,10 +24,6 @@ def groups_of(bot: Bot) -> set[str]:
 
 def test_launch_replies_with_a_card_of_recommended_and_chosen_values(bot: Bot) -> None:
     dataset_id = bot.dataset(train=300)
-    try:
-        bot.service.get_dataset(dataset_id)
-    except ServiceError as error:
-        pytest.skip(f"the job service has no dataset API yet ({error.code})")
 
     bot.command(f"launch {dataset_id} model=both epochs=6", trigger="trig-9")
 
