@@ -37,7 +37,9 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
+import common  # noqa: E402
 from moto.backends import get_backend  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 
@@ -49,7 +51,7 @@ from services.platform.tables import Dataset  # noqa: E402
 from tests.slack_stub import SlackCall, SlackStub  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "notify.json"
-TUNEBOT = str(Path(sys.executable).with_name("tunebot"))
+TUNEBOT = common.TUNEBOT
 API_TOKEN = "bench-api-token-0123456789"
 ACCOUNT = "123456789012"
 REGION = "us-west-2"
@@ -86,28 +88,6 @@ class TimedStub(SlackStub):
             )
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("tunebot serve exited before it was ready")
-        try:
-            if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("tunebot serve was not ready within 120 s")
-
-
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     if len(ordered) == 1:
@@ -127,7 +107,7 @@ class Aws:
     """moto on loopback: the bucket, and for push the queue with EventBridge's rule on Bedrock's event."""
 
     def __init__(self) -> None:
-        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=common.free_port(), verbose=False)
         self.server.start()
         host, port = self.server.get_host_and_port()
         self.url = f"http://{host}:{port}"
@@ -175,7 +155,7 @@ def run_mode(push: bool, args: argparse.Namespace) -> dict[str, Any]:
     stub = TimedStub().start()
     stub.responses["auth.test"] = {"ok": True, "user": "tunebot", "team": "Bench", "user_id": "UBOT"}
     work = Path(tempfile.mkdtemp(prefix="tunebot-notify-"))
-    port = free_port()
+    port = common.free_port()
     base = f"http://127.0.0.1:{port}"
     database_url = f"sqlite:///{work / 'tunebot.db'}"
     env = {
@@ -205,7 +185,7 @@ def run_mode(push: bool, args: argparse.Namespace) -> dict[str, Any]:
         [TUNEBOT, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        wait_ready(base, server)
+        common.wait_ready(base, server)
         dataset_id = add_dataset(database_url)
         service = ServiceClient(base, API_TOKEN, timeout=60)
         cases = {

@@ -23,37 +23,27 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
-
-import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-import prepare  # noqa: E402  (bench/prepare.py: the dataset generator)
+import common  # noqa: E402
+import fixtures  # noqa: E402
 from slack_sdk.signature import SignatureVerifier  # noqa: E402
 
 from services.client import ServiceClient  # noqa: E402
 from tests.slack_stub import SlackStub  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "slack_ack.json"
-TUNEBOT = str(Path(sys.executable).with_name("tunebot"))
+TUNEBOT = common.TUNEBOT
 SECRET = "bench-signing-secret"
 API_TOKEN = "bench-api-token-0123456789"
 TARGET_P99_MS = 300.0
 COMMANDS = ("help", "recommend 1200", "history all limit=5", "status no-such-job", "lanuch x", "datasets all")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def signed(body: str) -> dict[str, str]:
@@ -119,33 +109,6 @@ def summary(samples: list[float]) -> dict[str, Any]:
     }
 
 
-def zipped(folder: Path) -> Path:
-    """The dataset folder as the zip a user would share (made once, next to the folder)."""
-    archive = folder.with_suffix(".zip")
-    if not archive.exists():
-        partial = archive.with_suffix(".zip.partial")
-        with zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED) as bundle:
-            for path in sorted(folder.rglob("*")):
-                if path.is_file():
-                    bundle.write(path, path.relative_to(folder))
-        partial.rename(archive)
-    return archive
-
-
-def wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("tunebot serve exited before it was ready")
-        try:
-            if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("tunebot serve was not ready within 60 s")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -157,10 +120,10 @@ def main() -> None:
     parser.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "tunebot-bench")
     args = parser.parse_args()
 
-    archive = zipped(prepare.dataset(args.cache_dir, args.records))
+    archive = fixtures.zipped(fixtures.dataset(args.cache_dir, args.records))
     stub = SlackStub().start()
     work = Path(tempfile.mkdtemp(prefix="tunebot-slack-ack-"))
-    port = free_port()
+    port = common.free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("TUNEBOT_", "SLACK_"))},
@@ -177,7 +140,7 @@ def main() -> None:
         [TUNEBOT, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        wait_ready(base, server)
+        common.wait_ready(base, server, timeout=60)
         asyncio.run(burst(port, 5, stub, 0))  # warm-up: first imports and connections
         baseline: list[float] = []
         for round_ in range(args.baseline_rounds):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.aws.clients import ClientOptions, s3_client
 from services.aws.upload import UploadError
 from services.datasets import repository
+from services.datasets.check_worker import CheckRunner
 from services.datasets.model import DatasetStatus
 from services.datasets.pipeline import PrepareOptions, UsageError, prepare
 from services.datasets.sources import SourceError
@@ -72,7 +74,11 @@ class CheckDeps:
     owner: str
     s3: S3Client | None = None
     sandbox: bool = False
-    workers: int | None = 1
+    workers: int | None = 1  # image workers of a check run in this process (``runner`` None)
+    # Where checks run: a worker process (the service's own deps), or None for this process (tests whose
+    # AWS stand-in lives in this process).
+    runner: CheckRunner | None = None
+    wake: Callable[[], None] | None = None  # starts the checks' task at once when a dataset is registered
 
 
 def make_check_deps(
@@ -82,10 +88,11 @@ def make_check_deps(
     *,
     sandbox: bool = False,
     credentials: tuple[str, str] | None = None,
+    wake: Callable[[], None] | None = None,
 ) -> CheckDeps:
-    s3 = (
-        s3_client(ClientOptions.from_settings(settings, credentials=credentials)) if settings.s3_uri else None
-    )
+    client_options = ClientOptions.from_settings(settings, credentials=credentials)
+    s3 = s3_client(client_options) if settings.s3_uri else None
+    in_worker = settings.check_runs_in == "worker"
     return CheckDeps(
         sessions=sessions,
         settings=settings,
@@ -93,6 +100,10 @@ def make_check_deps(
         owner=owner,
         s3=s3,
         sandbox=sandbox,
+        # In the worker, prepare runs as the CLI runs it: its image work on every core.
+        workers=None if in_worker else 1,
+        runner=CheckRunner(client_options if s3 is not None else None) if in_worker else None,
+        wake=wake,
     )
 
 
@@ -232,7 +243,10 @@ def check_next(deps: CheckDeps) -> str | None:
         allowed_s3_prefixes=deps.settings.s3_read_prefixes,  # nor images in any bucket the role reads
     )
     try:
-        report = prepare(source, prepare_options, s3_client=deps.s3)
+        if deps.runner is not None:
+            report = deps.runner.run(source, prepare_options)
+        else:
+            report = prepare(source, prepare_options, s3_client=deps.s3)
     except (SourceError, UsageError, UploadError) as error:
         _finish(deps, dataset_id, DatasetStatus.FAILED, None, None, str(error))
         return dataset_id

@@ -199,6 +199,8 @@ async def create_dataset(
     )
     if not created:
         response.status_code = 200
+    elif deps.wake is not None:
+        deps.wake()
     return DatasetAccepted(id=dataset.id, status=dataset.status)  # type: ignore[arg-type]
 
 

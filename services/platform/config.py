@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     max_concurrent_jobs: int = Field(2, ge=1, le=100, alias="TUNEBOT_MAX_CONCURRENT_JOBS")
     max_launch_cost_usd: float = Field(500.0, ge=0, alias="TUNEBOT_MAX_LAUNCH_COST_USD")
     max_upload_mb: int = Field(500, ge=1, le=10_000, alias="TUNEBOT_MAX_UPLOAD_MB")
+    # Where the service runs a dataset's check: a worker process (off the server's GIL), or the server's
+    # own process (only for tests whose AWS stand-in lives in that process).
+    check_runs_in: Literal["worker", "server"] = Field("worker", alias="TUNEBOT_CHECK_RUNS_IN")
     eval_max_hours: float = Field(6.0, gt=0, le=72, alias="TUNEBOT_EVAL_MAX_HOURS")
     # How long a job's status may stay unreadable on Bedrock (throttling, 5xx, AccessDenied, network)
     # before tunebot stops following it, fails it with the reason and frees its slot.

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -50,6 +51,16 @@ class Scheduler:
         self._scheduler.add_job(
             guarded, "interval", seconds=seconds, id=name, name=name, next_run_time=datetime.now(UTC)
         )
+
+    def run_soon(self, name: str) -> None:
+        """Run task ``name`` now instead of at its next interval (new work just arrived). A tick already
+        running is not doubled: it goes on, and the task's own loop picks the new work up."""
+        if not self._scheduler.running:
+            return
+        try:
+            self._scheduler.modify_job(name, next_run_time=datetime.now(UTC))
+        except JobLookupError:
+            log.warning("no such scheduled task", extra={"task": name})
 
     def start(self) -> None:
         self.keeper.start()

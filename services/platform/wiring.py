@@ -49,6 +49,8 @@ class ServiceWiring:
     def close(self) -> None:
         if self.events is not None:
             self.events.stop()
+        if self.check_deps.runner is not None:
+            self.check_deps.runner.close()
         if self.sandbox is not None:
             self.sandbox.stop()
 
@@ -84,7 +86,14 @@ def register_tasks(
 
     is_sandbox = sandbox is not None
     job_deps = make_job_deps(settings, sessions, owner, sandbox=is_sandbox, credentials=credentials)
-    check_deps = make_check_deps(settings, sessions, owner, sandbox=is_sandbox, credentials=credentials)
+    check_deps = make_check_deps(
+        settings,
+        sessions,
+        owner,
+        sandbox=is_sandbox,
+        credentials=credentials,
+        wake=partial(scheduler.run_soon, "datasets"),  # an upload's check starts now, not at the next tick
+    )
 
     def poll() -> None:
         poll_once(job_deps)

@@ -176,6 +176,8 @@ def bot_env(
         "TUNEBOT_ROLE_ARN": ROLE_ARN,
         "TUNEBOT_DATA_DIR": str(tmp_path / "data"),
         "TUNEBOT_POLL_SECONDS": "3600",
+        # moto runs in this process (mock_aws): a check's worker process could not reach it.
+        "TUNEBOT_CHECK_RUNS_IN": "server",
         "TUNEBOT_ADMINS": ADMIN,
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SECRET,

@@ -138,6 +138,8 @@ def client(
         "TUNEBOT_ROLE_ARN": ROLE_ARN,
         "TUNEBOT_DATA_DIR": str(tmp_path / "data"),
         "TUNEBOT_POLL_SECONDS": "3600",
+        # moto runs in this process (mock_aws): a check's worker process could not reach it.
+        "TUNEBOT_CHECK_RUNS_IN": "server",
     }.items():
         monkeypatch.setenv(name, value)
     with TestClient(create_app(load_settings(), role="service")) as client:
