@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import tempfile
 import threading
@@ -32,7 +30,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import common
 from sqlalchemy import func, select
 
 from services.aws.errors import Throttled
@@ -220,8 +220,8 @@ def sequential_run(examples: list[HeldOutExample]) -> dict[str, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--examples", type=int, default=1000)
-    parser.add_argument("--sequential-examples", type=int, default=250)
+    parser.add_argument("--examples", type=int, default=300 if common.QUICK else 1000)
+    parser.add_argument("--sequential-examples", type=int, default=100 if common.QUICK else 250)
     arguments = parser.parse_args()
     examples = make_examples(arguments.examples)
     bound = (arguments.examples - BURST) / RATE
@@ -233,11 +233,7 @@ def main() -> None:
     ratio = float(tunebot["seconds"]) / bound  # type: ignore[arg-type]
     result = {
         "benchmark": "evaluation runner vs sequential loop, stand-in Converse with a token-bucket throttle",
-        "machine": {
-            "cores": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
+        "machine": common.machine(),
         "stand_in": {
             "latency_seconds": LATENCY,
             "rate_limit_per_second": RATE,

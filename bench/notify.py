@@ -23,7 +23,6 @@ import argparse
 import json
 import logging
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -293,7 +292,7 @@ def run_case(
 
 def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request
-    quick = os.environ.get("TUNEBOT_BENCH_QUICK") == "1"
+    quick = common.QUICK
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -329,11 +328,7 @@ def main() -> None:
             else None
         ),
         "simulated": "Bedrock jobs and their events are moto's; Slack is the test stand-in",
-        "machine": {
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-        },
+        "machine": common.machine(),
         "date": time.strftime("%Y-%m-%d"),
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -22,7 +21,9 @@ from pathlib import Path
 from typing import Any, Final
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import common
 from moto import mock_aws
 from moto.backends import get_backend
 from sqlalchemy.orm import Session, sessionmaker
@@ -181,8 +182,7 @@ def main() -> None:
         "finished_jobs_on_bedrock": arguments.history,
         "target": "at most 2 ListModelCustomizationJobs calls plus one Get per changed job",
         "ticks": ticks,
-        "python": platform.python_version(),
-        "machine": platform.machine(),
+        "machine": common.machine(),
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")

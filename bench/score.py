@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import random
 import re
 import string
@@ -21,6 +20,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common
 
 from services.evaluation.metrics import Metric, score_predictions
 
@@ -134,7 +136,7 @@ def generate(pairs: int, seed: int) -> tuple[dict[str, str], dict[str, list[str]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--pairs", type=int, default=200_000)
+    parser.add_argument("--pairs", type=int, default=50_000 if common.QUICK else 200_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=6)
     arguments = parser.parse_args()
@@ -180,8 +182,7 @@ def main() -> None:
         "exact_match": report.exact_match,
         "all_official_seconds": [round(seconds, 4) for seconds in official_times],
         "all_tunebot_seconds": [round(seconds, 4) for seconds in tunebot_times],
-        "python": platform.python_version(),
-        "machine": platform.machine(),
+        "machine": common.machine(),
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -113,7 +112,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--records", type=int, default=2000)
+    parser.add_argument("--records", type=int, default=500 if common.QUICK else 2000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--baseline-rounds", type=int, default=3)
     parser.add_argument("--min-rounds", type=int, default=3, help="rounds under load, at least")
@@ -167,11 +166,7 @@ def main() -> None:
     under_load = summary(loaded)
     result = {
         "benchmark": "time to HTTP 200 of signed /finetune slash commands, sent concurrently",
-        "machine": {
-            "cores": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
+        "machine": common.machine(),
         "setup": "tunebot serve (bot + service in one process, SQLite, sandbox); Slack Web API stand-in",
         "concurrency": args.concurrency,
         "commands": list(COMMANDS),
