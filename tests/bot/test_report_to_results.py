@@ -10,7 +10,7 @@ import pytest
 
 from services.jobs.poll import poll_once
 from tests.bot.conftest import Bot, wait_for
-from tests.bot.test_launch import submit_form
+from tests.bot.flows.test_launch import submit_form
 from tests.bot.test_uploads import share
 from tests.jobs.conftest import moto_jobs
 from tests.slack_stub import Message

@@ -1,0 +1,143 @@
+"""Block Kit renderers, one module per feature: the service's JSON in, blocks out. Pure.
+
+kit (primitives, Slack's limits, action ids, the sandbox label), help, jobs, launch, groups (a launch's
+thread), datasets, modal, home. Everything is re-exported here, so callers write ``blocks.job_card``.
+"""
+
+from __future__ import annotations
+
+from bot.blocks.datasets import (
+    checking_text,
+    dataset_costs,
+    dataset_line,
+    dataset_report_blocks,
+    datasets_blocks,
+    report_estimates,
+)
+from bot.blocks.groups import (
+    MENTIONING,
+    comparison_blocks,
+    event_text,
+    group_card,
+    group_text,
+    job_pair_blocks,
+)
+from bot.blocks.help import (
+    error_text,
+    help_blocks,
+    usage_error_text,
+)
+from bot.blocks.home import (
+    home_view,
+)
+from bot.blocks.jobs import (
+    cancel_confirm_blocks,
+    f1_of,
+    history_blocks,
+    job_card,
+    job_line,
+)
+from bot.blocks.kit import (
+    APPROVE,
+    BUTTON_TEXT_LIMIT,
+    CANCEL_CONFIRM,
+    CANCEL_KEEP,
+    DECLINE,
+    HISTORY_MORE,
+    LAUNCH_CONFIRM,
+    LAUNCH_DISMISS,
+    LAUNCH_FROM_REPORT,
+    MAX_BLOCKS,
+    MAX_LISTED_ERRORS,
+    SANDBOX_LABEL,
+    SECTION_LIMIT,
+    STATUS_ICONS,
+    VALUE_LIMIT,
+    Block,
+    actions,
+    button,
+    context,
+    cut,
+    estimated,
+    is_sandbox,
+    money,
+    note_of,
+    report_launch_id,
+    sandbox_note,
+    sandbox_suffix,
+    section,
+)
+from bot.blocks.launch import (
+    approval_request_blocks,
+    launch_card,
+    launch_value,
+    launched_text,
+    recommendation_blocks,
+)
+from bot.blocks.modal import (
+    LAUNCH_MODAL,
+    MODAL_FIELDS,
+    launch_modal,
+    loading_view,
+)
+
+__all__ = [
+    "APPROVE",
+    "BUTTON_TEXT_LIMIT",
+    "CANCEL_CONFIRM",
+    "CANCEL_KEEP",
+    "DECLINE",
+    "HISTORY_MORE",
+    "LAUNCH_CONFIRM",
+    "LAUNCH_DISMISS",
+    "LAUNCH_FROM_REPORT",
+    "LAUNCH_MODAL",
+    "MAX_BLOCKS",
+    "MAX_LISTED_ERRORS",
+    "MENTIONING",
+    "MODAL_FIELDS",
+    "SANDBOX_LABEL",
+    "SECTION_LIMIT",
+    "STATUS_ICONS",
+    "VALUE_LIMIT",
+    "Block",
+    "actions",
+    "approval_request_blocks",
+    "button",
+    "cancel_confirm_blocks",
+    "checking_text",
+    "comparison_blocks",
+    "context",
+    "cut",
+    "dataset_costs",
+    "dataset_line",
+    "dataset_report_blocks",
+    "datasets_blocks",
+    "error_text",
+    "estimated",
+    "event_text",
+    "f1_of",
+    "group_card",
+    "group_text",
+    "help_blocks",
+    "history_blocks",
+    "home_view",
+    "is_sandbox",
+    "job_card",
+    "job_line",
+    "job_pair_blocks",
+    "launch_card",
+    "launch_modal",
+    "launch_value",
+    "launched_text",
+    "loading_view",
+    "money",
+    "note_of",
+    "recommendation_blocks",
+    "report_estimates",
+    "report_launch_id",
+    "sandbox_note",
+    "sandbox_suffix",
+    "section",
+    "usage_error_text",
+]

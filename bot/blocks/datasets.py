@@ -1,0 +1,148 @@
+"""Datasets: one line, a list, and the check's report with its launch buttons. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bot.blocks.kit import (
+    MAX_BLOCKS,
+    MAX_LISTED_ERRORS,
+    SECTION_LIMIT,
+    STATUS_ICONS,
+    Block,
+    actions,
+    button,
+    context,
+    cut,
+    money,
+    note_of,
+    report_launch_id,
+    sandbox_note,
+    section,
+)
+from bot.blocks.launch import recommendation_blocks
+
+
+def dataset_line(dataset: Mapping[str, Any]) -> str:
+    counts = (dataset.get("report") or {}).get("counts") or {}
+    records = f"{counts.get('records', 0):,} records" if counts else "not counted yet"
+    return (
+        f"{STATUS_ICONS.get(dataset['status'], '')} *{dataset.get('name', dataset['id'])}* "
+        f"`{dataset['id']}` · "
+        f"{dataset['status']} · {records}"
+        + (f" ({counts.get('train', 0):,} train)" if counts else "")
+        + (f" · <@{dataset['created_by']}>" if dataset.get("created_by") else "")
+    )
+
+
+def datasets_blocks(datasets: Sequence[Mapping[str, Any]], title: str) -> list[Block]:
+    if not datasets:
+        return [section(f"*{title}*: none yet. Share a dataset file with me to check one.")]
+    return [
+        section(f"*{title}*"),
+        section("\n".join(dataset_line(d) for d in datasets)),
+        *sandbox_note(*datasets),
+    ]
+
+
+def report_estimates(dataset: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The report's estimate per model size (at the recommended epochs), as the service computed it."""
+    report = dataset.get("report") or {}
+    estimate = report.get("cost_estimate") or {}
+    estimates = report.get("cost_by_model") or {estimate.get("model"): estimate}
+    return {model: found for model in ("11b", "90b") if (found := estimates.get(model))}
+
+
+def dataset_costs(dataset: Mapping[str, Any]) -> dict[str, float | None]:
+    """Cost per model as the dataset's report estimated it (at the recommended epochs); None if unknown."""
+    found = report_estimates(dataset)
+    return {model: float(found[model]["total_usd"]) if model in found else None for model in ("11b", "90b")}
+
+
+def dataset_report_blocks(dataset: Mapping[str, Any], costs: Mapping[str, float | None]) -> list[Block]:
+    """The check's outcome: counts, first errors by code with the fix, recommendation, launch buttons."""
+    report = dataset.get("report") or {}
+    counts = report.get("counts") or {}
+    usable = dataset["status"] == "ready" and report.get("usable", True)
+    head = (
+        f"{STATUS_ICONS.get(dataset['status'], '')} *Dataset {dataset.get('name', '')}* `{dataset['id']}`: "
+        + ("ready to train" if usable else "cannot be used as it is")
+    )
+    blocks = [section(head)]
+    if counts:
+        blocks.append(
+            context(
+                f"{counts.get('records', 0):,} records: {counts.get('accepted', 0):,} accepted, "
+                f"{counts.get('rejected', 0):,} rejected · train {counts.get('train', 0):,}, "
+                f"validation {counts.get('validation', 0):,}, test {counts.get('test', 0):,}"
+            )
+        )
+    if dataset.get("error"):
+        blocks.append(section(f"*Problem:* {dataset['error']}"))
+    for kind in ("errors", "warnings"):
+        grouped = _findings_by_code(report.get(kind) or [], report.get(f"{kind[:-1]}_counts") or {})
+        if grouped:
+            blocks.append(section(f"*{kind.title()}*\n" + grouped))
+    advice = report.get("recommendation")
+    if usable and advice:
+        blocks += recommendation_blocks(advice)
+    if usable:
+        value = dataset["id"]
+        both = [costs.get("11b"), costs.get("90b")]
+        both_cost = None if None in both else sum(c for c in both if c is not None)
+        # Slack refuses two buttons of one block with the same action_id (invalid_blocks): one id each.
+        blocks.append(
+            actions(
+                *(
+                    button(
+                        f"Launch {size.upper()} (est. {money(costs.get(size))})",
+                        report_launch_id(size),
+                        f"{value}:{size}",
+                    )
+                    for size in ("11b", "90b")
+                ),
+                button(
+                    f"Launch both and compare (est. {money(both_cost)})",
+                    report_launch_id("both"),
+                    f"{value}:both",
+                    style="primary",
+                ),
+            )
+        )
+        note = note_of(*report_estimates(dataset).values())
+        blocks.append(
+            context(
+                "Button prices are estimates at the recommended epochs" + (f", from {note}." if note else ".")
+            )
+        )
+    return blocks[: MAX_BLOCKS - 1] + sandbox_note(dataset)
+
+
+def _findings_by_code(findings: Sequence[Mapping[str, Any]], totals: Mapping[str, int]) -> str:
+    """The first finding of each code with its count, while they fit; the rest are counted, not lost."""
+    first: dict[str, Mapping[str, Any]] = {}
+    seen: dict[str, int] = {}
+    for finding in findings:
+        code = str(finding.get("code", "?"))
+        first.setdefault(code, finding)
+        seen[code] = seen.get(code, 0) + 1
+    lines: list[str] = []
+    budget = SECTION_LIMIT - 200  # room for the heading and the closing count
+    for code in list(first)[:MAX_LISTED_ERRORS]:
+        finding = first[code]
+        where = f" (record {finding['record']})" if finding.get("record") else ""
+        message = cut(str(finding.get("message", "")), 240)
+        line = f"• `{code}` ×{totals.get(code, seen[code]):,}{where}: {message}"
+        if sum(len(existing) + 1 for existing in lines) + len(line) > budget:
+            break
+        lines.append(line)
+    rest = list(first)[len(lines) :]
+    if rest:
+        count = sum(totals.get(code, seen[code]) for code in rest)
+        lines.append(f"…and {count:,} more in {len(rest)} other codes")
+    return "\n".join(lines)
+
+
+def checking_text(filename: str) -> str:
+    return f":mag: Checking `{filename}`… I will post the report in this thread."

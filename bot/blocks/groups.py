@@ -1,0 +1,87 @@
+"""A launch's thread: the group card updated in place, event lines, comparisons. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bot.blocks.jobs import f1_of
+from bot.blocks.kit import STATUS_ICONS, Block, context, cut, estimated, note_of, sandbox_note, section
+
+# events that end something the requester waits for: they mention the requester
+MENTIONING = ("job.completed", "job.failed", "evaluation.completed", "evaluation.failed", "group.compared")
+
+
+def group_card(group: Mapping[str, Any]) -> list[Block]:
+    """The parent message of a launch, updated in place as its jobs move."""
+    jobs = group.get("jobs", [])
+    title = " + ".join(str(job["model"]).upper() for job in jobs) or "launch"
+    lines = [
+        f"{STATUS_ICONS.get(job['status'], '')} *{job['name']}* ({str(job['model']).upper()}): "
+        f"{job['status']}" + (f" · F1 {f1_of(job):.1f}" if f1_of(job) is not None else "")
+        for job in jobs
+    ]
+    blocks = [
+        section(
+            f"*Fine-tuning {title}* for <@{group['requested_by']}> on dataset `{group['dataset_id']}`, "
+            f"{estimated(group.get('cost_estimate_usd'), note_of(group, *jobs))}"
+        ),
+        section("\n".join(lines) or "No jobs."),
+        context(f"group `{group['id']}` · details in the thread"),
+    ]
+    return blocks + sandbox_note(group)
+
+
+def group_text(group: Mapping[str, Any]) -> str:
+    jobs = ", ".join(f"{job['name']} {job['status']}" for job in group.get("jobs", []))
+    return cut(f"Fine-tuning for <@{group['requested_by']}>: {jobs}", 3_000)
+
+
+def event_text(event: Mapping[str, Any]) -> str:
+    payload = event.get("payload", {})
+    message = str(payload.get("message") or f"{event['type']} for {event['subject_id']}")
+    icon = STATUS_ICONS.get(str(payload.get("status", "")), "")
+    text = f"{icon} {message}".strip()
+    if event["type"] == "job.failed" and payload.get("failure_hint"):
+        text += f"\nLikely fix: {payload['failure_hint']}"
+    if event["type"] in MENTIONING and payload.get("requested_by"):
+        text = f"<@{payload['requested_by']}> {text}"
+    return cut(text, 3_000)
+
+
+def comparison_blocks(comparison: Mapping[str, Any]) -> list[Block]:
+    blocks = [section("*11B vs 90B*")]
+    for key in ("model_11b", "model_90b"):
+        size = comparison.get(key) or {}
+        if size:
+            blocks.append(
+                section(
+                    f"*{size.get('size', key[-3:].upper())}*: F1 {size.get('base_f1', 0):.1f} → "
+                    f"{size.get('fine_tuned_f1', 0):.1f} ({size.get('f1_uplift_points', 0):+.1f} points), "
+                    f"{estimated(size.get('total_cost_usd'))}"
+                )
+            )
+    if comparison.get("verdict"):
+        blocks.append(section(str(comparison["verdict"])))
+    costs = "Costs are the launch estimates"
+    blocks.append(
+        context(f"{costs} ({comparison['cost_note']})." if comparison.get("cost_note") else f"{costs}.")
+    )
+    return blocks + sandbox_note(comparison)
+
+
+def job_pair_blocks(first: Mapping[str, Any], second: Mapping[str, Any]) -> list[Block]:
+    """Side by side when the service holds no comparison for them (not a pair of one launch)."""
+    rows = []
+    for job in (first, second):
+        f1 = f1_of(job)
+        rows.append(
+            f"*{job['name']}* ({str(job['model']).upper()}): {job['status']}, "
+            f"F1 {'unknown' if f1 is None else f'{f1:.1f}'}, {estimated(job.get('cost_estimate_usd'))}"
+        )
+    note = note_of(first, second)
+    return [
+        section("*Comparison*\n" + "\n".join(rows)),
+        *([context(f":warning: Costs are estimates from {note}.")] if note else []),
+        *sandbox_note(first, second),
+    ]

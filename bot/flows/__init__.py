@@ -1,0 +1,13 @@
+"""What the listeners delegate to, one module per feature: validate, call the job service, say what to reply.
+
+base (Reply, the error-to-reply rule, SeenIds), jobs, datasets, launch (with approval and the form),
+home, and slash (``Flows``: every feature combined, the ``/finetune`` router). Decisions of who may do
+what are in ``bot.policy``.
+"""
+
+from __future__ import annotations
+
+from bot.flows.base import Reply, SeenIds, failure, replies_errors
+from bot.flows.slash import Flows
+
+__all__ = ["Flows", "Reply", "SeenIds", "failure", "replies_errors"]

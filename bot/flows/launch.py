@@ -1,0 +1,251 @@
+"""The launch: recommendation, the confirmation card, report buttons, approval, and the launch form."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+from collections.abc import Mapping
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+
+from bot import blocks, commands, policy
+from bot.flows.base import BaseFlows, Reply, replies_errors
+from services.client import ServiceError
+
+log = logging.getLogger(__name__)
+
+
+class LaunchFlows(BaseFlows):
+    @replies_errors
+    def recommend(self, command: commands.Recommend) -> Reply:
+        advice = self.service.recommendation(command.examples, command.model)
+        return Reply(
+            f"Recommendation for {command.examples:,} examples", blocks.recommendation_blocks(advice)
+        )
+
+    def _refuse_channel(self) -> Reply:
+        where = ", ".join(f"<#{channel}>" for channel in self.settings.allowed_channels)
+        return Reply(blocks.error_text(f"Launches happen only in {where}.", "Run the command there."))
+
+    @replies_errors
+    def launch(self, command: commands.Launch, user: str, channel: str, trigger_id: str) -> Reply | None:
+        if not policy.launch_allowed_in(channel, self.settings.allowed_channels):
+            return self._refuse_channel()
+        if command.dataset is None and trigger_id:
+            self.open_launch_modal(trigger_id, user, channel)
+            return None
+        if command.dataset is None:
+            return Reply(
+                blocks.usage_error_text("Name the dataset to launch.", commands.SUBCOMMANDS["launch"])
+                + " — `last` is your last upload."
+            )
+        if command.dataset.startswith("s3://"):
+            dataset = self.service.dataset_from_uri(command.dataset, created_by=user, slack_channel=channel)
+            return Reply(
+                f":mag: Checking `{command.dataset}` as dataset `{dataset['id']}`: its report comes to this "
+                "channel with launch buttons."
+            )
+        dataset = self._dataset(command.dataset, user)
+        if dataset["status"] != "ready":
+            return Reply(
+                blocks.error_text(
+                    f"Dataset `{dataset['id']}` is {dataset['status']}, not ready.",
+                    "Check it with `/finetune datasets`, or share a fixed file.",
+                )
+            )
+        plan = self.plan(
+            dataset, command.models, command.epochs, command.learning_rate, command.evaluate, command.name
+        )
+        advice = {model: self.service.recommendation(plan["examples"], model) for model in command.models}
+        # The card's own key: a second click (or a Slack retry) on this card is the same launch.
+        plan["key"] = f"card:{trigger_id or channel + ':' + user}"
+        value = blocks.launch_value(plan)
+        return Reply("Confirm the launch", blocks.launch_card(plan, advice, value))
+
+    def _dataset(self, ref: str, user: str) -> dict[str, Any]:
+        if ref == "last":
+            found = self.service.list_datasets(created_by=user, limit=1)
+            if not found:
+                raise ServiceError(
+                    404,
+                    "dataset_not_found",
+                    "You have not shared a dataset with me yet: share a file, then try again.",
+                )
+            return found[0]
+        return self.service.get_dataset(ref)
+
+    def plan(
+        self,
+        dataset: Mapping[str, Any],
+        models: tuple[str, ...],
+        epochs: int | None,
+        learning_rate: float | None,
+        evaluate: bool,
+        name: str | None,
+    ) -> dict[str, Any]:
+        counts = (dataset.get("report") or {}).get("counts") or {}
+        # The service's estimate for exactly these values: the figures the launch stores and the cap checks.
+        estimate = self.service.estimate_launch(
+            dataset_id=dataset["id"],
+            models=list(models),
+            epochs=epochs,
+            learning_rate=learning_rate,
+            evaluate=evaluate,
+        )
+        return {
+            "dataset": dataset,
+            "dataset_id": dataset["id"],
+            "examples": int(counts.get("train", 0)),
+            "models": list(models),
+            "epochs": epochs,
+            "learning_rate": learning_rate,
+            "evaluate": evaluate,
+            "name": name,
+            "estimate": estimate,
+        }
+
+    @replies_errors
+    def confirm_launch(self, value: str, user: str, channel: str) -> Reply:
+        if not policy.launch_allowed_in(channel, self.settings.allowed_channels):
+            return self._refuse_channel()
+        plan = json.loads(value)
+        return self.start_launch(plan, plan.pop("key"), user, channel)
+
+    @replies_errors
+    def launch_from_report(self, value: str, user: str, channel: str, message_ts: str) -> Reply:
+        if not policy.launch_allowed_in(channel, self.settings.allowed_channels):
+            return self._refuse_channel()
+        dataset_id, _, choice = value.partition(":")
+        models = ["11b", "90b"] if choice == "both" else [choice]
+        plan = {"dataset_id": dataset_id, "models": models, "evaluate": True}
+        return self.start_launch(plan, f"report:{channel}:{message_ts}:{choice}", user, channel)
+
+    def start_launch(
+        self, plan: dict[str, Any], key: str, user: str, channel: str, approved_by: str | None = None
+    ) -> Reply:
+        try:
+            result = self.service.launch_jobs(
+                key,
+                dataset_id=plan["dataset_id"],
+                models=plan["models"],
+                requested_by=user,
+                epochs=plan.get("epochs"),
+                learning_rate=plan.get("learning_rate"),
+                evaluate=plan.get("evaluate", True),
+                name=plan.get("name"),
+                slack_channel=channel or None,
+                approved_by=approved_by,
+            )
+        except ServiceError as error:
+            if error.code != "approval_required":
+                raise
+            return self.ask_approval(plan, key, user, channel, error.message)
+        return Reply(blocks.launched_text(result, result["created"]), replace_original=True)
+
+    def ask_approval(self, plan: Mapping[str, Any], key: str, user: str, channel: str, why: str) -> Reply:
+        if not policy.approval_can_be_asked(self.settings.admins):
+            return Reply(blocks.error_text(why), replace_original=False)
+        value = json.dumps(
+            {"plan": plan, "key": key, "user": user, "channel": channel}, separators=(",", ":")
+        )
+        summary = f"{' + '.join(m.upper() for m in plan['models'])} on dataset `{plan['dataset_id']}`"
+        # The same estimate the requester saw (and the cap compared), computed again by the service.
+        estimate = self.service.estimate_launch(
+            dataset_id=plan["dataset_id"],
+            models=list(plan["models"]),
+            epochs=plan.get("epochs"),
+            learning_rate=plan.get("learning_rate"),
+            evaluate=plan.get("evaluate", True),
+        )
+        figure = blocks.estimated(estimate["total_usd"], estimate["note"])
+        for admin in self.settings.admins:
+            self.slack.chat_postMessage(
+                channel=admin,
+                text=f"Approval needed: {summary}, {figure}",
+                blocks=blocks.approval_request_blocks(user, summary, estimate, value),
+            )
+        return Reply(
+            f":hourglass: {why.split(':')[0]}. I asked the admins to approve it; you will hear back here.",
+            replace_original=True,
+        )
+
+    def decide_approval(self, value: str, admin: str, approve: bool) -> Reply:
+        if not policy.may_approve(admin, self.settings.admins):
+            return Reply(
+                blocks.error_text("Only admins (TUNEBOT_ADMINS) can approve launches."),
+                replace_original=False,
+            )
+        request = json.loads(value)
+        if not approve:
+            self._tell(request["channel"], request["user"], f"<@{admin}> declined your launch.")
+            return Reply(f"Declined; <@{request['user']}> is told.", replace_original=True)
+        outcome = self._approved(request, admin)
+        said = outcome.text if outcome is not None else "Launched."
+        self._tell(request["channel"], request["user"], said)
+        return Reply(f"Approved by <@{admin}>. {said}", replace_original=True)
+
+    @replies_errors
+    def _approved(self, request: Mapping[str, Any], admin: str) -> Reply:
+        return self.start_launch(
+            dict(request["plan"]), request["key"], request["user"], request["channel"], approved_by=admin
+        )
+
+    def _tell(self, channel: str, user: str, text: str) -> None:
+        try:
+            self.slack.chat_postEphemeral(channel=channel, user=user, text=text)
+        except SlackApiError as error:
+            log.warning("could not tell the requester", extra={"error": error.response.get("error")})
+
+    # --- the launch modal ---------------------------------------------------------------------------
+
+    def open_launch_modal(self, trigger_id: str, user: str, channel: str) -> None:
+        """Open at once (the trigger expires in about 3 s), then fill in what the service knows."""
+        opened = self.slack.views_open(trigger_id=trigger_id, view=blocks.loading_view())
+        prefill: dict[str, Any] = {}
+        try:
+            last = self.service.list_datasets(created_by=user, limit=1)
+            if last:
+                prefill["dataset_id"] = last[0]["id"]
+                train = int(((last[0].get("report") or {}).get("counts") or {}).get("train", 0))
+                prefill["advice"] = self.service.recommendation(train, "11b")
+        except ServiceError as error:
+            log.info("launch form without prefill", extra={"code": error.code})
+        metadata = json.dumps({"channel": channel})
+        view = blocks.launch_modal(prefill, metadata)
+        self.slack.views_update(view_id=opened["view"]["id"], view=view)
+
+    def modal_command(self, view: Mapping[str, Any], user: str) -> commands.Command:
+        """The form's fields as the command a user would have typed, parsed by the same grammar."""
+        state = view["state"]["values"]
+
+        def field(name: str) -> str:
+            entry = state.get(name, {}).get(name, {})
+            return str(entry.get("value") or (entry.get("selected_option") or {}).get("value") or "").strip()
+
+        words = ["launch", shlex.quote(field("dataset") or "?")]
+        words += [
+            f"{key}={shlex.quote(field(key))}"
+            for key in ("model", "epochs", "lr", "eval", "name")
+            if field(key)
+        ]
+        return commands.parse(" ".join(words), user)
+
+    def modal_errors(self, view: Mapping[str, Any], user: str) -> dict[str, Any]:
+        """``ack`` arguments: the field to fix and why, or nothing when the form is valid."""
+        parsed = self.modal_command(view, user)
+        if not isinstance(parsed, commands.UsageError):
+            return {}
+        message = parsed.message
+        name = next((key for key in ("epochs", "lr", "model", "eval", "name") if key in message), "dataset")
+        return {"response_action": "errors", "errors": {name: blocks.cut(message, 150)}}
+
+    def modal_submitted(self, view: Mapping[str, Any], user: str) -> None:
+        parsed = self.modal_command(view, user)
+        if not isinstance(parsed, commands.Launch):
+            return
+        channel = json.loads(view.get("private_metadata") or "{}").get("channel", "")
+        reply = self.launch(parsed, user, channel, f"view:{view.get('id', '')}")
+        if reply is not None:
+            self.slack.chat_postEphemeral(channel=channel, user=user, text=reply.text, blocks=reply.blocks)
