@@ -164,13 +164,22 @@ class ServiceClient:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as error:
-            raise ServiceError(503, "service_unreachable", f"cannot reach the job service: {error}") from None
+            # httpx's own wording (errno, socket text) means nothing to a user: name the failure's kind.
+            raise ServiceError(
+                503,
+                "service_unreachable",
+                f"cannot reach the job service ({type(error).__name__}): try again in a minute",
+            ) from None
         if response.is_success:
             return response.json()
         try:
             body = response.json()["error"]
         except (ValueError, KeyError, TypeError):
-            body = {"code": "http_error", "message": response.text[:200]}
+            # Not tunebot's error body (a proxy's page, say): its text is not for users.
+            body = {
+                "code": "http_error",
+                "message": f"the job service answered HTTP {response.status_code}: try again in a minute",
+            }
         raise ServiceError(
             response.status_code, body.get("code", "http_error"), body.get("message", ""), body.get("field")
         )
@@ -241,7 +250,12 @@ class ServiceClient:
         try:
             response = self._http.get(path)
         except httpx.HTTPError as error:
-            raise ServiceError(503, "service_unreachable", f"cannot reach the job service: {error}") from None
+            # httpx's own wording (errno, socket text) means nothing to a user: name the failure's kind.
+            raise ServiceError(
+                503,
+                "service_unreachable",
+                f"cannot reach the job service ({type(error).__name__}): try again in a minute",
+            ) from None
         if response.status_code == 404:
             return None
         if not response.is_success or not response.headers.get("content-type", "").startswith("image/png"):

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.api.validation import field_and_message
 from services.platform.errors import DomainError, ErrorKind
 
 log = logging.getLogger(__name__)
@@ -56,11 +57,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-        location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
-        # Malformed JSON is located by its character offset ("body", 12): the field at fault is the body.
-        field = "body" if first.get("type") == "json_invalid" else ".".join(location) or None
-        message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "type": "invalid"}
+        field, message = field_and_message(first)
         return JSONResponse(error_body("invalid_request", message, field), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
@@ -71,7 +69,7 @@ def install_error_handlers(app: FastAPI) -> None:
             return JSONResponse(
                 error_body(
                     "invalid_request",
-                    f"body: the request body cannot be parsed ({exc.detail}): send UTF-8 JSON, or a "
+                    "body: the request body cannot be parsed: send UTF-8 JSON, or a "
                     "well-formed multipart/form-data upload where the route takes one",
                     "body",
                 ),

@@ -27,6 +27,7 @@ from services.api.schemas import (
     DatasetPage,
     DatasetSourceIn,
 )
+from services.api.validation import field_and_message
 from services.datasets import service
 from services.datasets.model import DatasetStatus
 from services.datasets.service import (
@@ -87,9 +88,8 @@ def _limited(request: Request, max_upload_mb: int) -> Request:
 
 
 def _invalid(error: ValidationError) -> ApiError:
-    first = error.errors()[0]
-    field = ".".join(str(part) for part in first["loc"]) or None
-    return ApiError(422, "invalid_request", f"{field}: {first['msg']}" if field else first["msg"], field)
+    field, message = field_and_message(error.errors()[0])
+    return ApiError(422, "invalid_request", message, field)
 
 
 _OPTIONS_SCHEMA = DatasetOptionsIn.model_json_schema()

@@ -213,7 +213,7 @@ def list_jobs(
 
 @jobs_app.command("show")
 def show(
-    job_id: str = typer.Argument(..., help="The job's id."),
+    job_id: str = typer.Argument(..., help="The job's id or name (e.g. charts-11b)."),
     as_json: bool = typer.Option(False, "--json", help="Print the API's JSON answer."),
 ) -> None:
     """One job: status, values used and recommended, failure and its likely fix, final losses."""
@@ -238,7 +238,7 @@ def show(
 
 @jobs_app.command("cancel")
 def cancel(
-    job_id: str = typer.Argument(..., help="The job's id."),
+    job_id: str = typer.Argument(..., help="The job's id or name (e.g. charts-11b)."),
     requested_by: str | None = typer.Option(None, help="Who cancels (default: your login name)."),
 ) -> None:
     """Cancel a waiting job, or stop a training one: it cannot resume and used tokens are billed."""

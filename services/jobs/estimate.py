@@ -173,8 +173,7 @@ def guard_cost(settings: Settings, approved_by: str | None, total: float) -> Non
         admins = ", ".join(settings.admins) or "none configured: set TUNEBOT_ADMINS"
         raise Forbidden(
             "approval_required",
-            f"the estimate ${total:,.2f} is above {limit}: launch again with approved_by set to an admin "
-            f"({admins})",
+            f"the estimate ${total:,.2f} is above {limit}: an admin ({admins}) must approve the launch",
             "approved_by",
         )
     if approved_by not in settings.admins:

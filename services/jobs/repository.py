@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from services.jobs.model import HOLDS_SLOT, ON_BEDROCK, WAITING, JobStatus
@@ -49,6 +49,24 @@ def on_bedrock(session: Session) -> list[tuple[str, str, str | None, datetime | 
 
 def job(session: Session, job_id: str) -> Job | None:
     return session.scalars(select(Job).where(Job.id == job_id).options(selectinload(Job.evaluations))).first()
+
+
+def job_by_ref(session: Session, ref: str) -> Job | None:
+    """The job whose id, name or Bedrock job name is ``ref`` (the id first; names are unique)."""
+    found = job(session, ref)
+    if found is not None:
+        return found
+    query = select(Job).where((Job.name == ref) | (Job.bedrock_job_name == ref))
+    return session.scalars(query.options(selectinload(Job.evaluations)).limit(1)).first()
+
+
+def names_taken(session: Session, bases: list[str]) -> set[str]:
+    """Every job name that is or starts with one of ``bases`` (``charts-11b``, ``charts-11b-2``)."""
+    if not bases:
+        return set()
+    matches = [Job.name.startswith(base, autoescape=True) for base in bases]
+    query = select(Job.name).where(matches[0] if len(matches) == 1 else or_(*matches))
+    return set(session.scalars(query))
 
 
 def jobs_by_id(session: Session, job_ids: list[str]) -> list[Job]:

@@ -21,6 +21,7 @@ from services.jobs.changes import announce, move_if
 from services.jobs.deps import JobDeps, outputs_root
 from services.jobs.estimate import guard_cost, plan_launch
 from services.jobs.model import WAITING, JobStatus, can_cancel
+from services.jobs.naming import chosen_names, dataset_stem, default_names, first_free, name_problem
 from services.jobs.repository import JobFilter
 from services.jobs.results import STOPPED_NOTE
 from services.jobs.submit import submit_ready
@@ -31,6 +32,7 @@ from services.tuning.costs import estimate_text
 from services.tuning.recommend import ModelSize
 
 log = logging.getLogger(__name__)
+NAME_RACE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,25 +61,52 @@ class LaunchResult:
 
 def launch_jobs(deps: JobDeps, request: LaunchRequest) -> LaunchResult:
     """Create the group and its jobs for ``request`` once per idempotency key, then submit what fits."""
-    try:
-        with unit_of_work(deps.sessions) as session:
-            existing = repository.group_by_key(session, request.idempotency_key)
-            result = (
-                LaunchResult(existing.id, [job.id for job in existing.jobs], created=False)
-                if existing is not None
-                else _create_group(session, deps, request)
-            )
-    except IntegrityError:
-        # Another request with the same key won the race: answer with its group.
-        with deps.sessions() as session:
-            existing = repository.group_by_key(session, request.idempotency_key)
-            if existing is None:
-                raise
-            result = LaunchResult(existing.id, [job.id for job in existing.jobs], created=False)
+    result = _create_once(deps, request)
     submit_ready(deps)
     with deps.sessions() as session:
         result.jobs.extend(repository.jobs_by_id(session, result.job_ids))
     return result
+
+
+def _create_once(deps: JobDeps, request: LaunchRequest) -> LaunchResult:
+    """The group of ``request``'s key, created unless it exists. A concurrent launch may win the race for
+    the key (answer with its group) or for a default name (pick the next free name and try again)."""
+    for attempt in range(NAME_RACE_ATTEMPTS):
+        try:
+            with unit_of_work(deps.sessions) as session:
+                existing = repository.group_by_key(session, request.idempotency_key)
+                if existing is not None:
+                    return LaunchResult(existing.id, [job.id for job in existing.jobs], created=False)
+                return _create_group(session, deps, request)
+        except IntegrityError:
+            with deps.sessions() as session:
+                existing = repository.group_by_key(session, request.idempotency_key)
+                if existing is not None:
+                    return LaunchResult(existing.id, [job.id for job in existing.jobs], created=False)
+            if attempt == NAME_RACE_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _job_names(session: Session, request: LaunchRequest, dataset_name: str, models: list[str]) -> list[str]:
+    """Unique names for the launch's jobs: the user's (checked), or free defaults from the dataset."""
+    if request.name is None:
+        bases = [f"{dataset_stem(dataset_name)}-{model}" for model in models]
+        return default_names(dataset_name, models, repository.names_taken(session, bases))
+    problem = name_problem(request.name)
+    if problem is not None:
+        raise Invalid("invalid_name", problem, "name")
+    names = chosen_names(request.name, models)
+    taken = repository.names_taken(session, names)
+    clashes = [name for name in names if name in taken]
+    if clashes:
+        free = first_free(request.name, repository.names_taken(session, [request.name]) | taken)
+        raise Conflict(
+            "name_taken",
+            f"name: a job called `{clashes[0]}` exists already; choose another name, e.g. `{free}`",
+            "name",
+        )
+    return names
 
 
 def _create_group(session: Session, deps: JobDeps, request: LaunchRequest) -> LaunchResult:
@@ -91,6 +120,8 @@ def _create_group(session: Session, deps: JobDeps, request: LaunchRequest) -> La
         learning_rate=request.learning_rate,
         evaluate=request.evaluate,
     )
+    # Before the cap: nobody is asked to approve a launch whose name is taken.
+    names = _job_names(session, request, plan.dataset_name, [job.model for job in plan.jobs])
     if settings.s3_uri is None and not deps.sandbox:
         raise Unavailable("not_configured", "set TUNEBOT_S3_URI (bucket and prefix for job outputs)")
     if settings.role_arn is None and not deps.sandbox:
@@ -109,7 +140,7 @@ def _create_group(session: Session, deps: JobDeps, request: LaunchRequest) -> La
         cost_estimate_usd=plan.total_usd,
     )
     jobs: list[Job] = []
-    for planned in plan.jobs:
+    for planned, job_name in zip(plan.jobs, names, strict=True):
         job_id = new_id()
         jobs.append(
             Job(
@@ -117,7 +148,7 @@ def _create_group(session: Session, deps: JobDeps, request: LaunchRequest) -> La
                 group_id=group.id,
                 dataset_id=plan.dataset_id,
                 model=planned.model,
-                name=(request.name or f"{plan.dataset_name}-{planned.model}")[:200],
+                name=job_name,
                 status=JobStatus.PENDING,
                 requested_by=request.requested_by,
                 evaluate=request.evaluate,
@@ -158,12 +189,13 @@ def _create_group(session: Session, deps: JobDeps, request: LaunchRequest) -> La
 
 
 def cancel_job(deps: JobDeps, job_id: str, requested_by: str | None = None) -> Job:
-    """Cancel a waiting job at once, or ask Bedrock to stop a running one (the next poll confirms it)."""
+    """Cancel the job with that id or name: a waiting one at once; a running one is asked to stop on
+    Bedrock (the next poll confirms it)."""
     with deps.sessions() as session:
-        job = session.get(Job, job_id)
+        job = repository.job_by_ref(session, job_id)
         if job is None:
-            raise NotFound("job_not_found", "no job has that id: list them with `tunebot jobs list`")
-        status, name = job.status, job.bedrock_job_name
+            raise NotFound("job_not_found", NO_SUCH_JOB)
+        job_id, status, name = job.id, job.status, job.bedrock_job_name
     if status == JobStatus.SUBMITTING:
         raise Conflict("being_submitted", "the job is being submitted right now: cancel it again in a minute")
     if not can_cancel(status):
@@ -209,9 +241,10 @@ class JobsPage:
     next_before: str | None  # the id to pass as ``before`` for the next (older) page
 
 
-def get_job(sessions: sessionmaker[Session], job_id: str) -> Job:
+def get_job(sessions: sessionmaker[Session], ref: str) -> Job:
+    """The job with that id or name."""
     with sessions() as session:
-        job = repository.job(session, job_id)
+        job = repository.job_by_ref(session, ref)
     if job is None:
         raise NotFound("job_not_found", NO_SUCH_JOB)
     return job

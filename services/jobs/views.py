@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -46,6 +47,10 @@ def job_deps(request: Request) -> JobDeps:
 
 
 Deps = Annotated[JobDeps, Depends(job_deps)]
+# A job is found by its id or by its name (names are unique): what a user types after `status`.
+JobRef = Annotated[
+    str, PathParam(min_length=1, max_length=200, pattern=NO_NUL, description="The job's id or its name")
+]
 Sessions = Annotated[sessionmaker[Session], Depends(sessions_of)]
 
 
@@ -150,20 +155,22 @@ def list_jobs(
     return JobPage(jobs=[JobOut.model_validate(job) for job in page.jobs], next_before=page.next_before)
 
 
-@router.get("/jobs/{job_id}", response_model=JobOut, summary="One job", responses=errors(404, 503))
-def get_job(job_id: ResourceId, sessions: Sessions) -> JobOut:
-    return JobOut.model_validate(service.get_job(sessions, job_id))
+@router.get(
+    "/jobs/{job_ref}", response_model=JobOut, summary="One job, by its id or name", responses=errors(404, 503)
+)
+def get_job(job_ref: JobRef, sessions: Sessions) -> JobOut:
+    return JobOut.model_validate(service.get_job(sessions, job_ref))
 
 
 @router.post(
-    "/jobs/{job_id}/cancel",
+    "/jobs/{job_ref}/cancel",
     response_model=JobOut,
     summary="Cancel a waiting job, or stop a training one (it cannot resume; used tokens are billed)",
     responses=errors(404, 409, 422, 503),
 )
-def cancel(job_id: ResourceId, deps: Deps, body: Annotated[CancelIn | None, Body()] = None) -> JobOut:
-    cancel_job(deps, job_id, requested_by=body.requested_by if body else None)
-    return JobOut.model_validate(service.get_job(deps.sessions, job_id))
+def cancel(job_ref: JobRef, deps: Deps, body: Annotated[CancelIn | None, Body()] = None) -> JobOut:
+    job = cancel_job(deps, job_ref, requested_by=body.requested_by if body else None)
+    return JobOut.model_validate(service.get_job(deps.sessions, job.id))
 
 
 @router.patch(

@@ -183,8 +183,8 @@ def test_the_openapi_document_describes_the_job_routes_and_their_errors(client: 
     paths = document["paths"]
     for path in [
         "/api/v1/jobs",
-        "/api/v1/jobs/{job_id}",
-        "/api/v1/jobs/{job_id}/cancel",
+        "/api/v1/jobs/{job_ref}",
+        "/api/v1/jobs/{job_ref}/cancel",
         "/api/v1/groups/{group_id}",
         "/api/v1/recommendations",
         "/api/v1/events/claim",
@@ -229,7 +229,7 @@ def test_values_postgresql_cannot_store_are_422_not_500(client: TestClient) -> N
 
     assert (nul.status_code, nul.json()["error"]["field"]) == (422, "requested_by")
     assert (huge.status_code, huge.json()["error"]["field"]) == (422, "event_id")
-    assert (odd_id.status_code, odd_id.json()["error"]["field"]) == (422, "job_id")
+    assert (odd_id.status_code, odd_id.json()["error"]["field"]) == (422, "job_ref")
     assert (query.status_code, query.json()["error"]["field"]) == (422, "requested_by")
 
 

@@ -1,0 +1,59 @@
+"""Migration 0005 makes job names unique and carries older rows over: a duplicate name gets -2, -3 …
+Runs on SQLite, and on PostgreSQL when TUNEBOT_TEST_DATABASE_URL is set."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from services.platform.db import make_engine, make_session_factory, unit_of_work
+from services.platform.migrate import current_revision, upgrade
+from services.platform.tables import Dataset, Job, JobGroup, utcnow
+
+
+def _job(group: JobGroup, name: str, number: int) -> Job:
+    return Job(
+        group_id=group.id,
+        dataset_id=group.dataset_id,
+        model="11b",
+        name=name,
+        requested_by="U1",
+        bedrock_job_name=f"tunebot-{number}",
+        custom_model_name=f"tunebot-{number}",
+        client_request_token=str(number),
+        epochs=8,
+        learning_rate=1e-5,
+        recommended_epochs=8,
+        recommended_learning_rate=1e-5,
+        created_at=utcnow() + timedelta(seconds=number),
+    )
+
+
+def test_older_duplicate_names_are_numbered_and_new_duplicates_refused(database_url: str) -> None:
+    engine = make_engine(database_url)
+    upgrade(engine, "0004")
+    sessions = make_session_factory(engine)
+    with unit_of_work(sessions) as session:
+        dataset = Dataset(name="charts.zip", source_uri="s3://b/charts.zip", created_by="U1")
+        session.add(dataset)
+        session.flush()
+        group = JobGroup(idempotency_key="k1", dataset_id=dataset.id, requested_by="U1")
+        session.add(group)
+        session.flush()
+        # Before 0005 a name was not unique, and "charts.zip-11b-2" is already somebody's name.
+        names = ["charts.zip-11b", "charts.zip-11b", "charts.zip-11b-2", "charts.zip-11b", "other"]
+        session.add_all(_job(group, name, number) for number, name in enumerate(names))
+
+    upgrade(engine)
+
+    assert current_revision(engine) == "0005"
+    with sessions() as session:
+        kept = list(session.scalars(select(Job.name).order_by(Job.created_at)))
+    assert kept == ["charts.zip-11b", "charts.zip-11b-3", "charts.zip-11b-2", "charts.zip-11b-4", "other"]
+    with pytest.raises(IntegrityError), unit_of_work(sessions) as session:
+        group_row = session.scalars(select(JobGroup)).one()
+        session.add(_job(group_row, "other", 99))
+    engine.dispose()
