@@ -8,9 +8,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.evaluation.variant import RunOptions
+from services.jobs.naming import first_free
 from services.platform.config import Settings
 from services.platform.db import unit_of_work
 from services.platform.tables import Dataset, Job, JobGroup, new_id, utcnow
@@ -136,13 +138,15 @@ def add_job(
     job_id = new_id()
     now = utcnow()
     with unit_of_work(sessions) as session:
+        # Names are unique (as a launch makes them): charts-11b, then charts-11b-2 …
+        taken = set(session.scalars(select(Job.name)))
         session.add(
             Job(
                 id=job_id,
                 group_id=group_id,
                 dataset_id=dataset_id,
                 model=model,
-                name=f"charts-{model}",
+                name=first_free(f"charts-{model}", taken),
                 status=status,
                 requested_by="U123",
                 bedrock_job_name=f"tunebot-{job_id}",

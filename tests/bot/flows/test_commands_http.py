@@ -118,7 +118,7 @@ def test_cancel_asks_first_refuses_a_non_owner_and_lets_an_admin(bot: Bot) -> No
     bot.click(blocks.CANCEL_CONFIRM, job["id"], user="U3")
     refused_click = bot.last_response(3)
 
-    assert "Only <@U1> (who launched charts) or <@UADMIN1> can cancel it" in refused["text"]
+    assert f"Only <@U1> (who launched {job['name']}) or <@UADMIN1> can cancel it" in refused["text"]
     assert "stopping cannot be undone" in text_of(confirm) or "nothing is billed" in text_of(confirm)
     assert "Only <@U1>" in refused_click["text"]
     assert bot.service.get_job(job["id"])["status"] not in ("cancelled", "cancelling")
