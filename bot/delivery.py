@@ -1,18 +1,28 @@
-"""Delivery of the service's events to Slack: one parent message per launch, updated in place, and the
-story of each job in its thread.
+"""Delivery of the service's events to Slack: one card per launch, updated in place, and the story of each
+job in the card's thread.
 
-At least once: an event is claimed with a lease, posted, and acknowledged only after Slack accepted
-the post. A crash in between lets the lease expire and the event is posted again (a repeat, never a
-loss). 429s are retried after Retry-After by the WebClient's retry handler; posts to one channel are
-paced so a burst of events does not run into the limit.
+- In step: a claimed batch is delivered launch by launch; a launch's thread gets its events in event
+  order, then its card is updated once, and only when its content changed. An event Slack refuses for now
+  holds back the later events of its launch, so the thread never skips ahead.
+- Exactly once: an event is acknowledged only after Slack accepted its post, and every post carries the
+  event's id in Slack message metadata. An event claimed again (its first consumer crashed between the
+  post and the acknowledgement) is looked for in the thread (``conversations.replies`` with
+  ``include_all_metadata``) before it is posted: a crash neither loses nor repeats a post. A launch's
+  card carries its group id the same way. (Charts are file uploads, which carry no metadata: a chart may
+  be uploaded again after such a crash.)
+- Slack's limits: posts to one channel are paced to about one a second (Slack's per-channel limit),
+  ``chat.update`` to Tier 3 (50 a minute) on its own budget; a 429 is retried after its Retry-After by the
+  WebClient's retry handler (bot.app.web_client).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from slack_sdk import WebClient
@@ -26,29 +36,48 @@ log = logging.getLogger(__name__)
 # Slack errors no retry will cure: post nothing and acknowledge, or the event blocks the queue forever.
 PERMANENT = {"channel_not_found", "not_in_channel", "is_archived", "invalid_blocks", "msg_too_long"}
 MAX_ATTEMPTS = 10
+# Message metadata (https://docs.slack.dev/messaging/message-metadata): {event_type, event_payload}.
+EVENT_METADATA = "tunebot_event"  # a post that delivers event ``event_payload.event_id``
+CARD_METADATA = "tunebot_launch_card"  # the card of launch ``event_payload.group_id``
+Event = Mapping[str, Any]
+LOOKUP_PAGES = 10  # conversations.replies/history pages of 200 searched for an earlier post
 
 
 class Pacer:
-    """At most one post per ``interval`` seconds per channel (Slack allows about one a second)."""
+    """At most ``burst`` calls at once per key, then one per ``interval`` seconds (a token bucket)."""
 
     def __init__(
         self,
         interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        burst: int = 1,
     ) -> None:
         self.interval = interval
+        self.burst = burst
         self._clock = clock
         self._sleep = sleep
-        self._last: dict[str, float] = {}
+        self._tokens: dict[str, tuple[float, float]] = {}  # key -> (tokens, when counted)
 
-    def wait(self, channel: str) -> None:
-        last = self._last.get(channel)
-        if last is not None:
-            delay = last + self.interval - self._clock()
-            if delay > 0:
-                self._sleep(delay)
-        self._last[channel] = self._clock()
+    def wait(self, key: str) -> None:
+        if self.interval <= 0:
+            return
+        now = self._clock()
+        tokens, stamp = self._tokens.get(key, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - stamp) / self.interval)
+        if tokens < 1:
+            self._sleep((1 - tokens) * self.interval)
+            now, tokens = self._clock(), 1.0
+        self._tokens[key] = (tokens - 1, now)
+
+
+def update_pacer() -> Pacer:
+    """chat.update is Tier 3: 50 a minute per workspace, short bursts allowed."""
+    return Pacer(60 / 50, burst=10)
+
+
+class Postponed(Exception):
+    """Slack refused an event for now: it and the later events of its launch wait for the next pass."""
 
 
 class Delivery:
@@ -61,6 +90,7 @@ class Delivery:
         lease_seconds: float = 60.0,
         batch: int = 20,
         pacer: Pacer | None = None,
+        updates: Pacer | None = None,
     ) -> None:
         self.service = service
         self.slack = slack
@@ -68,88 +98,182 @@ class Delivery:
         self.lease_seconds = lease_seconds
         self.batch = batch
         self.pacer = pacer or Pacer()
+        self.updates = updates or update_pacer()
+        self._cards: dict[tuple[str, str], str] = {}  # (channel, ts) -> the card content last shown
 
     def run_once(self) -> int:
-        """Claim a batch, deliver each event, acknowledge what Slack accepted. Returns how many were acked."""
+        """Claim a batch, deliver it launch by launch, acknowledge what Slack accepted. Returns how many
+        were acknowledged."""
         events = self.service.claim_events(self.consumer, self.batch, self.lease_seconds)
         delivered = 0
-        for event in events:
-            try:
-                self.deliver(event)
-            except SlackApiError as error:
-                code = str(error.response.get("error"))
-                if code not in PERMANENT and event.get("attempts", 1) < MAX_ATTEMPTS:
-                    log.warning("delivery postponed", extra={"event_id": event["id"], "error": code})
-                    continue  # the lease expires and the event comes back
-                log.error("event dropped: Slack refused it", extra={"event_id": event["id"], "error": code})
-            self.service.ack_event(event["id"], self.consumer)
-            delivered += 1
+        for launch_events in _by_launch(events):
+            for event in self._deliver_launch(launch_events):
+                self.service.ack_event(event["id"], self.consumer)
+                delivered += 1
         return delivered
 
-    def deliver(self, event: Mapping[str, Any]) -> None:
-        payload = event.get("payload") or {}
-        if event["type"] == "dataset.checked":
-            self._dataset_report(payload)
-            return
-        group_id = payload.get("group_id")
-        if not group_id:
-            return
+    def deliver(self, event: Event) -> None:
+        """Deliver one event (without acknowledging it)."""
+        self._deliver_launch([event])
+
+    # --- one launch's events ------------------------------------------------------------------------
+
+    def _deliver_launch(self, events: Sequence[Event]) -> list[Event]:
+        """Deliver the events of one launch, in order; returns those Slack now has (or refused for good):
+        the events up to the first one Slack refused for now."""
+        group_id = (events[0].get("payload") or {}).get("group_id")
+        if events[0]["type"] == "dataset.checked" or not group_id:
+            return [event for event in events if self._attempt(event, partial(self._dataset_report, event))]
         group = self.service.get_group(group_id)
-        channel = group.get("slack_channel")
-        if not channel:
-            return  # launched outside Slack (CLI, API): nobody to tell
-        parent = self._parent(group)
+        if not group.get("slack_channel"):
+            return list(events)  # launched outside Slack (CLI, API): nobody to tell
+        try:
+            parent = self._parent(group, events[0])
+        except SlackApiError as error:
+            # Refused for good: the thread has nowhere to go, so the events are dropped with it.
+            return [] if self._postpone(events[0], error) else list(events)
+        delivered: list[Event] = []
+        for event in events:
+            if not self._attempt(event, partial(self._thread_post, event, group, parent)):
+                break  # the rest of the launch waits too, so the thread keeps event order
+            delivered.append(event)
+        if delivered:
+            try:
+                self._update_card(self.service.get_group(group_id), parent)
+            except SlackApiError as error:
+                if self._postpone(delivered[-1], error):
+                    delivered.pop()  # its retry finds its post already there and updates the card
+        return delivered
+
+    def _attempt(self, event: Event, post: Callable[[], None]) -> bool:
+        """False when Slack refused ``event`` for now (it waits for the next pass); True when it was
+        posted, or refused for good (then it is dropped)."""
+        try:
+            post()
+        except SlackApiError as error:
+            return not self._postpone(event, error)
+        return True
+
+    def _postpone(self, event: Mapping[str, Any], error: SlackApiError) -> bool:
+        code = str(error.response.get("error"))
+        if code not in PERMANENT and event.get("attempts", 1) < MAX_ATTEMPTS:
+            log.warning("delivery postponed", extra={"event_id": event["id"], "error": code})
+            return True
+        log.error("event dropped: Slack refused it", extra={"event_id": event["id"], "error": code})
+        return False
+
+    def _thread_post(self, event: Mapping[str, Any], group: Mapping[str, Any], parent: str) -> None:
+        payload = event.get("payload") or {}
+        channel = str(group["slack_channel"])
         text = self._text(event, group)
+        new = self._post_once(
+            event, channel=channel, thread_ts=parent, text=text, **self._extra(event, group)
+        )
         if event["type"] == "group.compared" and group.get("comparison"):
-            comparison = blocks.comparison_blocks(group["comparison"])
-            self._post(channel=channel, thread_ts=parent, text=text, blocks=comparison)
-            self._png(channel, parent, self.service.group_comparison_chart(group_id), payload, "comparison")
-            self._png(channel, parent, self.service.group_loss_curves(group_id), payload, "loss curves")
-            return
-        self._post(channel=channel, thread_ts=parent, text=text)
-        if event["type"] == "job.completed":
+            if new:
+                group_id = str(payload["group_id"])
+                self._png(
+                    channel, parent, self.service.group_comparison_chart(group_id), payload, "comparison"
+                )
+                self._png(channel, parent, self.service.group_loss_curves(group_id), payload, "loss curves")
+        elif event["type"] == "job.completed" and new:
             self._png(channel, parent, self.service.job_loss_curve(payload["job_id"]), payload, "loss curve")
 
-    def _dataset_report(self, payload: Mapping[str, Any]) -> None:
+    @staticmethod
+    def _extra(event: Mapping[str, Any], group: Mapping[str, Any]) -> dict[str, Any]:
+        if event["type"] == "group.compared" and group.get("comparison"):
+            return {"blocks": blocks.comparison_blocks(group["comparison"])}
+        return {}
+
+    def _dataset_report(self, event: Event) -> None:
         """The check's report in the thread of the shared file, with its launch buttons."""
+        payload = event.get("payload") or {}
         channel, thread = payload.get("slack_channel"), payload.get("slack_thread_ts")
-        if not channel:
-            return  # registered outside Slack
+        if event["type"] != "dataset.checked" or not channel:
+            return  # nothing to tell, or registered outside Slack
         dataset = self.service.get_dataset(payload["dataset_id"])
         report = blocks.dataset_report_blocks(dataset, blocks.dataset_costs(dataset))
-        self._post(
-            channel=channel,
-            thread_ts=thread,
-            text=blocks.event_text(
-                {"type": "dataset.checked", "subject_id": dataset["id"], "payload": payload}
-            ),
-            blocks=report,
-        )
+        text = blocks.event_text({"type": "dataset.checked", "subject_id": dataset["id"], "payload": payload})
+        self._post_once(event, channel=channel, thread_ts=thread, text=text, blocks=report)
 
     def _text(self, event: Mapping[str, Any], group: Mapping[str, Any]) -> str:
         payload = dict(event.get("payload") or {})
         payload.setdefault("requested_by", group.get("requested_by"))
         return blocks.event_text({**event, "payload": payload})
 
-    def _parent(self, group: Mapping[str, Any]) -> str:
-        """The launch's parent message: posted on its first event, updated in place on every later one."""
-        channel = group["slack_channel"]
-        card = blocks.group_card(group)
+    # --- the card ---------------------------------------------------------------------------------------
+
+    def _parent(self, group: Mapping[str, Any], first: Mapping[str, Any]) -> str:
+        """The launch's card: posted on its first event (once, even across a crash), then kept."""
         if group.get("slack_message_ts"):
-            self.pacer.wait(channel)
-            self.slack.chat_update(
-                channel=channel, ts=group["slack_message_ts"], text=blocks.group_text(group), blocks=card
-            )
             return str(group["slack_message_ts"])
-        response = self._post(channel=channel, text=blocks.group_text(group), blocks=card)
-        ts = str(response["ts"])
+        channel = str(group["slack_channel"])
+        card, text = blocks.group_card(group), blocks.group_text(group)
+        metadata = {"event_type": CARD_METADATA, "event_payload": {"group_id": group["id"]}}
+        ts = None
+        if first.get("attempts", 1) > 1:  # an earlier attempt may have posted it before dying
+            ts = self._find(channel, None, CARD_METADATA, "group_id", group["id"])
+        if ts is None:
+            self.pacer.wait(channel)
+            ts = str(
+                self.slack.chat_postMessage(channel=channel, text=text, blocks=card, metadata=metadata)["ts"]
+            )
+            self._cards[(channel, ts)] = _content(text, card)
         # The API records a group's message through any of its jobs.
         self.service.set_job_message(group["jobs"][0]["id"], slack_channel=channel, slack_message_ts=ts)
         return ts
 
-    def _post(self, **message: Any) -> Any:
-        self.pacer.wait(message["channel"])
-        return self.slack.chat_postMessage(**message)
+    def _update_card(self, group: Mapping[str, Any], ts: str) -> None:
+        """Show the launch as it is now, unless the card already shows exactly that."""
+        channel = str(group["slack_channel"])
+        card, text = blocks.group_card(group), blocks.group_text(group)
+        content = _content(text, card)
+        if self._cards.get((channel, ts)) == content:
+            return
+        self.updates.wait("chat.update")
+        self.slack.chat_update(channel=channel, ts=ts, text=text, blocks=card)
+        self._cards[(channel, ts)] = content
+
+    # --- posting once ---------------------------------------------------------------------------------
+
+    def _post_once(self, event: Mapping[str, Any], **message: Any) -> bool:
+        """Post ``message`` for ``event`` unless an earlier attempt did; True when posted now."""
+        channel, thread = str(message["channel"]), message.get("thread_ts")
+        if event.get("attempts", 1) > 1 and self._find(
+            channel, thread, EVENT_METADATA, "event_id", event["id"]
+        ):
+            log.info("event already in Slack", extra={"event_id": event["id"]})
+            return False
+        metadata = {"event_type": EVENT_METADATA, "event_payload": {"event_id": event["id"]}}
+        self.pacer.wait(channel)
+        self.slack.chat_postMessage(**message, metadata=metadata)
+        return True
+
+    def _find(self, channel: str, thread: str | None, kind: str, key: str, value: Any) -> str | None:
+        """The ts of the message in ``thread`` (or the channel) whose metadata is ``kind`` with ``key`` =
+        ``value``; None when there is none."""
+        for message in self._messages(channel, thread):
+            metadata = message.get("metadata") or {}
+            if metadata.get("event_type") == kind and (metadata.get("event_payload") or {}).get(key) == value:
+                return str(message["ts"])
+        return None
+
+    def _messages(self, channel: str, thread: str | None) -> Iterator[Mapping[str, Any]]:
+        cursor: str | None = None
+        for _ in range(LOOKUP_PAGES):
+            kwargs: dict[str, Any] = {"channel": channel, "include_all_metadata": True, "limit": 200}
+            if cursor:
+                kwargs["cursor"] = cursor
+            if thread:
+                answer = self.slack.conversations_replies(ts=thread, **kwargs)
+            else:
+                answer = self.slack.conversations_history(**kwargs)
+            yield from answer.get("messages") or []
+            cursor = (answer.get("response_metadata") or {}).get("next_cursor")
+            if not answer.get("has_more") or not cursor:
+                return
+
+    # --- charts -----------------------------------------------------------------------------------------
 
     def _png(
         self, channel: str, thread: str, png: bytes | None, payload: Mapping[str, Any], what: str
@@ -165,6 +289,22 @@ class Delivery:
         self.slack.files_upload_v2(
             channel=channel, thread_ts=thread, content=png, filename=filename, title=title
         )
+
+
+def _by_launch(events: Sequence[Event]) -> Iterator[list[Event]]:
+    """The batch split by launch, each launch's events in event order, launches by their first event."""
+    launches: dict[str, list[Event]] = {}
+    for event in events:
+        group_id = (event.get("payload") or {}).get("group_id")
+        key = (
+            f"group:{group_id}" if group_id and event["type"] != "dataset.checked" else f"event:{event['id']}"
+        )
+        launches.setdefault(key, []).append(event)
+    yield from launches.values()
+
+
+def _content(text: str, card: list[Any]) -> str:
+    return json.dumps([text, card], sort_keys=True)
 
 
 class DeliveryLoop:

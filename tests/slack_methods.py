@@ -2,8 +2,11 @@
 
 - chat.postMessage, chat.postEphemeral, chat.update, chat.delete, chat.getPermalink:
   https://docs.slack.dev/reference/methods/chat.postMessage (and the pages of the others);
-- conversations.replies/history return ``metadata`` only with ``include_all_metadata``:
-  https://docs.slack.dev/messaging/message-metadata;
+- conversations.replies/history return ``metadata`` only with ``include_all_metadata``
+  (https://docs.slack.dev/messaging/message-metadata); replies needs ``channel`` and the ``ts`` of an
+  existing message (``thread_not_found``); both are cursor-paginated (``limit`` default 1000,
+  ``response_metadata.next_cursor`` empty on the last page):
+  https://docs.slack.dev/reference/methods/conversations.replies, .../conversations.history;
 - views.open needs a live trigger_id (https://api.slack.com/docs/triggers), views.update an opened view;
   a bad view is ``invalid_arguments`` with the errors in ``response_metadata.messages``.
 """
@@ -123,13 +126,37 @@ class WebApiMethods:
         )
 
     def _conversations_replies(self, params: dict[str, Any]) -> Answer:
-        channel, thread = str(params.get("channel")), str(params.get("ts"))
+        """A thread, oldest first: its parent and the replies. ``ts`` must be an existing message
+        (``thread_not_found`` otherwise); cursor-paginated by ``limit`` (default 1000)."""
+        channel, thread = str(params.get("channel") or ""), str(params.get("ts") or "")
+        if not channel or not thread:
+            return _refuse("invalid_arguments")
         found = [m for m in self.channel_messages(channel) if m.ts == thread or m.thread_ts == thread]
-        return _ok(messages=[self._as_seen(m, params) for m in found], has_more=False)
+        if not any(m.ts == thread for m in found):
+            return _refuse("thread_not_found")
+        return self._page(found, params)
 
     def _conversations_history(self, params: dict[str, Any]) -> Answer:
+        """The channel's messages that are not thread replies, newest first; cursor-paginated."""
         found = [m for m in self.channel_messages(str(params.get("channel"))) if m.thread_ts is None]
-        return _ok(messages=[self._as_seen(m, params) for m in reversed(found)], has_more=False)
+        return self._page(list(reversed(found)), params)
+
+    def _page(self, messages: list[Message], params: dict[str, Any]) -> Answer:
+        """One page of ``messages`` from ``cursor`` (an opaque string Slack hands out in
+        ``response_metadata.next_cursor``, empty on the last page)."""
+        try:
+            limit = int(params.get("limit") or 1000)
+            start = int(str(params.get("cursor") or "offset:0").removeprefix("offset:"))
+        except ValueError:
+            return _refuse("invalid_cursor")
+        limit = max(1, min(limit, 1000))
+        page = messages[start : start + limit]
+        more = start + limit < len(messages)
+        return _ok(
+            messages=[self._as_seen(m, params) for m in page],
+            has_more=more,
+            response_metadata={"next_cursor": f"offset:{start + limit}" if more else ""},
+        )
 
     @staticmethod
     def _as_seen(message: Message, params: dict[str, Any]) -> dict[str, Any]:

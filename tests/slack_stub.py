@@ -8,9 +8,9 @@ Point `TUNEBOT_SLACK_API_URL` (or `WebClient(base_url=...)`) at ``stub.api_url``
   there is ``message_not_found``; ``conversations.replies``/``history`` return metadata only with
   ``include_all_metadata``; ``chat.getPermalink`` answers a link;
 - rate limits (https://docs.slack.dev/apis/web-api/rate-limits): ``chat.postMessage`` about one message
-  a second per channel with short bursts (``post_burst``; Slack gives no number), ``chat.update`` Tier 3
-  (50 a minute), ``views.*`` Tier 4 (100 a minute); over it: HTTP 429, ``{"ok": false, "error":
-  "ratelimited"}`` and ``Retry-After`` in whole seconds;
+  a second per channel with short bursts (``post_burst``; Slack gives no number), ``chat.update`` and
+  ``conversations.replies``/``history`` Tier 3 (50 a minute), ``views.*`` Tier 4 (100 a minute); over
+  it: HTTP 429, ``{"ok": false, "error": "ratelimited"}`` and ``Retry-After`` in whole seconds;
 - triggers (https://api.slack.com/docs/triggers): ``issue_trigger`` hands out ids that expire after 3 s
   and can be exchanged once (``expired_trigger_id``, ``exchanged_trigger_id``, ``invalid_trigger_id``);
 - response_url (https://docs.slack.dev/interactivity/handling-user-interaction): ``response_url`` hands
@@ -207,6 +207,10 @@ class SlackStub(WebApiMethods):
         if method == "chat.postMessage":
             key, capacity, rate = (method, str(params.get("channel"))), float(self.post_burst), 1.0
         elif method == "chat.update":
+            key, capacity, rate = (method, ""), 50.0, 50 / 60
+        elif method in ("conversations.replies", "conversations.history"):
+            # Tier 3 for internal apps (Slack's reference pages of both methods; since 2025 commercially
+            # distributed non-Marketplace apps get 1 a minute, which an internal bot is not).
             key, capacity, rate = (method, ""), 50.0, 50 / 60
         elif method.startswith("views."):
             key, capacity, rate = (method, ""), 100.0, 100 / 60

@@ -15,7 +15,6 @@ from bot.blocks.datasets import (
     report_estimates,
 )
 from bot.blocks.groups import (
-    MENTIONING,
     comparison_blocks,
     event_text,
     group_card,
@@ -94,7 +93,6 @@ __all__ = [
     "LAUNCH_MODAL",
     "MAX_BLOCKS",
     "MAX_LISTED_ERRORS",
-    "MENTIONING",
     "MODAL_FIELDS",
     "SANDBOX_LABEL",
     "SECTION_LIMIT",

@@ -8,9 +8,6 @@ from typing import Any
 from bot.blocks.jobs import f1_of
 from bot.blocks.kit import STATUS_ICONS, Block, context, cut, estimated, note_of, sandbox_note, section
 
-# events that end something the requester waits for: they mention the requester
-MENTIONING = ("job.completed", "job.failed", "evaluation.completed", "evaluation.failed", "group.compared")
-
 
 def group_card(group: Mapping[str, Any]) -> list[Block]:
     """The parent message of a launch, updated in place as its jobs move."""
@@ -44,7 +41,8 @@ def event_text(event: Mapping[str, Any]) -> str:
     text = f"{icon} {message}".strip()
     if event["type"] == "job.failed" and payload.get("failure_hint"):
         text += f"\nLikely fix: {payload['failure_hint']}"
-    if event["type"] in MENTIONING and payload.get("requested_by"):
+    # Once per launch: only the event the service marks as its end (done, failed or cancelled) mentions.
+    if payload.get("launch_ended") and payload.get("requested_by"):
         text = f"<@{payload['requested_by']}> {text}"
     return cut(text, 3_000)
 

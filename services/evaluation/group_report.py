@@ -216,6 +216,7 @@ def compare_group(
             "message": render_comparison_text(comparison),
             "verdict": comparison.verdict,
             "chart_path": str(chart),
+            "launch_ended": True,  # a pair's comparison is the last thing its launch does
         }
         if sandbox:
             payload["sandbox"] = SANDBOX_LABEL

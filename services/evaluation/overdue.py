@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.evaluation.model import EvaluationStatus
 from services.evaluation.records import EVALUATION_FAILED_HINT, snapshot_job
-from services.jobs.changes import move_if
+from services.jobs.changes import ends_launch, move_if
 from services.jobs.model import JobStatus
 from services.platform import outbox
 from services.platform.config import Settings
@@ -78,6 +78,7 @@ def _fail_if_overdue(session: Session, job_id: str, max_hours: float, now: datet
         f"{snapshot.name}: evaluation failed — {reason}. Its Provisioned Throughput is deleted.",
         sandbox=snapshot.sandbox, job_id=job_id, group_id=snapshot.group_id, model=snapshot.model,
         name=snapshot.name, status=JobStatus.FAILED, error=reason,
+        **({"launch_ended": True} if ends_launch(session, "evaluation.failed", snapshot.group_id) else {}),
     )  # fmt: skip
     log.warning("evaluation past its bound failed", extra={"job_id": job_id})
     return True

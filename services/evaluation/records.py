@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.evaluation.model import EvaluationStatus
 from services.evaluation.testset import DatasetLocation
-from services.jobs.changes import move_if
+from services.jobs.changes import ends_launch, move_if
 from services.jobs.model import JobStatus
 from services.platform import outbox
 from services.platform.db import unit_of_work
@@ -153,6 +153,8 @@ EVALUATION_FAILED_HINT = "the fine-tuned model itself is fine; fix the cause and
 
 
 def _announce(session: Session, job: JobSnapshot, type_: str, message: str, **extra: Any) -> None:
+    if ends_launch(session, type_, job.group_id):
+        extra["launch_ended"] = True
     outbox.announce(
         session, type_, job.id, message, sandbox=job.sandbox,
         job_id=job.id, group_id=job.group_id, model=job.model, name=job.name, **extra,

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from services.jobs import model
 from services.jobs.model import JobStatus
 from services.jobs.results import failure_hint
 from services.platform import outbox
-from services.platform.tables import Job, utcnow
+from services.platform.tables import Job, JobGroup, utcnow
 
 
 def move(job: Job, target: JobStatus) -> bool:
@@ -59,8 +59,34 @@ def fail(session: Session, job: Job, message: str, hint: str | None = None) -> N
     )
 
 
+# The events after which a launch may be over; the one that ends it carries ``launch_ended`` (the bot
+# mentions the requester on it, once per launch).
+ENDING_EVENTS = frozenset(
+    {"job.completed", "job.failed", "job.cancelled", "evaluation.completed", "evaluation.failed"}
+)
+
+
+def ends_launch(session: Session, type_: str, group_id: str) -> bool:
+    """Whether the event ``type_`` being recorded now ends its launch.
+
+    The group's row is locked first (PostgreSQL; SQLite writes one at a time), so of two jobs of a pair
+    finishing at once on two replicas, the second to commit sees the first final: exactly one event
+    carries the end.
+    """
+    if type_ not in ENDING_EVENTS:
+        return False
+    compared = session.execute(
+        select(JobGroup.comparison).where(JobGroup.id == group_id).with_for_update()
+    ).scalar_one_or_none()
+    session.flush()
+    jobs = session.execute(select(Job.status, Job.evaluate).where(Job.group_id == group_id)).all()
+    return model.launch_ended([(status, evaluate) for status, evaluate in jobs], compared is not None)
+
+
 def announce(session: Session, job: Job, type_: str, message: str, **extra: Any) -> None:
     """Record the event of a change to ``job`` in the caller's transaction; sandbox events say so."""
+    if ends_launch(session, type_, job.group_id):
+        extra["launch_ended"] = True
     outbox.announce(
         session, type_, job.id, message, sandbox=job.sandbox,
         job_id=job.id, group_id=job.group_id, model=job.model, name=job.name, status=job.status, **extra,

@@ -14,6 +14,7 @@ derived rules (``cancellable``, ``final``) so that no client re-derives them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Protocol
 
@@ -86,6 +87,18 @@ def move(job: HasStatus, target: JobStatus) -> bool:
 
 def is_final(status: str) -> bool:
     return JobStatus(status) in FINAL
+
+
+def launch_ended(jobs: Iterable[tuple[str, bool]], compared: bool) -> bool:
+    """Whether a launch (its jobs as ``(status, evaluate)``) is over: every job final and nothing left to
+    follow. A pair whose two sizes were both trained and evaluated ends with their comparison."""
+    statuses = list(jobs)
+    if not statuses or not all(is_final(status) for status, _ in statuses):
+        return False
+    comparison_due = len(statuses) == 2 and all(
+        status == JobStatus.DONE and evaluate for status, evaluate in statuses
+    )
+    return compared or not comparison_due
 
 
 def can_cancel(status: str) -> bool:

@@ -124,6 +124,10 @@ def register_tasks(
             janitor.sweep(sessions, settings, inference_factory(settings))
         except AwsError as error:  # e.g. no permission to list: say so, try again next time
             log.warning("janitor could not list Provisioned Throughput", extra={"error": str(error)})
+        except NotImplementedError:
+            # An endpoint without Provisioned Throughput (moto, in tests and benchmarks): one line, no
+            # traceback; nothing there can be left running.
+            log.warning("janitor skipped: this Bedrock endpoint has no Provisioned Throughput listing")
 
     # With push on, events bring changes within seconds and the poll only reconciles, less often.
     scheduler.every("poll", settings.job_poll_seconds, poll)

@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from bot.delivery import DeliveryLoop, Pacer
+from services.client import ServiceError
 from services.jobs.poll import poll_once
 from tests.bot.conftest import Bot, wait_for
 from tests.jobs.conftest import moto_jobs
 
 
 def thread_replies(bot: Bot) -> list[dict[str, object]]:
-    return [call.params for call in bot.stub.calls_to("chat.postMessage") if call.params.get("thread_ts")]
+    """The thread posts Slack accepted (not the attempts it answered 429)."""
+    return [call.params for call in bot.stub.accepted("chat.postMessage") if call.params.get("thread_ts")]
 
 
 def parents(bot: Bot) -> list[dict[str, object]]:
-    return [call.params for call in bot.stub.calls_to("chat.postMessage") if not call.params.get("thread_ts")]
+    return [call.params for call in bot.stub.accepted("chat.postMessage") if not call.params.get("thread_ts")]
 
 
 def launch(bot: Bot, models: list[str], key: str = "k1", evaluate: bool = True) -> dict[str, object]:
@@ -31,7 +35,16 @@ def launch(bot: Bot, models: list[str], key: str = "k1", evaluate: bool = True) 
     )
 
 
-def test_a_launch_gets_one_parent_message_updated_in_place_and_a_thread(bot: Bot) -> None:
+def event_ids(bot: Bot) -> list[object]:
+    """The event id each accepted thread post carries in its Slack message metadata, in posting order."""
+    return [
+        call.params["metadata"]["event_payload"]["event_id"]
+        for call in bot.stub.accepted("chat.postMessage")
+        if call.params.get("thread_ts")
+    ]
+
+
+def test_a_launch_gets_one_card_and_its_events_in_the_thread_in_order(bot: Bot) -> None:
     launched = launch(bot, ["11b", "90b"])
     delivery = bot.delivery()
 
@@ -43,10 +56,30 @@ def test_a_launch_gets_one_parent_message_updated_in_place_and_a_thread(bot: Bot
     assert parent_ts is not None
     assert {reply["thread_ts"] for reply in thread_replies(bot)} == {parent_ts}
     assert any("training started on Bedrock" in str(reply["text"]) for reply in thread_replies(bot))
-    updates = bot.stub.calls_to("chat.update")
-    assert len(updates) == 3 and {call.params["ts"] for call in updates} == {parent_ts}
-    assert "training" in str(updates[-1].params["blocks"])
+    ids = event_ids(bot)
+    assert len(ids) == 4 and ids == sorted(ids)  # one post per event, in event order
+    # The card was posted showing the launch as it is now: nothing new for chat.update to show.
+    assert "training" in str(parents(bot)[0]["blocks"])
+    assert bot.stub.calls_to("chat.update") == []
     assert delivery.run_once() == 0
+
+
+def test_the_card_is_updated_once_per_distinct_content(bot: Bot) -> None:
+    launched = launch(bot, ["11b"], evaluate=False)
+    one_at_a_time = bot.delivery()
+    one_at_a_time.batch = 1
+    assert one_at_a_time.run_once() == 1  # job.created: the card, showing training already
+    assert one_at_a_time.run_once() == 1  # job.submitted: the card would not change
+    assert bot.stub.calls_to("chat.update") == []
+
+    job = launched["jobs"][0]  # type: ignore[index]
+    moto_jobs()[job["bedrock_job_name"]].status = "Completed"
+    poll_once(bot.runtime.wiring.job_deps)
+    assert one_at_a_time.run_once() == 1
+
+    [update] = bot.stub.calls_to("chat.update")
+    assert ":white_check_mark: *charts* (11B): done" in str(update.params["blocks"])
+    assert one_at_a_time.run_once() == 0
 
 
 def test_completion_mentions_the_requester_and_updates_the_card(bot: Bot) -> None:
@@ -66,7 +99,43 @@ def test_completion_mentions_the_requester_and_updates_the_card(bot: Bot) -> Non
     )
 
 
-def test_a_bot_that_dies_between_post_and_ack_loses_nothing(bot: Bot) -> None:
+def mentions(bot: Bot) -> list[str]:
+    return [str(reply["text"]) for reply in thread_replies(bot) if "<@U1>" in str(reply["text"])]
+
+
+def test_the_requester_is_mentioned_once_when_the_launch_ends_not_at_each_step(bot: Bot) -> None:
+    launched = launch(bot, ["11b", "90b"], evaluate=False)
+    delivery = bot.delivery()
+    delivery.run_once()
+    first, second = launched["jobs"]  # type: ignore[misc]
+
+    moto_jobs()[first["bedrock_job_name"]].status = "Completed"
+    poll_once(bot.runtime.wiring.job_deps)
+    delivery.run_once()
+    assert mentions(bot) == []  # the other size still trains: the launch goes on
+
+    moto_jobs()[second["bedrock_job_name"]].status = "Failed"
+    poll_once(bot.runtime.wiring.job_deps)
+    delivery.run_once()
+    [mention] = mentions(bot)
+    assert "failed" in mention
+
+
+def test_two_sizes_ending_in_one_poll_mention_the_requester_once(bot: Bot) -> None:
+    launched = launch(bot, ["11b", "90b"], evaluate=False)
+    delivery = bot.delivery()
+    delivery.run_once()
+    for job in launched["jobs"]:  # type: ignore[attr-defined]
+        moto_jobs()[job["bedrock_job_name"]].status = "Completed"
+
+    poll_once(bot.runtime.wiring.job_deps)
+    delivery.run_once()
+
+    completed = [text for text in map(str, (r["text"] for r in thread_replies(bot))) if "completed" in text]
+    assert len(completed) == 2 and len(mentions(bot)) == 1
+
+
+def test_a_bot_that_dies_between_post_and_ack_neither_loses_nor_repeats_a_post(bot: Bot) -> None:
     launch(bot, ["11b"])
     crashed = bot.delivery("slack:crashed", lease_seconds=1.0)
     claimed = bot.service.claim_events("slack:crashed", 20, 1.0)
@@ -77,10 +146,55 @@ def test_a_bot_that_dies_between_post_and_ack_loses_nothing(bot: Bot) -> None:
     time.sleep(1.1)
     assert restarted.run_once() == len(claimed) == 2
 
+    # Each event is in the thread exactly once: the first was found by its metadata, not posted again.
+    assert sorted(event_ids(bot)) == [event["id"] for event in claimed]
+    assert len(parents(bot)) == 1
+    assert bot.stub.calls_to("conversations.replies")
     texts = [str(reply["text"]) for reply in thread_replies(bot)]
     for event in claimed:
-        assert any(str(event["payload"]["message"]) in text for text in texts)
+        assert sum(str(event["payload"]["message"]) in text for text in texts) == 1
     assert restarted.run_once() == 0
+
+
+def test_a_card_posted_just_before_a_crash_is_found_not_posted_again(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    launched = launch(bot, ["11b"])
+
+    def died(job_id: str, **slack: str) -> dict[str, object]:
+        raise ServiceError(503, "service_unreachable", "the process died here")
+
+    crashed = bot.delivery("slack:crashed", lease_seconds=1.0)
+    with monkeypatch.context() as patch:
+        patch.setattr(bot.service, "set_job_message", died)
+        with pytest.raises(ServiceError):
+            crashed.run_once()  # the card is in Slack; its ts never reached the service
+    time.sleep(1.1)
+
+    assert bot.delivery("slack:restarted").run_once() == 2
+
+    assert len(parents(bot)) == 1
+    group = bot.service.get_group(str(launched["group_id"]))
+    [card] = [m for m in bot.stub.channel_messages("C1") if m.thread_ts is None]
+    assert group["slack_message_ts"] == card.ts
+    assert {reply["thread_ts"] for reply in thread_replies(bot)} == {group["slack_message_ts"]}
+
+
+def test_a_post_slack_refuses_for_now_holds_back_the_rest_of_its_thread(bot: Bot) -> None:
+    launch(bot, ["11b", "90b"])
+    first = bot.delivery()
+    first.batch = 1
+    assert first.run_once() == 1  # the card and the first event
+    # Slack fails the next post (HTTP 500, after the client's own retries): that event and the ones
+    # after it wait for the next pass rather than overtaking it.
+    bot.stub.fail_next("chat.postMessage", status=500, retry_after=None, times=3, error="internal_error")
+
+    delivery = bot.delivery()
+    assert delivery.run_once() == 0
+    assert delivery.run_once() == 3
+
+    ids = event_ids(bot)
+    assert len(ids) == 4 and ids == sorted(ids)
 
 
 def test_a_429_is_retried_after_retry_after_and_then_acknowledged(bot: Bot) -> None:
@@ -92,7 +206,8 @@ def test_a_429_is_retried_after_retry_after_and_then_acknowledged(bot: Bot) -> N
 
     assert delivered == 2
     assert time.monotonic() - started >= 1.0
-    assert len(parents(bot)) == 2  # the refused attempt and its retry
+    attempts = [c for c in bot.stub.calls_to("chat.postMessage") if not c.params.get("thread_ts")]
+    assert [c.status for c in attempts] == [429, 200] and len(parents(bot)) == 1
     assert bot.service.claim_events("check", 20, 1.0) == []
 
 

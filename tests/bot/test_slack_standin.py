@@ -216,6 +216,7 @@ def test_a_response_url_works_5_times_in_30_minutes_and_replacing_a_channel_mess
 
 def test_thread_replies_show_their_metadata_only_when_asked(slack_stub: SlackStub) -> None:
     # https://docs.slack.dev/messaging/message-metadata: include_all_metadata on conversations.replies
+    slack_stub.post_burst = 10  # this test is not about the per-channel limit
     web = client(slack_stub)
     parent = web.chat_postMessage(channel="C1", text="card")["ts"]
     web.chat_postMessage(
@@ -234,3 +235,54 @@ def test_thread_replies_show_their_metadata_only_when_asked(slack_stub: SlackStu
     assert refusal(slack_stub, "chat_postMessage", channel="C1", text="x", metadata=bad)["error"] == (
         "invalid_metadata_format"
     )
+
+
+def test_metadata_comes_back_only_with_include_all_metadata_and_threads_page_by_cursor(
+    slack_stub: SlackStub,
+) -> None:
+    # https://docs.slack.dev/messaging/message-metadata: metadata is {event_type, event_payload}, returned
+    # by conversations.replies/history with include_all_metadata; replies are cursor-paginated with
+    # response_metadata.next_cursor (https://docs.slack.dev/reference/methods/conversations.replies).
+    slack_stub.post_burst = 10  # this test is not about the per-channel limit
+    web = client(slack_stub)
+    parent = web.chat_postMessage(channel="C1", text="card")["ts"]
+    for number in range(5):
+        web.chat_postMessage(
+            channel="C1",
+            thread_ts=parent,
+            text=f"step {number}",
+            metadata={"event_type": "tunebot_event", "event_payload": {"event_id": number}},
+        )
+
+    plain = web.conversations_replies(channel="C1", ts=parent)
+    assert [m.get("metadata") for m in plain["messages"]] == [None] * 6
+
+    seen: list[object] = []
+    cursor = None
+    pages = 0
+    while True:
+        page = web.conversations_replies(
+            channel="C1",
+            ts=parent,
+            include_all_metadata=True,
+            limit=2,
+            **({"cursor": cursor} if cursor else {}),
+        )
+        pages += 1
+        seen += [(m.get("metadata") or {}).get("event_payload", {}).get("event_id") for m in page["messages"]]
+        cursor = page["response_metadata"]["next_cursor"]
+        if not cursor:
+            break
+    assert pages == 3 and seen == [None, 0, 1, 2, 3, 4]
+
+
+def test_replies_of_a_message_that_is_not_there_are_thread_not_found(slack_stub: SlackStub) -> None:
+    answer = refusal(slack_stub, "conversations_replies", channel="C1", ts="1700000000.999999")
+    assert answer["error"] == "thread_not_found"
+
+
+def test_malformed_metadata_is_refused(slack_stub: SlackStub) -> None:
+    answer = refusal(
+        slack_stub, "chat_postMessage", channel="C1", text="x", metadata={"event_payload": {"event_id": 1}}
+    )
+    assert answer["error"] == "invalid_metadata_format"
