@@ -4,6 +4,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.installed
 PORT ?= 8080
+# pytest-xdist workers for `make test`: many tests wait on servers, subprocesses and polls.
+TEST_WORKERS ?= 2
 
 .PHONY: run test lint bench clean
 
@@ -18,7 +20,7 @@ run: $(STAMP)
 	$(VENV)/bin/tunebot serve --port $(PORT)
 
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n $(TEST_WORKERS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

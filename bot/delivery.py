@@ -13,6 +13,9 @@ job in the card's thread.
 - Slack's limits: posts to one channel are paced to about one a second (Slack's per-channel limit),
   ``chat.update`` to Tier 3 (50 a minute) on its own budget; a 429 is retried after its Retry-After by the
   WebClient's retry handler (bot.app.web_client).
+- Slack down (unreachable, 5xx, rate-limited past the retries): the pass stops, nothing is dropped or
+  counted against an event, and the loop tries again with backoff (up to a minute); when Slack answers
+  again the backlog goes out once, in order.
 """
 
 from __future__ import annotations
@@ -35,7 +38,9 @@ log = logging.getLogger(__name__)
 
 # Slack errors no retry will cure: post nothing and acknowledge, or the event blocks the queue forever.
 PERMANENT = {"channel_not_found", "not_in_channel", "is_archived", "invalid_blocks", "msg_too_long"}
-MAX_ATTEMPTS = 10
+MAX_ATTEMPTS = 10  # for other errors of one event; Slack's own failures never count against an event
+# Slack's answers when the failure is its own (https://docs.slack.dev/reference/methods/chat.postMessage):
+TRANSIENT = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 # Message metadata (https://docs.slack.dev/messaging/message-metadata): {event_type, event_payload}.
 EVENT_METADATA = "tunebot_event"  # a post that delivers event ``event_payload.event_id``
 CARD_METADATA = "tunebot_launch_card"  # the card of launch ``event_payload.group_id``
@@ -76,8 +81,14 @@ def update_pacer() -> Pacer:
     return Pacer(60 / 50, burst=10)
 
 
-class Postponed(Exception):
-    """Slack refused an event for now: it and the later events of its launch wait for the next pass."""
+class SlackDown(Exception):
+    """Slack cannot be reached, or answers with its own failure (5xx) or a rate limit the client's retries
+    did not outlast: the pass stops and nothing is dropped; the loop tries again later."""
+
+    def __init__(self, reason: str, delivered: list[Event] | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.delivered = delivered or []  # what the pass had delivered before Slack went away
 
 
 class Delivery:
@@ -107,7 +118,13 @@ class Delivery:
         events = self.service.claim_events(self.consumer, self.batch, self.lease_seconds)
         delivered = 0
         for launch_events in _by_launch(events):
-            for event in self._deliver_launch(launch_events):
+            try:
+                done = self._deliver_launch(launch_events)
+            except SlackDown as down:
+                for event in down.delivered:
+                    self.service.ack_event(event["id"], self.consumer)
+                raise
+            for event in done:
                 self.service.ack_event(event["id"], self.consumer)
                 delivered += 1
         return delivered
@@ -120,30 +137,46 @@ class Delivery:
 
     def _deliver_launch(self, events: Sequence[Event]) -> list[Event]:
         """Deliver the events of one launch, in order; returns those Slack now has (or refused for good):
-        the events up to the first one Slack refused for now."""
+        the events up to the first one Slack refused for now. Raises ``SlackDown``."""
+        delivered: list[Event] = []
+        try:
+            self._deliver_into(events, delivered)
+        except SlackDown as down:
+            down.delivered = delivered
+            raise
+        except OSError as error:  # refused, reset or timed out: Slack is unreachable
+            raise SlackDown(type(error).__name__, delivered) from None
+        return delivered
+
+    def _deliver_into(self, events: Sequence[Event], delivered: list[Event]) -> None:
         group_id = (events[0].get("payload") or {}).get("group_id")
         if events[0]["type"] == "dataset.checked" or not group_id:
-            return [event for event in events if self._attempt(event, partial(self._dataset_report, event))]
+            for event in events:
+                if self._attempt(event, partial(self._dataset_report, event)):
+                    delivered.append(event)
+            return
         group = self.service.get_group(group_id)
         if not group.get("slack_channel"):
-            return list(events)  # launched outside Slack (CLI, API): nobody to tell
+            delivered.extend(events)  # launched outside Slack (CLI, API): nobody to tell
+            return
         try:
             parent = self._parent(group, events[0])
         except SlackApiError as error:
-            # Refused for good: the thread has nowhere to go, so the events are dropped with it.
-            return [] if self._postpone(events[0], error) else list(events)
-        delivered: list[Event] = []
+            if not self._postpone(events[0], error):
+                delivered.extend(events)  # the card is refused for good: its thread goes with it
+            return
         for event in events:
             if not self._attempt(event, partial(self._thread_post, event, group, parent)):
                 break  # the rest of the launch waits too, so the thread keeps event order
             delivered.append(event)
         if delivered:
+            last = delivered.pop()  # acknowledged once the card shows it: a failed update retries it
             try:
                 self._update_card(self.service.get_group(group_id), parent)
             except SlackApiError as error:
-                if self._postpone(delivered[-1], error):
-                    delivered.pop()  # its retry finds its post already there and updates the card
-        return delivered
+                if self._postpone(last, error):
+                    return  # its retry finds its post already there and updates the card
+            delivered.append(last)
 
     def _attempt(self, event: Event, post: Callable[[], None]) -> bool:
         """False when Slack refused ``event`` for now (it waits for the next pass); True when it was
@@ -155,7 +188,11 @@ class Delivery:
         return True
 
     def _postpone(self, event: Mapping[str, Any], error: SlackApiError) -> bool:
+        """True when ``event`` waits for the next pass; False when it is dropped (logged). Raises
+        ``SlackDown`` when the failure is Slack's own, never counting it against the event."""
         code = str(error.response.get("error"))
+        if error.response.status_code >= 500 or error.response.status_code == 429 or code in TRANSIENT:
+            raise SlackDown(code)
         if code not in PERMANENT and event.get("attempts", 1) < MAX_ATTEMPTS:
             log.warning("delivery postponed", extra={"event_id": event["id"], "error": code})
             return True
@@ -310,9 +347,12 @@ def _content(text: str, card: list[Any]) -> str:
 class DeliveryLoop:
     """The background thread of ``Delivery``: runs until stopped, backs off when the service is down."""
 
-    def __init__(self, delivery: Delivery, idle_seconds: float = 2.0) -> None:
+    def __init__(
+        self, delivery: Delivery, idle_seconds: float = 2.0, max_backoff_seconds: float = 60.0
+    ) -> None:
         self.delivery = delivery
         self.idle_seconds = idle_seconds
+        self.max_backoff_seconds = max_backoff_seconds
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -334,7 +374,14 @@ class DeliveryLoop:
             except ServiceError as error:
                 log.warning("events unavailable", extra={"code": error.code, "retry_seconds": delay})
                 delivered = 0
-                delay = min(delay * 2, 60.0)
+                delay = min(delay * 2, self.max_backoff_seconds)
+            except SlackDown as down:
+                log.warning(
+                    "slack unavailable; delivery resumes when it answers",
+                    extra={"error": down.reason, "retry_seconds": delay},
+                )
+                delivered = 0
+                delay = min(delay * 2, self.max_backoff_seconds)
             except Exception:
                 log.exception("delivery pass failed")
                 delivered = 0

@@ -126,6 +126,11 @@ def slack_edge(settings: Settings) -> SlackEdge | None:
     authorization = BotAuthorization(client)
     # Per process: a restarted bot's unacknowledged events come back when their lease expires.
     consumer = f"slack:{socket.gethostname()}:{os.getpid()}"
-    delivery = DeliveryLoop(Delivery(service, web_client(settings), consumer))
+    lease = settings.slack_delivery_lease_seconds
+    # About one post a second per channel: a batch is sized to be delivered well within its lease.
+    batch = max(1, min(20, lease // 3))
+    delivery = DeliveryLoop(
+        Delivery(service, web_client(settings), consumer, lease_seconds=lease, batch=batch)
+    )
     app = build_app(settings, service, listeners, authorization)
     return SlackEdge(settings, app, delivery, listeners, authorization)

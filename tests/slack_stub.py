@@ -23,7 +23,9 @@ Point `TUNEBOT_SLACK_API_URL` (or `WebClient(base_url=...)`) at ``stub.api_url``
   bearer token only (anyone else gets Slack's HTML login page with HTTP 200, as Slack does);
   ``/public/<name>`` serves without a token; ``/redirect?to=<url>`` answers 302 (a loop without ``to``);
   ``other_host_url`` is this server under another host name;
-- ``fail_next(method, status, retry_after)`` makes the next call(s) of a method fail.
+- ``fail_next(method, status, retry_after)`` makes the next call(s) of a method fail; ``hold_next(method)``
+  carries the next call out and never answers it (the caller dies waiting); ``outage_status`` set makes
+  every Web API call answer that HTTP status (Slack down).
 Every refusal of a payload's shape is kept in ``refusals``; the ``slack_stub`` fixture fails a test whose
 bot sent one, unless the test says it expects it (``expect_refusal``).
 """
@@ -73,6 +75,17 @@ class Failure:
 
 
 @dataclass
+class Hold:
+    """A call Slack carries out whose answer never reaches the caller (the caller dies waiting for it)."""
+
+    method: str
+    skip: int = 0  # let this many calls of ``method`` through first
+    arrived: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class ResponseUrl:
     channel: str
     message_ts: str | None
@@ -118,6 +131,8 @@ class SlackStub(WebApiMethods):
     response_urls: dict[str, ResponseUrl] = field(default_factory=dict)
     views: dict[str, dict[str, Any]] = field(default_factory=dict)
     post_burst: int = 4
+    holds: list[Hold] = field(default_factory=list)
+    outage_status: int | None = None  # while set, every Web API call answers this HTTP status
     clock: Callable[[], float] = time.monotonic
     lock: threading.RLock = field(default_factory=threading.RLock)
     _buckets: dict[tuple[str, str], Bucket] = field(default_factory=dict)
@@ -171,6 +186,25 @@ class SlackStub(WebApiMethods):
             )
             if error:
                 self.expected_refusals.add(error)
+
+    def hold_next(self, method: str, skip: int = 0) -> Hold:
+        """The next call of ``method`` (after ``skip``) is carried out, then its answer is held back."""
+        hold = Hold(method, skip)
+        with self.lock:
+            self.holds.append(hold)
+        return hold
+
+    def take_hold(self, method: str, params: dict[str, Any]) -> Hold | None:
+        with self.lock:
+            for hold in self.holds:
+                if hold.method == method:
+                    if hold.skip:
+                        hold.skip -= 1
+                        return None
+                    self.holds.remove(hold)
+                    hold.params = params
+                    return hold
+        return None
 
     def expect_refusal(self, error: str) -> None:
         """This test means the bot to meet ``error``: the fixture's check lets it pass."""
@@ -283,7 +317,8 @@ class SlackStub(WebApiMethods):
         call.status = status
         if not answer.get("ok", True):
             call.error = str(answer.get("error"))
-            if status != 429 and call.error != "ratelimited":
+            # A refusal of what was sent; a rate limit or Slack's own failure (5xx) says nothing about it.
+            if status != 429 and status < 500 and call.error != "ratelimited":
                 call.params["_errors"] = answer.get("errors", [])
                 with self.lock:
                     self.refusals.append(call)
@@ -323,8 +358,19 @@ def _handler(stub: SlackStub) -> type[BaseHTTPRequestHandler]:
                     with contextlib.suppress(ValueError):
                         params[key] = json.loads(params[key])
             call = self._call(method, params, http_method)
+            if stub.outage_status is not None:  # Slack is down: nothing is done
+                body = {"ok": False, "error": "service_unavailable"}
+                stub._record(call, stub.outage_status, body)
+                self._send(stub.outage_status, json.dumps(body).encode(), "application/json", {})
+                return
             status, answer, headers = stub.answer(method, params)
             stub._record(call, status, answer)
+            hold = stub.take_hold(method, params) if status == 200 and answer.get("ok") else None
+            if hold is not None:
+                hold.arrived.set()
+                hold.release.wait(120)
+                self.close_connection = True  # done in Slack, but the caller never hears so
+                return
             self._send(status, json.dumps(answer).encode(), "application/json", headers)
 
         def do_POST(self) -> None:

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     # own process (only for tests whose AWS stand-in lives in that process).
     check_runs_in: Literal["worker", "server"] = Field("worker", alias="TUNEBOT_CHECK_RUNS_IN")
     eval_max_hours: float = Field(6.0, gt=0, le=72, alias="TUNEBOT_EVAL_MAX_HOURS")
+    # How long the bot holds the events it claimed for Slack; a bot that dies holding them leaves them to
+    # its restart or another replica after this long, and they are looked for in Slack before posting.
+    slack_delivery_lease_seconds: int = Field(60, ge=5, le=3600, alias="TUNEBOT_SLACK_DELIVERY_LEASE_SECONDS")
     # How long a job's status may stay unreadable on Bedrock (throttling, 5xx, AccessDenied, network)
     # before tunebot stops following it, fails it with the reason and frees its slot.
     status_unreadable_seconds: int = Field(

@@ -6,6 +6,8 @@ once on PostgreSQL (``TUNEBOT_TEST_DATABASE_URL``) with two replicas; `make test
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,10 +18,12 @@ from moto.server import ThreadedMotoServer
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import free_port
-from tests.faults.harness import Counts, FaultProxy, Replica, service_env
+from tests.faults.harness import Counts, Replica, service_env
+from tests.faults.proxy import FaultProxy
 from tests.jobs.conftest import BUCKET, REGION, add_dataset
 
 _COUNTS: list[Counts] = []
+COUNTS_PROPERTY = "fault_counts"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -29,11 +33,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.timeout(300))
 
 
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Collect the counts a scenario recorded: under pytest-xdist they travel from the worker that ran it
+    to this (the controlling) process in the report's user_properties."""
+    if report.when != "teardown":
+        return
+    for name, value in report.user_properties:
+        if name == COUNTS_PROPERTY:
+            _COUNTS.append(Counts(**json.loads(str(value))))
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not _COUNTS:
         return
     terminalreporter.section("fault suite counts")
-    for counts in _COUNTS:
+    for counts in sorted(_COUNTS, key=lambda c: c.scenario):
         terminalreporter.write_line(counts.line())
     # Off: a job left non-final, a job made twice on Bedrock, or a job announced completed twice.
     bad = [
@@ -42,21 +56,25 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         if c.non_final
         or max(c.bedrock_jobs_per_job.values(), default=0) > 1
         or max(c.completed_events_per_job.values(), default=0) > 1
+        or max(c.slack_posts_per_event.values(), default=1) != 1
+        or c.throughputs_left
     ]
     terminalreporter.write_line(
         f"scenarios={len(_COUNTS)} jobs={sum(c.jobs for c in _COUNTS)} "
         f"bedrock_jobs={sum(sum(c.bedrock_jobs_per_job.values()) for c in _COUNTS)} "
         f"job.completed={sum(sum(c.completed_events_per_job.values()) for c in _COUNTS)} "
+        f"slack_posts={sum(sum(c.slack_posts_per_event.values()) for c in _COUNTS)} "
         f"non_final={sum(c.non_final for c in _COUNTS)} scenarios_off={len(bad)}"
     )
 
 
 @pytest.fixture
-def record_counts() -> Iterator[list[Counts]]:
+def record_counts(request: pytest.FixtureRequest) -> Iterator[list[Counts]]:
     """Counts a test records are printed at the end of the run."""
     recorded: list[Counts] = []
     yield recorded
-    _COUNTS.extend(recorded)
+    for counts in recorded:
+        request.node.user_properties.append((COUNTS_PROPERTY, json.dumps(dataclasses.asdict(counts))))
 
 
 @pytest.fixture

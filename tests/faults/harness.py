@@ -1,31 +1,19 @@
-"""The fault suite's parts: a moto server on loopback, a small proxy in front of it that injects Bedrock's
-errors or holds a call in flight, `tunebot serve --role service` as real processes that the suite kills
-with SIGKILL, and the counts that must hold afterwards.
-
-Bedrock's error answers are shaped as Bedrock sends them (REST-JSON: the HTTP status, an
-``x-amzn-ErrorType`` header naming the exception, a ``{"message": ...}`` body), with the statuses of its
-API reference: ThrottlingException 429, InternalServerException 500, ServiceUnavailableException 503,
-ServiceQuotaExceededException 400, ValidationException 400, AccessDeniedException 403,
-ResourceNotFoundException 404 (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_CreateModelCustomizationJob.html,
-https://docs.aws.amazon.com/bedrock/latest/APIReference/CommonErrors.html).
+"""The fault suite's parts: `tunebot serve` as real processes that the suite kills with SIGKILL, the
+scenarios' shared steps, and the counts that must hold afterwards. The proxy in front of moto that
+injects Bedrock's errors is tests.faults.proxy.
 """
 
 from __future__ import annotations
 
-import http.client
-import json
 import os
-import re
 import signal
 import subprocess
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 from sqlalchemy import func, select
@@ -40,150 +28,7 @@ TOKEN = "fault-suite-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 POLL_SECONDS = 5  # the shortest TUNEBOT_POLL_SECONDS allows
 UNREADABLE_SECONDS = 10  # the shortest TUNEBOT_STATUS_UNREADABLE_SECONDS allows
-# (status, x-amzn-ErrorType) of each injected Bedrock error, from Bedrock's API reference (module docstring)
-ERRORS = {
-    "throttling": (429, "ThrottlingException"),
-    "5xx": (503, "ServiceUnavailableException"),
-    "internal": (500, "InternalServerException"),
-    "quota": (400, "ServiceQuotaExceededException"),
-    "validation": (400, "ValidationException"),
-    "access": (403, "AccessDeniedException"),
-}
-_JOB_PATH = re.compile(r"^/model-customization-jobs(?:/(?P<name>[^/?]+))?(?P<stop>/stop)?(?:\?.*)?$")
-
-
-def bedrock_operation(method: str, path: str, authorization: str) -> str | None:
-    """The Bedrock control-plane operation of a request (REST paths of Bedrock's API), or None."""
-    if "/bedrock/" not in authorization:
-        return None  # S3 and others pass straight through
-    match = _JOB_PATH.match(path)
-    if match is None:
-        return None
-    if match["stop"]:
-        return "StopModelCustomizationJob"
-    if match["name"]:
-        return "GetModelCustomizationJob"
-    return "CreateModelCustomizationJob" if method == "POST" else "ListModelCustomizationJobs"
-
-
-@dataclass
-class Rule:
-    """What the proxy does to the next ``times`` calls of ``operation`` (-1: every call)."""
-
-    operation: str
-    error: str | None = None  # a key of ERRORS
-    hold: Literal["before", "after"] | None = None  # hold the call before / after moto saw it
-    times: int = 1
-    arrived: threading.Event = field(default_factory=threading.Event)
-    release: threading.Event = field(default_factory=threading.Event)
-    hits: int = 0
-
-
-class FaultProxy:
-    """A loopback HTTP proxy in front of moto: the service's AWS_ENDPOINT_URL."""
-
-    def __init__(self, upstream: str) -> None:
-        self.upstream = upstream.removeprefix("http://")
-        self.rules: list[Rule] = []
-        self.calls: Counter[str] = Counter()
-        self._lock = threading.Lock()
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *_args: Any) -> None:
-                pass
-
-            def _any(self) -> None:
-                proxy.handle(self)
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _any
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def add(self, rule: Rule) -> Rule:
-        with self._lock:
-            self.rules.append(rule)
-        return rule
-
-    def clear(self) -> None:
-        with self._lock:
-            for rule in self.rules:
-                rule.release.set()
-            self.rules.clear()
-
-    def close(self) -> None:
-        self.clear()
-        self._server.shutdown()
-        self._server.server_close()
-
-    def _rule_for(self, operation: str | None) -> Rule | None:
-        with self._lock:
-            for rule in self.rules:
-                if rule.operation == operation and rule.times != 0:
-                    rule.times -= 1 if rule.times > 0 else 0
-                    rule.hits += 1
-                    return rule
-        return None
-
-    def handle(self, request: BaseHTTPRequestHandler) -> None:
-        length = int(request.headers.get("Content-Length") or 0)
-        body = request.rfile.read(length) if length else b""
-        operation = bedrock_operation(request.command, request.path, request.headers.get("Authorization", ""))
-        if operation:
-            self.calls[operation] += 1
-        rule = self._rule_for(operation)
-        if rule is not None and rule.error is not None:
-            status, code = ERRORS[rule.error]
-            self._reply(
-                request,
-                status,
-                {"x-amzn-ErrorType": code},
-                json.dumps({"message": f"{code} (injected)"}).encode(),
-            )
-            return
-        if rule is not None and rule.hold == "before":
-            rule.arrived.set()
-            rule.release.wait(120)
-            request.close_connection = True  # the caller is gone: answer nothing
-            return
-        status, headers, payload = self._forward(request, body)
-        if rule is not None and rule.hold == "after":
-            rule.arrived.set()  # moto has done it; the answer never reaches the caller
-            rule.release.wait(120)
-            request.close_connection = True
-            return
-        self._reply(request, status, headers, payload)
-
-    def _forward(self, request: BaseHTTPRequestHandler, body: bytes) -> tuple[int, dict[str, str], bytes]:
-        connection = http.client.HTTPConnection(self.upstream, timeout=60)
-        headers = {key: value for key, value in request.headers.items() if key.lower() != "host"}
-        headers["Host"] = self.upstream
-        connection.request(request.command, request.path, body=body, headers=headers)
-        response = connection.getresponse()
-        payload = response.read()
-        kept = {
-            key: value
-            for key, value in response.getheaders()
-            if key.lower() not in ("transfer-encoding", "connection", "content-length", "server", "date")
-        }
-        connection.close()
-        return response.status, kept, payload
-
-    @staticmethod
-    def _reply(request: BaseHTTPRequestHandler, status: int, headers: dict[str, str], payload: bytes) -> None:
-        request.send_response(status)
-        for key, value in headers.items():
-            request.send_header(key, value)
-        request.send_header("Content-Length", str(len(payload)))
-        request.end_headers()
-        if request.command != "HEAD":
-            request.wfile.write(payload)
+BOUND_SECONDS = 120  # a scenario's own ceiling on recovery; the figures printed are what it took
 
 
 def wait_until(condition: Callable[[], Any], seconds: float, explain: Callable[[], str] = str) -> float:
@@ -196,11 +41,13 @@ def wait_until(condition: Callable[[], Any], seconds: float, explain: Callable[[
 
 
 class Replica:
-    """One `tunebot serve --role service` process, startable again after SIGKILL on the same port."""
+    """One `tunebot serve --role service` process (``role="all"``: with the Slack bot in it), startable again
+    after SIGKILL on the same port."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, role: str = "service") -> None:
         self.env = env
         self.log = log
+        self.role = role
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -212,8 +59,8 @@ class Replica:
             sink.write(f"\n=== start {self.starts}\n")
             sink.flush()
             self.process = subprocess.Popen(
-                [TUNEBOT_BIN, "serve", "--role", "service", "--port", str(self.port)],
-                env={**os.environ, **self.env},
+                [TUNEBOT_BIN, "serve", "--role", self.role, "--port", str(self.port)],
+                env={**os.environ, "TUNEBOT_SERVICE_URL": self.base, **self.env},
                 stdout=sink,
                 stderr=subprocess.STDOUT,
             )
@@ -251,8 +98,11 @@ class Replica:
     def tail(self) -> str:
         return self.log.read_text()[-3000:] if self.log.exists() else "(no log)"
 
-    def launch(self, dataset_id: str, key: str, models: tuple[str, ...] = ("11b",)) -> httpx.Response:
+    def launch(
+        self, dataset_id: str, key: str, models: tuple[str, ...] = ("11b",), **extra: str
+    ) -> httpx.Response:
         body = {"dataset_id": dataset_id, "models": list(models), "requested_by": "U1", "evaluate": False}
+        body.update(extra)
         return httpx.post(
             self.base + "/api/v1/jobs", json=body, headers={**AUTH, "Idempotency-Key": key}, timeout=60
         )
@@ -313,15 +163,25 @@ class Counts:
     non_final: int
     statuses: dict[str, int]
     takeover_seconds: float | None = None
+    # event id -> accepted Slack posts carrying it in their metadata (scenarios with Slack delivery)
+    slack_posts_per_event: dict[str, int] = field(default_factory=dict)
+    throughputs_left: int | None = None  # Provisioned Throughputs still there (scenarios with evaluations)
 
     def line(self) -> str:
         per_job = sorted(set(self.bedrock_jobs_per_job.values())) or [0]
         completed = sorted(set(self.completed_events_per_job.values())) or [0]
         takeover = f" takeover={self.takeover_seconds:.1f}s" if self.takeover_seconds is not None else ""
+        slack = (
+            f" slack_posts_per_event={sorted(set(self.slack_posts_per_event.values()))}"
+            f" events_posted={len(self.slack_posts_per_event)}"
+            if self.slack_posts_per_event
+            else ""
+        )
         return (
             f"{self.scenario}: jobs={self.jobs} bedrock_jobs_per_job={per_job} "
             f"job.completed_per_done_job={completed} non_final={self.non_final} "
-            f"statuses={dict(sorted(self.statuses.items()))}{takeover}"
+            f"statuses={dict(sorted(self.statuses.items()))}{takeover}{slack}"
+            + (f" throughputs_left={self.throughputs_left}" if self.throughputs_left is not None else "")
         )
 
 
@@ -366,3 +226,40 @@ def jobs_in(sessions: sessionmaker[Session]) -> list[Job]:
 def shutdown(replicas: Iterator[Replica] | list[Replica]) -> None:
     for replica in replicas:
         replica.stop()
+
+
+# --- the scenarios' shared steps ----------------------------------------------------------------------
+
+
+def finish(sessions: sessionmaker[Session], replicas: list[Replica]) -> None:
+    """Bedrock finishes whatever runs, until every job is final."""
+
+    def settled() -> bool:
+        complete_on_bedrock()
+        return all_final(sessions)
+
+    wait_until(settled, BOUND_SECONDS, lambda: f"{jobs_summary(sessions)}\n{replicas[0].tail()}")
+
+
+def jobs_summary(sessions: sessionmaker[Session]) -> str:
+    return ", ".join(f"{job.name}:{job.status}" for job in jobs_in(sessions))
+
+
+def status_of(sessions: sessionmaker[Session], job_id: str) -> str:
+    return next(job.status for job in jobs_in(sessions) if job.id == job_id)
+
+
+def holder_of(replicas: list[Replica], pid: int | None) -> Replica:
+    """The replica whose process is ``pid`` (a lease holder)."""
+    matching = [replica for replica in replicas if replica.pid == pid]
+    assert matching, f"no replica has pid {pid}"
+    return matching[0]
+
+
+def check(counts: Counts, models: int) -> None:
+    """One Bedrock job and one ``job.completed`` per requested model, nothing left non-final."""
+    assert counts.jobs == models
+    assert list(counts.bedrock_jobs_per_job.values()) == [1] * models, counts.line()
+    assert list(counts.completed_events_per_job.values()) == [1] * models, counts.line()
+    assert counts.non_final == 0, counts.line()
+    assert len(moto_jobs()) == models

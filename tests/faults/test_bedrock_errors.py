@@ -8,26 +8,21 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.jobs.model import JobStatus
 from tests.faults.harness import (
+    BOUND_SECONDS,
     UNREADABLE_SECONDS,
     Counts,
-    FaultProxy,
     Replica,
-    Rule,
-    all_final,
     bedrock_jobs_by_row,
     complete_on_bedrock,
     count,
     events_of,
+    finish,
     jobs_in,
+    status_of,
     wait_until,
 )
+from tests.faults.proxy import FaultProxy, Rule
 from tests.jobs.conftest import moto_jobs
-
-BOUND_SECONDS = 120
-
-
-def status_of(sessions: sessionmaker[Session], job_id: str) -> str:
-    return next(job.status for job in jobs_in(sessions) if job.id == job_id)
 
 
 def test_throttling_5xx_quota_and_validation_refusals(
@@ -55,11 +50,7 @@ def test_throttling_5xx_quota_and_validation_refusals(
     proxy.add(Rule("ListModelCustomizationJobs", error="internal", times=2))
     proxy.add(Rule("GetModelCustomizationJob", error="5xx", times=2))
 
-    def settled() -> bool:
-        complete_on_bedrock()
-        return all_final(sessions)
-
-    wait_until(settled, BOUND_SECONDS, replicas[0].tail)
+    finish(sessions, replicas)
 
     counts = count(sessions, f"injected throttling, 5xx, quota, validation ({len(replicas)} replicas)")
     record_counts.append(counts)

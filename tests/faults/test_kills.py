@@ -16,48 +16,20 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.jobs.model import JobStatus
 from tests.faults.harness import (
+    BOUND_SECONDS,
     Counts,
-    FaultProxy,
     Replica,
-    Rule,
-    all_final,
+    check,
     complete_on_bedrock,
     count,
+    finish,
+    holder_of,
     jobs_in,
     lease_holder,
     wait_until,
 )
+from tests.faults.proxy import FaultProxy, Rule
 from tests.jobs.conftest import moto_jobs
-
-BOUND_SECONDS = 120  # a test's own ceiling on recovery; the figures printed are what it took
-
-
-def finish(sessions: sessionmaker[Session], replicas: list[Replica]) -> None:
-    """Bedrock finishes whatever runs, until every job is final."""
-
-    def settled() -> bool:
-        complete_on_bedrock()
-        return all_final(sessions)
-
-    wait_until(settled, BOUND_SECONDS, lambda: f"{jobs_summary(sessions)}\n{replicas[0].tail()}")
-
-
-def jobs_summary(sessions: sessionmaker[Session]) -> str:
-    return ", ".join(f"{job.name}:{job.status}" for job in jobs_in(sessions))
-
-
-def holder_of(replicas: list[Replica], pid: int | None) -> Replica:
-    matching = [replica for replica in replicas if replica.pid == pid]
-    assert matching, f"no replica has pid {pid}"
-    return matching[0]
-
-
-def check(counts: Counts, models: int) -> None:
-    assert counts.jobs == models
-    assert list(counts.bedrock_jobs_per_job.values()) == [1] * models, counts.line()
-    assert list(counts.completed_events_per_job.values()) == [1] * models, counts.line()
-    assert counts.non_final == 0, counts.line()
-    assert len(moto_jobs()) == models
 
 
 def test_killed_right_after_the_launch_answer(

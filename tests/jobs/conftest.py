@@ -18,10 +18,10 @@ from services.aws.bedrock import BedrockJobs
 from services.aws.clients import make_bedrock_client, make_s3_client
 from services.aws.s3 import JobOutputs
 from services.jobs.deps import JobDeps
-from services.jobs.service import LaunchRequest
+from services.jobs.service import LaunchRequest, launch_jobs
 from services.platform.config import Settings, load_settings
 from services.platform.db import unit_of_work
-from services.platform.tables import Dataset
+from services.platform.tables import Dataset, Job
 from services.tuning.pricing import load_prices
 
 ACCOUNT = "123456789012"
@@ -124,6 +124,19 @@ def launch_request(dataset_id: str, key: str = "key-1", **overrides: Any) -> Lau
     }
     values.update(overrides)
     return LaunchRequest(**values)
+
+
+def the_job(sessions: sessionmaker[Session], job_id: str) -> Job:
+    with sessions() as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        return job
+
+
+def launch_one(deps: JobDeps, dataset_id: str, key: str = "k", **overrides: Any) -> Job:
+    """Launch one job through the service's use case; returns its row."""
+    [job_id] = launch_jobs(deps, launch_request(dataset_id, key=key, **overrides)).job_ids
+    return the_job(deps.sessions, job_id)
 
 
 @pytest.fixture

@@ -11,22 +11,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.aws.clients import make_s3_client
 from services.jobs.deps import JobDeps
 from services.jobs.poll import poll_once
-from services.jobs.service import cancel_job, launch_jobs
+from services.jobs.service import cancel_job
 from services.platform.errors import DomainError, ErrorKind
-from services.platform.tables import Event, Job
-from tests.jobs.conftest import BUCKET, REGION, launch_request, moto_jobs
+from services.platform.tables import Event
+from tests.jobs.conftest import BUCKET, REGION, launch_one, moto_jobs, the_job
 
 TRAINING_CSV = "step_number,epoch_number,training_loss,perplexity\n" + "".join(
     f"{step},{(step - 1) // 4},{2.5 - step * 0.1:.2f},{10 - step * 0.3:.2f}\n" for step in range(1, 13)
 )
 VALIDATION_CSV = "validation_loss\n2.1\n1.7\n1.5\n"
-
-
-def the_job(sessions: sessionmaker[Session], job_id: str) -> Job:
-    with sessions() as session:
-        job = session.get(Job, job_id)
-        assert job is not None
-        return job
 
 
 def event_types(sessions: sessionmaker[Session]) -> list[str]:
@@ -45,11 +38,6 @@ def write_metrics(output_s3_uri: str) -> None:
     s3 = make_s3_client(REGION, None)
     s3.put_object(Bucket=BUCKET, Key=f"{folder}/step_wise_training_metrics.csv", Body=TRAINING_CSV.encode())
     s3.put_object(Bucket=BUCKET, Key=f"{folder}/validation_metrics.csv", Body=VALIDATION_CSV.encode())
-
-
-def launch_one(deps: JobDeps, dataset_id: str, key: str = "k", **overrides: object) -> Job:
-    [job_id] = launch_jobs(deps, launch_request(dataset_id, key=key, **overrides)).job_ids
-    return the_job(deps.sessions, job_id)
 
 
 def test_a_completed_job_gets_its_curves_and_a_loss_png_then_waits_for_evaluation(

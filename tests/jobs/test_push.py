@@ -28,9 +28,8 @@ from services.aws.queue import EVENT_DETAIL_TYPE, EVENT_PATTERN, EVENT_SOURCE, J
 from services.jobs.deps import JobDeps
 from services.jobs.poll import follow_one, poll_once
 from services.jobs.push import handle_events
-from services.jobs.service import launch_jobs
 from services.platform.config import load_settings
-from services.platform.tables import Event, Job
+from services.platform.tables import Event
 from tests.jobs.conftest import (
     ACCOUNT,
     AUTH,
@@ -39,10 +38,11 @@ from tests.jobs.conftest import (
     ROLE_ARN,
     TOKEN,
     add_dataset,
-    launch_request,
+    launch_one,
     make_deps,
     moto_jobs,
     sessions_of,
+    the_job,
 )
 
 RULE = "tunebot-job-events"
@@ -96,18 +96,6 @@ def waiting_messages(queue_url: str) -> int:
     )
 
 
-def launch(deps: JobDeps, dataset_id: str, key: str = "k", **overrides: object) -> Job:
-    [job_id] = launch_jobs(deps, launch_request(dataset_id, key=key, **overrides)).job_ids
-    return the_job(deps.sessions, job_id)
-
-
-def the_job(sessions: sessionmaker[Session], job_id: str) -> Job:
-    with sessions() as session:
-        job = session.get(Job, job_id)
-        assert job is not None
-        return job
-
-
 def events_of(sessions: sessionmaker[Session], job_id: str) -> list[str]:
     with sessions() as session:
         return list(session.scalars(select(Event.type).where(Event.subject_id == job_id).order_by(Event.id)))
@@ -116,7 +104,7 @@ def events_of(sessions: sessionmaker[Session], job_id: str) -> list[str]:
 def test_a_state_change_event_reaches_the_outbox_without_a_poll(
     deps: JobDeps, dataset_id: str, queue: JobEventQueue, queue_url: str
 ) -> None:
-    job = launch(deps, dataset_id, evaluate=False)
+    job = launch_one(deps, dataset_id, evaluate=False)
     moto_jobs()[job.bedrock_job_name].status = "Failed"
     moto_jobs()[job.bedrock_job_name].failure_message = "Bedrock is not authorized to read s3://x"
     publish(job.bedrock_job_name)
@@ -133,7 +121,7 @@ def test_a_state_change_event_reaches_the_outbox_without_a_poll(
 def test_duplicate_events_announce_the_change_once(
     deps: JobDeps, dataset_id: str, queue: JobEventQueue, queue_url: str
 ) -> None:
-    job = launch(deps, dataset_id, evaluate=False)
+    job = launch_one(deps, dataset_id, evaluate=False)
     moto_jobs()[job.bedrock_job_name].status = "Completed"
     for _ in range(3):  # EventBridge delivers at least once; SQS too
         publish(job.bedrock_job_name)
@@ -151,7 +139,7 @@ def test_duplicate_events_announce_the_change_once(
 def test_a_late_event_of_an_older_state_changes_nothing(
     deps: JobDeps, dataset_id: str, queue: JobEventQueue
 ) -> None:
-    job = launch(deps, dataset_id, evaluate=False)
+    job = launch_one(deps, dataset_id, evaluate=False)
     moto = moto_jobs()[job.bedrock_job_name]
     moto.status = "Stopping"
     publish(job.bedrock_job_name)  # the Stopping event, delivered late ...
@@ -185,7 +173,7 @@ class StaleAfterRace(BedrockJobs):
 def test_a_slow_reader_never_overwrites_a_newer_status(
     deps: JobDeps, dataset_id: str, sessions: sessionmaker[Session]
 ) -> None:
-    job = launch(deps, dataset_id, evaluate=False)
+    job = launch_one(deps, dataset_id, evaluate=False)
     moto = moto_jobs()[job.bedrock_job_name]
     moto.status = "Stopping"
 
@@ -210,7 +198,7 @@ def test_a_slow_reader_never_overwrites_a_newer_status(
 def test_messages_that_are_not_bedrock_job_events_are_dropped_and_change_nothing(
     deps: JobDeps, dataset_id: str, queue: JobEventQueue, queue_url: str
 ) -> None:
-    job = launch(deps, dataset_id, evaluate=False)
+    job = launch_one(deps, dataset_id, evaluate=False)
     moto_jobs()[job.bedrock_job_name].status = "Completed"
     sqs = aws_client("sqs")
     for body in (
@@ -239,8 +227,8 @@ def test_a_finished_job_frees_its_slot_for_a_queued_one_at_once(
     deps: JobDeps, dataset_id: str, queue: JobEventQueue
 ) -> None:
     deps.settings.max_concurrent_jobs = 1
-    first = launch(deps, dataset_id, key="first", evaluate=False)
-    second = launch(deps, dataset_id, key="second", evaluate=False)
+    first = launch_one(deps, dataset_id, key="first", evaluate=False)
+    second = launch_one(deps, dataset_id, key="second", evaluate=False)
     assert second.status == "queued"
     moto_jobs()[first.bedrock_job_name].status = "Completed"
     publish(first.bedrock_job_name)
@@ -313,7 +301,7 @@ class Unreachable(BedrockJobs):
 def test_an_event_whose_job_bedrock_cannot_report_now_stays_on_the_queue(
     deps: JobDeps, dataset_id: str, queue: JobEventQueue, queue_url: str, sessions: sessionmaker[Session]
 ) -> None:
-    job = launch(deps, dataset_id, evaluate=False)
+    job = launch_one(deps, dataset_id, evaluate=False)
     moto_jobs()[job.bedrock_job_name].status = "Completed"
     publish(job.bedrock_job_name)
     unreachable = make_deps(sessions, deps.settings, bedrock=Unreachable())

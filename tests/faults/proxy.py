@@ -1,0 +1,167 @@
+"""The fault suite's proxy in front of moto: it injects Bedrock's errors or holds a call in flight.
+
+Bedrock's error answers are shaped as Bedrock sends them (REST-JSON: the HTTP status, an
+``x-amzn-ErrorType`` header naming the exception, a ``{"message": ...}`` body), with the statuses of its
+API reference: ThrottlingException 429, InternalServerException 500, ServiceUnavailableException 503,
+ServiceQuotaExceededException 400, ValidationException 400, AccessDeniedException 403,
+ResourceNotFoundException 404 (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_CreateModelCustomizationJob.html,
+https://docs.aws.amazon.com/bedrock/latest/APIReference/CommonErrors.html).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+
+from tests.conftest import free_port
+
+# (status, x-amzn-ErrorType) of each injected Bedrock error, from Bedrock's API reference (module docstring)
+ERRORS = {
+    "throttling": (429, "ThrottlingException"),
+    "5xx": (503, "ServiceUnavailableException"),
+    "internal": (500, "InternalServerException"),
+    "quota": (400, "ServiceQuotaExceededException"),
+    "validation": (400, "ValidationException"),
+    "access": (403, "AccessDeniedException"),
+}
+_JOB_PATH = re.compile(r"^/model-customization-jobs(?:/(?P<name>[^/?]+))?(?P<stop>/stop)?(?:\?.*)?$")
+
+
+def bedrock_operation(method: str, path: str, authorization: str) -> str | None:
+    """The Bedrock control-plane operation of a request (REST paths of Bedrock's API), or None."""
+    if "/bedrock/" not in authorization:
+        return None  # S3 and others pass straight through
+    match = _JOB_PATH.match(path)
+    if match is None:
+        return None
+    if match["stop"]:
+        return "StopModelCustomizationJob"
+    if match["name"]:
+        return "GetModelCustomizationJob"
+    return "CreateModelCustomizationJob" if method == "POST" else "ListModelCustomizationJobs"
+
+
+@dataclass
+class Rule:
+    """What the proxy does to the next ``times`` calls of ``operation`` (-1: every call)."""
+
+    operation: str
+    error: str | None = None  # a key of ERRORS
+    hold: Literal["before", "after"] | None = None  # hold the call before / after moto saw it
+    times: int = 1
+    arrived: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+    hits: int = 0
+
+
+class FaultProxy:
+    """A loopback HTTP proxy in front of moto: the service's AWS_ENDPOINT_URL."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream.removeprefix("http://")
+        self.rules: list[Rule] = []
+        self.calls: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+            def _any(self) -> None:
+                proxy.handle(self)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _any
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def add(self, rule: Rule) -> Rule:
+        with self._lock:
+            self.rules.append(rule)
+        return rule
+
+    def clear(self) -> None:
+        with self._lock:
+            for rule in self.rules:
+                rule.release.set()
+            self.rules.clear()
+
+    def close(self) -> None:
+        self.clear()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _rule_for(self, operation: str | None) -> Rule | None:
+        with self._lock:
+            for rule in self.rules:
+                if rule.operation == operation and rule.times != 0:
+                    rule.times -= 1 if rule.times > 0 else 0
+                    rule.hits += 1
+                    return rule
+        return None
+
+    def handle(self, request: BaseHTTPRequestHandler) -> None:
+        length = int(request.headers.get("Content-Length") or 0)
+        body = request.rfile.read(length) if length else b""
+        operation = bedrock_operation(request.command, request.path, request.headers.get("Authorization", ""))
+        if operation:
+            self.calls[operation] += 1
+        rule = self._rule_for(operation)
+        if rule is not None and rule.error is not None:
+            status, code = ERRORS[rule.error]
+            self._reply(
+                request,
+                status,
+                {"x-amzn-ErrorType": code},
+                json.dumps({"message": f"{code} (injected)"}).encode(),
+            )
+            return
+        if rule is not None and rule.hold == "before":
+            rule.arrived.set()
+            rule.release.wait(120)
+            request.close_connection = True  # the caller is gone: answer nothing
+            return
+        status, headers, payload = self._forward(request, body)
+        if rule is not None and rule.hold == "after":
+            rule.arrived.set()  # moto has done it; the answer never reaches the caller
+            rule.release.wait(120)
+            request.close_connection = True
+            return
+        self._reply(request, status, headers, payload)
+
+    def _forward(self, request: BaseHTTPRequestHandler, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        connection = http.client.HTTPConnection(self.upstream, timeout=60)
+        headers = {key: value for key, value in request.headers.items() if key.lower() != "host"}
+        headers["Host"] = self.upstream
+        connection.request(request.command, request.path, body=body, headers=headers)
+        response = connection.getresponse()
+        payload = response.read()
+        kept = {
+            key: value
+            for key, value in response.getheaders()
+            if key.lower() not in ("transfer-encoding", "connection", "content-length", "server", "date")
+        }
+        connection.close()
+        return response.status, kept, payload
+
+    @staticmethod
+    def _reply(request: BaseHTTPRequestHandler, status: int, headers: dict[str, str], payload: bytes) -> None:
+        request.send_response(status)
+        for key, value in headers.items():
+            request.send_header(key, value)
+        request.send_header("Content-Length", str(len(payload)))
+        request.end_headers()
+        if request.command != "HEAD":
+            request.wfile.write(payload)
