@@ -8,8 +8,8 @@ job in the card's thread.
   event's id in Slack message metadata. An event claimed again (its first consumer crashed between the
   post and the acknowledgement) is looked for in the thread (``conversations.replies`` with
   ``include_all_metadata``) before it is posted: a crash neither loses nor repeats a post. A launch's
-  card carries its group id the same way. (Charts are file uploads, which carry no metadata: a chart may
-  be uploaded again after such a crash.)
+  card carries its group id the same way. (Charts are file uploads after their post, which carry no
+  metadata: a crash between a post and its chart's upload leaves the thread without that chart.)
 - Slack's limits: posts to one channel are paced to about one a second (Slack's per-channel limit),
   ``chat.update`` to Tier 3 (50 a minute) on its own budget; a 429 is retried after its Retry-After by the
   WebClient's retry handler (bot.app.web_client).

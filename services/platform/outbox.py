@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import case, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.platform.db import unit_of_work
@@ -31,28 +31,55 @@ def announce(
     return record(session, type_, subject_id, message=message, **payload)
 
 
-def claim(session: Session, consumer: str, limit: int, lease_seconds: float) -> list[Event]:
-    """Lease up to ``limit`` unacknowledged events no other consumer holds, oldest first.
+# The oldest unacknowledged events one claim looks at (the backlog's head; more waits for the next claim).
+CLAIM_WINDOW = 500
 
-    Each row is taken by its own guarded UPDATE, so two consumers racing for the same event
-    cannot both win, on SQLite as on PostgreSQL. The caller commits.
+
+def order_key(event_id: int, payload: dict[str, Any] | None) -> str:
+    """Events with one key are delivered in order, one consumer at a time: a launch's (they share its
+    Slack thread). Other events have no order among them."""
+    group_id = (payload or {}).get("group_id")
+    return f"group:{group_id}" if group_id else f"event:{event_id}"
+
+
+def claim(session: Session, consumer: str, limit: int, lease_seconds: float) -> list[Event]:
+    """Lease up to ``limit`` unacknowledged events, oldest first, so that each launch's events go to one
+    consumer at a time and in order.
+
+    An event is skipped while an earlier event of its launch (``order_key``) is held by another consumer,
+    or was just won by one: with two bots, a launch's second event never overtakes its first. Each row is
+    taken by its own guarded UPDATE, so two consumers racing for the same event cannot both win, on SQLite
+    as on PostgreSQL. The caller commits.
     """
     now = utcnow()
     free = or_(Event.leased_by.is_(None), Event.lease_expires_at < now, Event.leased_by == consumer)
-    candidates = session.scalars(
-        select(Event.id).where(Event.acked_at.is_(None), free).order_by(Event.id).limit(limit)
+    rows = session.execute(
+        select(Event.id, Event.payload, case((free, 1), else_=0))
+        .where(Event.acked_at.is_(None))
+        .order_by(Event.id)
+        .limit(CLAIM_WINDOW)
     ).all()
     claimed: list[int] = []
+    blocked: set[str] = set()
     expires = now + timedelta(seconds=lease_seconds)
-    for event_id in candidates:
-        result = session.execute(
-            update(Event)
-            .where(Event.id == event_id, Event.acked_at.is_(None), free)
-            .values(leased_by=consumer, lease_expires_at=expires, attempts=Event.attempts + 1)
-            .execution_options(synchronize_session=False)
+    for event_id, payload, is_free in rows:
+        if len(claimed) >= limit:
+            break
+        key = order_key(event_id, payload)
+        if key in blocked:
+            continue
+        won = bool(is_free) and bool(
+            session.execute(
+                update(Event)
+                .where(Event.id == event_id, Event.acked_at.is_(None), free)
+                .values(leased_by=consumer, lease_expires_at=expires, attempts=Event.attempts + 1)
+                .execution_options(synchronize_session=False)
+            ).rowcount  # type: ignore[attr-defined]
         )
-        if result.rowcount:  # type: ignore[attr-defined]
+        if won:
             claimed.append(event_id)
+        else:
+            blocked.add(key)  # another consumer has this launch's earlier event: the rest waits for it
     if not claimed:
         return []
     return list(session.scalars(select(Event).where(Event.id.in_(claimed)).order_by(Event.id)))

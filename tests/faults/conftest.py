@@ -21,6 +21,7 @@ from tests.conftest import free_port
 from tests.faults.harness import Counts, Replica, service_env
 from tests.faults.proxy import FaultProxy
 from tests.jobs.conftest import BUCKET, REGION, add_dataset
+from tests.slack_stub import SlackStub
 
 _COUNTS: list[Counts] = []
 COUNTS_PROPERTY = "fault_counts"
@@ -126,3 +127,46 @@ def replicas(
 @pytest.fixture
 def dataset(sessions: sessionmaker[Session]) -> str:
     return add_dataset(sessions)
+
+
+# TUNEBOT_SLACK_DELIVERY_LEASE_SECONDS in the scenarios: how long a dead bot's events stay its own
+LEASE_SECONDS = 5
+
+
+@pytest.fixture
+def bots_database_url() -> str | None:
+    """The database URL the bots use when not the suite's (a test behind a cuttable proxy overrides it)."""
+    return None
+
+
+@pytest.fixture
+def bots(
+    database_url: str,
+    tmp_path: Path,
+    proxy: FaultProxy,
+    replica_count: int,
+    slack_stub: SlackStub,
+    bots_database_url: str | None,
+) -> Iterator[list[Replica]]:
+    """The service with its Slack bot in each process (`--role all`), posting to the strict stand-in."""
+    env = service_env(
+        bots_database_url or database_url,
+        tmp_path / "data",
+        proxy.url,
+        TUNEBOT_MAX_CONCURRENT_JOBS="2",
+        SLACK_BOT_TOKEN="xoxb-test-token",
+        SLACK_SIGNING_SECRET="fault-suite-signing-secret",
+        TUNEBOT_SLACK_API_URL=slack_stub.api_url,
+        TUNEBOT_SLACK_DELIVERY_LEASE_SECONDS=str(LEASE_SECONDS),
+    )
+    started = [Replica(env, tmp_path / f"bot-{n}.log", role="all") for n in range(replica_count)]
+    try:
+        for replica in started:
+            replica.start()
+        yield started
+    finally:
+        proxy.clear()
+        for hold in slack_stub.holds:
+            hold.release.set()
+        for replica in started:
+            replica.stop()

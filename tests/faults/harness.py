@@ -23,11 +23,13 @@ from services.jobs.model import FINAL, JobStatus
 from services.platform.tables import Event, Job, Lease
 from tests.conftest import TUNEBOT_BIN, free_port
 from tests.jobs.conftest import BUCKET, ROLE_ARN, moto_jobs
+from tests.slack_stub import SlackStub
 
 TOKEN = "fault-suite-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 POLL_SECONDS = 5  # the shortest TUNEBOT_POLL_SECONDS allows
 UNREADABLE_SECONDS = 10  # the shortest TUNEBOT_STATUS_UNREADABLE_SECONDS allows
+CHANNEL = "C1"  # where the scenarios with Slack launch
 BOUND_SECONDS = 120  # a scenario's own ceiling on recovery; the figures printed are what it took
 
 
@@ -64,7 +66,7 @@ class Replica:
                 stdout=sink,
                 stderr=subprocess.STDOUT,
             )
-        wait_until(self.ready, 90, self.tail)
+        wait_until(self.ready, 180, self.tail)  # a ceiling: a loaded 2-core machine starts slowly
         return self
 
     @property
@@ -263,3 +265,43 @@ def check(counts: Counts, models: int) -> None:
     assert list(counts.completed_events_per_job.values()) == [1] * models, counts.line()
     assert counts.non_final == 0, counts.line()
     assert len(moto_jobs()) == models
+
+
+# --- Slack ------------------------------------------------------------------------------------------
+
+
+def events_of_launch(sessions: sessionmaker[Session]) -> list[Event]:
+    with sessions() as session:
+        return list(session.scalars(select(Event).where(Event.type.like("job.%")).order_by(Event.id)))
+
+
+def consumer_pid(sessions: sessionmaker[Session]) -> int:
+    """The process of the bot holding the launch's first unacknowledged events (consumer slack:host:pid)."""
+    pending = [event for event in events_of_launch(sessions) if event.acked_at is None and event.leased_by]
+    assert pending, "no event is leased"
+    return int(str(pending[0].leased_by).split(":")[2])
+
+
+def posts_per_event(stub: SlackStub) -> Counter[str]:
+    """Accepted posts by the event id their metadata carries."""
+    return Counter(
+        str(call.params["metadata"]["event_payload"]["event_id"])
+        for call in stub.accepted("chat.postMessage")
+        if (call.params.get("metadata") or {}).get("event_type") == "tunebot_event"
+    )
+
+
+def cards(stub: SlackStub) -> list[str]:
+    return [m.ts for m in stub.channel_messages(CHANNEL) if m.thread_ts is None]
+
+
+def posts_in_order(stub: SlackStub) -> bool:
+    """Whether every thread's posts came in event order (the event ids in their metadata rise)."""
+    threads: dict[str, list[int]] = {}
+    for call in stub.accepted("chat.postMessage"):
+        metadata = call.params.get("metadata") or {}
+        if metadata.get("event_type") == "tunebot_event":
+            threads.setdefault(str(call.params.get("thread_ts")), []).append(
+                int(metadata["event_payload"]["event_id"])
+            )
+    return all(ids == sorted(ids) for ids in threads.values())

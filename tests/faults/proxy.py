@@ -1,4 +1,5 @@
-"""The fault suite's proxy in front of moto: it injects Bedrock's errors or holds a call in flight.
+"""The fault suite's proxies: one in front of moto that injects Bedrock's errors or holds a call in flight,
+and a TCP forwarder in front of PostgreSQL that can be cut and restored (``TcpCut``).
 
 Bedrock's error answers are shaped as Bedrock sends them (REST-JSON: the HTTP status, an
 ``x-amzn-ErrorType`` header naming the exception, a ``{"message": ...}`` body), with the statuses of its
@@ -10,9 +11,11 @@ https://docs.aws.amazon.com/bedrock/latest/APIReference/CommonErrors.html).
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import re
+import socket
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -37,6 +40,8 @@ def bedrock_operation(method: str, path: str, authorization: str) -> str | None:
     """The Bedrock control-plane operation of a request (REST paths of Bedrock's API), or None."""
     if "/bedrock/" not in authorization:
         return None  # S3 and others pass straight through
+    if method == "GET" and path.split("?")[0] == "/provisioned-model-throughputs":
+        return "ListProvisionedModelThroughputs"
     match = _JOB_PATH.match(path)
     if match is None:
         return None
@@ -119,6 +124,14 @@ class FaultProxy:
         if operation:
             self.calls[operation] += 1
         rule = self._rule_for(operation)
+        if operation == "ListProvisionedModelThroughputs" and rule is None:
+            # moto has no Provisioned Throughput (it answers 500 with a traceback in its log); the suite's
+            # scenarios make none, so Bedrock's answer for an account without any stands in:
+            # https://docs.aws.amazon.com/bedrock/latest/APIReference/API_ListProvisionedModelThroughputs.html
+            self._reply(
+                request, 200, {"Content-Type": "application/json"}, b'{"provisionedModelSummaries": []}'
+            )
+            return
         if rule is not None and rule.error is not None:
             status, code = ERRORS[rule.error]
             self._reply(
@@ -165,3 +178,66 @@ class FaultProxy:
         request.end_headers()
         if request.command != "HEAD":
             request.wfile.write(payload)
+
+
+class TcpCut:
+    """A TCP forwarder in front of a server (PostgreSQL) that can be cut — every connection closed, new ones
+    refused, as while the server restarts — and restored on the same port."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.upstream = (host, port)
+        self.port = free_port()
+        self._lock = threading.Lock()
+        self._open: set[socket.socket] = set()
+        self._listener: socket.socket | None = None
+        self.restore()
+
+    def restore(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            _close(listener)  # shutdown wakes the accept() blocked on it (Linux)
+        with self._lock:
+            connections, self._open = list(self._open), set()
+        for connection in connections:
+            _close(connection)
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # cut
+            try:
+                server = socket.create_connection(self.upstream, timeout=5)
+            except OSError:
+                _close(client)
+                continue
+            with self._lock:
+                self._open |= {client, server}
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            _close(source)
+            _close(sink)
+
+
+def _close(connection: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        connection.shutdown(socket.SHUT_RDWR)
+    connection.close()

@@ -6,89 +6,26 @@ posted once."""
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.platform.tables import Event
 from tests.faults.harness import (
     BOUND_SECONDS,
+    CHANNEL,
     Counts,
     Replica,
     all_final,
+    cards,
     check,
     complete_on_bedrock,
+    consumer_pid,
     count,
+    events_of_launch,
     holder_of,
-    service_env,
+    posts_per_event,
     wait_until,
 )
-from tests.faults.proxy import FaultProxy
 from tests.slack_stub import SlackStub
-
-LEASE_SECONDS = 5  # TUNEBOT_SLACK_DELIVERY_LEASE_SECONDS: how long a dead bot's events stay its own
-CHANNEL = "C1"
-
-
-@pytest.fixture
-def bots(
-    database_url: str,
-    tmp_path: Path,
-    proxy: FaultProxy,
-    replica_count: int,
-    slack_stub: SlackStub,
-) -> Iterator[list[Replica]]:
-    """The service with its Slack bot in each process (`--role all`), posting to the strict stand-in."""
-    env = service_env(
-        database_url,
-        tmp_path / "data",
-        proxy.url,
-        TUNEBOT_MAX_CONCURRENT_JOBS="2",
-        SLACK_BOT_TOKEN="xoxb-test-token",
-        SLACK_SIGNING_SECRET="fault-suite-signing-secret",
-        TUNEBOT_SLACK_API_URL=slack_stub.api_url,
-        TUNEBOT_SLACK_DELIVERY_LEASE_SECONDS=str(LEASE_SECONDS),
-    )
-    started = [Replica(env, tmp_path / f"bot-{n}.log", role="all") for n in range(replica_count)]
-    try:
-        for replica in started:
-            replica.start()
-        yield started
-    finally:
-        proxy.clear()
-        for hold in slack_stub.holds:
-            hold.release.set()
-        for replica in started:
-            replica.stop()
-
-
-def events_of_launch(sessions: sessionmaker[Session]) -> list[Event]:
-    with sessions() as session:
-        return list(session.scalars(select(Event).where(Event.type.like("job.%")).order_by(Event.id)))
-
-
-def consumer_pid(sessions: sessionmaker[Session]) -> int:
-    """The process of the bot holding the launch's first unacknowledged events (consumer slack:host:pid)."""
-    pending = [event for event in events_of_launch(sessions) if event.acked_at is None and event.leased_by]
-    assert pending, "no event is leased"
-    return int(str(pending[0].leased_by).split(":")[2])
-
-
-def posts_per_event(stub: SlackStub) -> Counter[str]:
-    """Accepted posts by the event id their metadata carries."""
-    return Counter(
-        str(call.params["metadata"]["event_payload"]["event_id"])
-        for call in stub.accepted("chat.postMessage")
-        if (call.params.get("metadata") or {}).get("event_type") == "tunebot_event"
-    )
-
-
-def cards(stub: SlackStub) -> list[str]:
-    return [m.ts for m in stub.channel_messages(CHANNEL) if m.thread_ts is None]
 
 
 @pytest.mark.parametrize(("held", "skip"), [("the card", 0), ("a thread post", 1)])

@@ -34,7 +34,7 @@ def serving(env: dict[str, str], *args: str) -> Iterator[tuple[str, subprocess.P
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a ceiling: a loaded 2-core machine starts slowly
         while True:
             assert process.poll() is None, process.communicate()[1]
             try:
@@ -42,7 +42,7 @@ def serving(env: dict[str, str], *args: str) -> Iterator[tuple[str, subprocess.P
                     break
             except httpx.HTTPError:
                 pass
-            assert time.monotonic() < deadline, "tunebot serve did not answer /healthz within 60 s"
+            assert time.monotonic() < deadline, "tunebot serve did not answer /healthz within 180 s"
             time.sleep(0.1)
         yield base, process
     finally:

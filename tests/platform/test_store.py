@@ -119,6 +119,25 @@ def test_two_consumers_never_claim_the_same_event(sessions: sessionmaker[Session
     assert len(first) + len(second) == 40
 
 
+def test_a_launchs_events_go_to_one_consumer_at_a_time_in_order(sessions: sessionmaker[Session]) -> None:
+    # Two bots share the outbox; a launch's events share one Slack thread, so the second must not be posted
+    # by one bot while the first is still on its way with the other.
+    with unit_of_work(sessions) as session:
+        first = outbox.record(session, "job.created", "job1", group_id="g1")
+        other = outbox.record(session, "job.created", "job9", group_id="g2")
+        second = outbox.record(session, "job.submitted", "job1", group_id="g1")
+        session.flush()
+        ids = (first.id, other.id, second.id)
+    with unit_of_work(sessions) as session:
+        assert [e.id for e in outbox.claim(session, "bot-a", 1, lease_seconds=60)] == [ids[0]]
+    with unit_of_work(sessions) as session:
+        assert [e.id for e in outbox.claim(session, "bot-b", 10, lease_seconds=60)] == [ids[1]]
+    with unit_of_work(sessions) as session:
+        assert outbox.acknowledge(session, ids[0], "bot-a")
+    with unit_of_work(sessions) as session:
+        assert [e.id for e in outbox.claim(session, "bot-b", 10, lease_seconds=60)] == [ids[1], ids[2]]
+
+
 def test_an_unacknowledged_event_is_delivered_again_after_its_lease_expires(
     sessions: sessionmaker[Session],
 ) -> None:

@@ -1,0 +1,143 @@
+"""Dependencies going away mid-run, with the service and its Slack bot as real processes: PostgreSQL
+restarting (a proxy in front of it cut and restored; the shared server itself is never touched) and the
+Slack Web API down (shortened from a minute). The service keeps answering /healthz, says on /readyz whether
+it can work, recovers by itself without a restart, and loses nothing: every event of the launch reaches
+Slack once, in order, when Slack answers again."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from sqlalchemy import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.faults.harness import (
+    BOUND_SECONDS,
+    CHANNEL,
+    Counts,
+    Replica,
+    cards,
+    check,
+    complete_on_bedrock,
+    count,
+    events_of_launch,
+    finish,
+    posts_in_order,
+    posts_per_event,
+    wait_until,
+)
+from tests.faults.proxy import TcpCut
+from tests.slack_stub import SlackStub
+
+OUTAGE_SECONDS = 15  # long enough for several poll ticks and delivery passes to fail
+
+
+def health(replica: Replica, path: str) -> int:
+    try:
+        return httpx.get(replica.base + path, timeout=10).status_code
+    except httpx.HTTPError:
+        return 0
+
+
+def delivered(sessions: sessionmaker[Session]) -> bool:
+    events = events_of_launch(sessions)
+    return bool(events) and all(event.acked_at is not None for event in events)
+
+
+def slack_counts(sessions: sessionmaker[Session], stub: SlackStub, scenario: str) -> Counts:
+    counts = count(sessions, scenario)
+    posted = posts_per_event(stub)
+    counts.slack_posts_per_event = {str(e.id): posted.get(str(e.id), 0) for e in events_of_launch(sessions)}
+    return counts
+
+
+def check_slack(counts: Counts, stub: SlackStub) -> None:
+    check(counts, 1)
+    assert set(counts.slack_posts_per_event.values()) == {1}, counts.line()
+    assert posts_in_order(stub), "the thread's posts are in event order"
+    assert len(cards(stub)) == 1
+
+
+def test_slack_down_then_back(
+    bots: list[Replica],
+    slack_stub: SlackStub,
+    sessions: sessionmaker[Session],
+    dataset: str,
+    record_counts: list[Counts],
+) -> None:
+    slack_stub.outage_status = 503
+    down = time.monotonic()
+    answer = bots[0].launch(dataset, "slack-down", slack_channel=CHANNEL)
+    assert answer.status_code == 201, answer.text
+    finish(sessions, bots)  # the job trains and completes on Bedrock while Slack is away
+    wait_until(lambda: len([c for c in slack_stub.calls if c.status == 503]) >= 3, BOUND_SECONDS)
+    time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - down)))
+    for replica in bots:
+        # Only the telling waits: the API and Bedrock work go on, so the service stays ready.
+        assert (health(replica, "/healthz"), health(replica, "/readyz")) == (200, 200)
+    assert posts_per_event(slack_stub) == {} and not delivered(sessions)
+
+    slack_stub.outage_status = None
+    back = time.monotonic()
+    wait_until(lambda: delivered(sessions), BOUND_SECONDS, bots[0].tail)
+
+    counts = slack_counts(sessions, slack_stub, f"Slack down {OUTAGE_SECONDS} s ({len(bots)} replicas)")
+    counts.takeover_seconds = time.monotonic() - back
+    record_counts.append(counts)
+    check_slack(counts, slack_stub)
+
+
+@pytest.fixture
+def postgres_cut(database_url: str) -> Iterator[TcpCut]:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a PostgreSQL restart needs PostgreSQL: .ci/run's PostgreSQL fault step runs it")
+    url = make_url(database_url)
+    cut = TcpCut(url.host or "127.0.0.1", url.port or 5432)
+    yield cut
+    cut.cut()
+
+
+@pytest.fixture
+def bots_database_url(request: pytest.FixtureRequest, database_url: str) -> str | None:
+    """The bots of the PostgreSQL scenario reach the database through the cuttable proxy."""
+    if "postgres_cut" not in request.fixturenames:
+        return None
+    cut: TcpCut = request.getfixturevalue("postgres_cut")
+    return make_url(database_url).set(host="127.0.0.1", port=cut.port).render_as_string(hide_password=False)
+
+
+def test_postgresql_restarted_mid_run(
+    postgres_cut: TcpCut,
+    bots: list[Replica],
+    slack_stub: SlackStub,
+    sessions: sessionmaker[Session],
+    dataset: str,
+    record_counts: list[Counts],
+) -> None:
+    answer = bots[0].launch(dataset, "pg-restart", slack_channel=CHANNEL)
+    assert answer.status_code == 201, answer.text
+    postgres_cut.cut()  # every connection dropped, new ones refused, as while the server restarts
+    down = time.monotonic()
+    for replica in bots:
+        wait_until(lambda r=replica: health(r, "/readyz") == 503, BOUND_SECONDS, replica.tail)
+        assert health(replica, "/healthz") == 200
+    finish_while_down = time.monotonic()
+    assert complete_on_bedrock() == 1  # Bedrock finishes while the service cannot write it down
+    time.sleep(max(0.0, OUTAGE_SECONDS - (finish_while_down - down)))
+    for replica in bots:
+        assert (health(replica, "/healthz"), health(replica, "/readyz")) == (200, 503)
+
+    postgres_cut.restore()
+    back = time.monotonic()
+    for replica in bots:
+        wait_until(lambda r=replica: health(r, "/readyz") == 200, BOUND_SECONDS, replica.tail)
+    finish(sessions, bots)
+    wait_until(lambda: delivered(sessions), BOUND_SECONDS, bots[0].tail)
+
+    counts = slack_counts(sessions, slack_stub, f"PostgreSQL restarted ({len(bots)} replicas)")
+    counts.takeover_seconds = time.monotonic() - back
+    record_counts.append(counts)
+    check_slack(counts, slack_stub)
