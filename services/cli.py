@@ -97,11 +97,13 @@ def _register_domain_commands() -> None:
     from services.datasets.cli import register as register_datasets
     from services.evaluation.cli import register as register_score
     from services.jobs.cli import register as register_jobs
+    from services.sweeps.cli import register as register_sweeps
     from services.tuning.cli import register as register_prices
 
     register_datasets(app)
     register_score(app)
     register_jobs(app)
+    register_sweeps(app)
     register_prices(app)
 
 

@@ -246,6 +246,60 @@ class ServiceClient:
         """Both sizes' loss curves on one plot, or None when there is none."""
         return self._png(f"/api/v1/groups/{quote(group_id, safe='')}/loss-curves.png")
 
+    # --- sweeps -------------------------------------------------------------------------------------
+
+    def estimate_sweep(self, *, dataset_id: str, sizes: list[int | str], models: list[str]) -> dict[str, Any]:
+        """What a learning-curve sweep would run and cost, job by job; launches nothing."""
+        body = {"dataset_id": dataset_id, "sizes": sizes, "models": models}
+        estimate: dict[str, Any] = self._request("POST", "/api/v1/sweep-estimates", json=body)
+        return estimate
+
+    def start_sweep(
+        self,
+        idempotency_key: str,
+        *,
+        dataset_id: str,
+        sizes: list[int | str],
+        models: list[str],
+        requested_by: str,
+        approved_by: str | None = None,
+        slack_channel: str | None = None,
+        slack_thread_ts: str | None = None,
+    ) -> dict[str, Any]:
+        """Start once per ``idempotency_key``: repeating the call returns the same sweep and jobs."""
+        body: dict[str, Any] = {
+            "dataset_id": dataset_id, "sizes": sizes, "models": models, "requested_by": requested_by,
+        }  # fmt: skip
+        optional = {
+            "approved_by": approved_by, "slack_channel": slack_channel, "slack_thread_ts": slack_thread_ts,
+        }  # fmt: skip
+        body.update({key: value for key, value in optional.items() if value is not None})
+        sweep: dict[str, Any] = self._request(
+            "POST", "/api/v1/sweeps", json=body, headers={"Idempotency-Key": idempotency_key}
+        )
+        return sweep
+
+    def get_sweep(self, sweep_id: str) -> dict[str, Any]:
+        sweep: dict[str, Any] = self._request("GET", f"/api/v1/sweeps/{quote(sweep_id, safe='')}")
+        return sweep
+
+    def cancel_sweep(self, sweep_id: str, requested_by: str | None = None) -> dict[str, Any]:
+        body = {"requested_by": requested_by} if requested_by else None
+        sweep: dict[str, Any] = self._request(
+            "POST", f"/api/v1/sweeps/{quote(sweep_id, safe='')}/cancel", json=body
+        )
+        return sweep
+
+    def set_sweep_message(self, sweep_id: str, **slack: str) -> dict[str, Any]:
+        """Record where the sweep's parent message lives (channel, message ts)."""
+        path = f"/api/v1/sweeps/{quote(sweep_id, safe='')}"
+        sweep: dict[str, Any] = self._request("PATCH", path, json=slack)
+        return sweep
+
+    def sweep_chart(self, sweep_id: str) -> bytes | None:
+        """The sweep's learning-curve PNG, or None until the sweep ended with a curve."""
+        return self._png(f"/api/v1/sweeps/{quote(sweep_id, safe='')}/chart.png")
+
     def _png(self, path: str) -> bytes | None:
         try:
             response = self._http.get(path)

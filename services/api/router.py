@@ -15,6 +15,7 @@ from services.api.errors import ApiError
 from services.api.schemas import ServiceInfo
 from services.datasets import views as api_datasets
 from services.jobs import views as api_jobs
+from services.sweeps import views as api_sweeps
 
 _bearer = HTTPBearer(auto_error=False, description="TUNEBOT_API_TOKEN")
 
@@ -47,3 +48,4 @@ def info(request: Request) -> ServiceInfo:
 router.include_router(api_jobs.router)
 router.include_router(api_events.router)
 router.include_router(api_datasets.router)
+router.include_router(api_sweeps.router)

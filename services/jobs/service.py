@@ -48,6 +48,8 @@ class LaunchRequest:
     slack_channel: str | None = None
     slack_thread_ts: str | None = None
     name: str | None = None
+    sweep_id: str | None = None  # set by a learning-curve sweep, one launch per training size
+    sweep_train_size: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +140,8 @@ def _create_group(session: Session, deps: JobDeps, request: LaunchRequest) -> La
         slack_channel=request.slack_channel,
         slack_thread_ts=request.slack_thread_ts,
         cost_estimate_usd=plan.total_usd,
+        sweep_id=request.sweep_id,
+        sweep_train_size=request.sweep_train_size,
     )
     jobs: list[Job] = []
     for planned, job_name in zip(plan.jobs, names, strict=True):

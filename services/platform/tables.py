@@ -123,6 +123,10 @@ class JobGroup(Base):
     slack_message_ts: Mapped[str | None] = mapped_column(String(32))
     comparison: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set on the groups a learning-curve sweep launched, one per training size (migration 0006). No
+    # foreign key: adding one to an existing SQLite table means rebuilding it; the sweep service sets it.
+    sweep_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    sweep_train_size: Mapped[int | None] = mapped_column(Integer)
 
     jobs: Mapped[list[Job]] = relationship(back_populates="group", order_by="Job.model")
 
@@ -130,6 +134,37 @@ class JobGroup(Base):
     def cost_note(self) -> str | None:
         """The note on the prices behind the group's estimate: the first of its jobs' notes."""
         return next((job.cost_note for job in self.jobs if job.cost_note), None)
+
+
+class Sweep(Base):
+    """A learning-curve sweep: one launch group per training size on nested subsets of one dataset."""
+
+    __tablename__ = "sweeps"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), index=True)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    approved_by: Mapped[str | None] = mapped_column(String(64))
+    models: Mapped[list[Any]]  # ["11b", "90b"]
+    sizes: Mapped[list[Any]]  # the training sizes, resolved and ascending
+    seed: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # services.sweeps.model.SweepStatus
+    sandbox: Mapped[bool] = mapped_column(Boolean, default=False)
+    cost_estimate_usd: Mapped[float | None] = mapped_column(Float)
+    cost_note: Mapped[str | None] = mapped_column(Text)
+    slack_channel: Mapped[str | None] = mapped_column(String(32))
+    slack_thread_ts: Mapped[str | None] = mapped_column(String(32))
+    slack_message_ts: Mapped[str | None] = mapped_column(String(32))
+    result: Mapped[dict[str, Any] | None]  # the fitted curves and the verdict, once it ended
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+    groups: Mapped[list[JobGroup]] = relationship(
+        primaryjoin="Sweep.id == foreign(JobGroup.sweep_id)",
+        order_by="JobGroup.sweep_train_size",
+        viewonly=True,
+    )
 
 
 class Job(LeaseColumns, Base):

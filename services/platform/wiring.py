@@ -30,6 +30,8 @@ from services.platform import leases
 from services.platform.config import Settings
 from services.platform.scheduler import Scheduler
 from services.sandbox.trainer import Sandbox
+from services.sweeps.deps import SweepDeps
+from services.sweeps.outcome import finish_sweeps
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,7 @@ class ServiceWiring:
 
     job_deps: JobDeps
     check_deps: CheckDeps
+    sweep_deps: SweepDeps
     sandbox: Sandbox | None = None
     events: EventListener | None = None
 
@@ -94,6 +97,7 @@ def register_tasks(
         credentials=credentials,
         wake=partial(scheduler.run_soon, "datasets"),  # an upload's check starts now, not at the next tick
     )
+    sweep_deps = SweepDeps(job_deps, check_deps.s3, credentials)
 
     def poll() -> None:
         poll_once(job_deps)
@@ -118,6 +122,11 @@ def register_tasks(
         )
         for job_id in finished:
             _compare_if_pair(sessions, settings, job_id)
+        if finished:
+            finish_sweeps(sweep_deps)  # a sweep's last evaluation ends it now, not at the next round
+
+    def sweeps() -> None:
+        finish_sweeps(sweep_deps)
 
     def sweep() -> None:
         try:
@@ -136,10 +145,14 @@ def register_tasks(
     scheduler.every("evaluate", settings.poll_seconds, evaluate)
     # The janitor runs at start-up (the first tick is immediate) and then every 15 minutes.
     scheduler.every("janitor", JANITOR_SECONDS, sweep)
+    # Sweeps also end when a job fails or is cancelled, which no evaluation announces.
+    scheduler.every("sweeps", settings.poll_seconds, sweeps)
     listener = EventListener(job_deps, job_deps.events) if job_deps.events is not None else None
     if listener is not None:
         listener.start()  # every replica listens: SQS hands each message to one, the guarded apply dedups
-    return ServiceWiring(job_deps=job_deps, check_deps=check_deps, sandbox=sandbox, events=listener)
+    return ServiceWiring(
+        job_deps=job_deps, check_deps=check_deps, sweep_deps=sweep_deps, sandbox=sandbox, events=listener
+    )
 
 
 def _compare_if_pair(sessions: sessionmaker[Session], settings: Settings, job_id: str) -> None:

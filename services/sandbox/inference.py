@@ -23,6 +23,7 @@ from services.sandbox.scores import Kind, Size, answers_right, expected_f1, kind
 
 SANDBOX_ACCOUNT = "123456789012"
 REPORT_FILE = "report.json"
+TRAINED_FILE = Path("sandbox") / "trained-models.json"  # written by services.sandbox.trainer
 UNSURE = "I cannot tell from this image."
 # When a test set has no report beside it: the study's middle size, on its general-purpose mix.
 UNKNOWN_PROFILE = ("llava", 1_000)
@@ -46,6 +47,7 @@ class SimulatedInference:
         self._loaded: dict[Path, float] = {}
         self._throughputs: dict[str, OwnedThroughput] = {}
         self._models: dict[str, str] = {}  # provisioned ARN -> size of the custom model behind it
+        self._trained: dict[str, int] = {}  # provisioned ARN -> training records of its custom model
         self._lock = threading.Lock()
 
     # --- inference --------------------------------------------------------------------------------
@@ -68,7 +70,9 @@ class SimulatedInference:
         text = UNSURE
         if found is not None:
             reference, profile = found
-            chance = expected_f1(profile.kind, size, fine_tuned, profile.train_examples) / 100
+            # A fine-tuned model scores by what it trained on; the test set's report is the fallback.
+            trained = self._trained.get(model_id, profile.train_examples)
+            chance = expected_f1(profile.kind, size, fine_tuned, trained) / 100
             # The luck is the size's, shared by its base and fine-tuned models: fine-tuning (a higher chance)
             # then keeps every example the base model gets right, as the study's uplift suggests, while
             # 11B and 90B still disagree on some examples.
@@ -129,7 +133,17 @@ class SimulatedInference:
                 arn, tags.get("tunebot:job"), datetime.now(UTC), "InService"
             )
             self._models[arn] = "90b" if "90b" in model_arn.lower() else "11b"
+            trained = self._trained_records(model_arn)
+            if trained is not None:
+                self._trained[arn] = trained
         return arn
+
+    def _trained_records(self, model_arn: str) -> int | None:
+        try:
+            value = json.loads((self._data_dir / TRAINED_FILE).read_text(encoding="utf-8")).get(model_arn)
+        except (OSError, ValueError):
+            return None
+        return int(value) if isinstance(value, int) else None
 
     def describe_provisioned_throughput(self, arn_or_name: str) -> OwnedThroughput | None:
         with self._lock:

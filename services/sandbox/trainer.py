@@ -46,6 +46,9 @@ SANDBOX_S3_URI = "s3://tunebot-sandbox/tunebot"
 SANDBOX_ROLE_ARN = "arn:aws:iam::123456789012:role/tunebot-sandbox"
 STEPS_PER_EPOCH = 12
 STATE_FILE = Path("sandbox") / "bedrock-jobs.json"
+# Each completed job's custom model ARN -> how many training records it saw, beside the state file, so
+# the simulated model scores like a model of that training size (a sweep's subsets share one test set).
+TRAINED_FILE = "trained-models.json"
 # What moto's job keeps that a restart must give back, by its constructor's argument names.
 _JOB_FIELDS = (
     "job_name", "custom_model_name", "role_arn", "base_model_identifier", "training_data_config",
@@ -154,6 +157,7 @@ class SimulatedTrainer:
             if now - seen < self.train_seconds:
                 continue
             self._write_metrics(name, job)
+            self._record_training_size(job)
             job.status = "Completed"
             finished.append(name)
             log.info("sandbox job completed", extra={"job": name})
@@ -203,6 +207,24 @@ class SimulatedTrainer:
                 self._write_metrics(name, job)  # the simulated S3 started empty too
             restored += 1
         return restored
+
+    def _record_training_size(self, job: Any) -> None:
+        if self.state_file is None:
+            return
+        try:
+            bucket, key = split_s3_uri(job.training_data_config["s3Uri"])
+            body = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except Exception as error:  # the model then scores by its test set's report, as before
+            log.warning("sandbox training size unknown", extra={"job": job.job_name, "error": str(error)})
+            return
+        records = sum(1 for line in body.splitlines() if line.strip())
+        path = self.state_file.parent / TRAINED_FILE
+        trained = json.loads(path.read_text()) if path.exists() else {}
+        trained[job.output_model_arn] = records
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial")
+        partial.write_text(json.dumps(trained))
+        os.replace(partial, path)
 
     def _write_metrics(self, name: str, job: Any) -> None:
         epochs = int((job.hyper_parameters or {}).get("epochCount", "3"))

@@ -29,13 +29,18 @@ from services.api.schemas import (
     LaunchOut,
     Recommendation,
     ServiceInfo,
+    SweepEstimateOut,
+    SweepOut,
 )
 from services.client import ServiceClient
 from tests.jobs.conftest import TOKEN, add_dataset, aws, sessions_of  # noqa: F401  (fixtures)
 from tests.jobs.conftest import client as api  # noqa: F401  (fixture)
+from tests.sweeps.files import put_prepared_files
 
 # Methods whose answer is not a schema: bytes (PNG), a bool, or nothing to read.
-NOT_SCHEMAS = {"close", "healthy", "job_loss_curve", "group_comparison_chart", "group_loss_curves"}
+NOT_SCHEMAS = {
+    "close", "healthy", "job_loss_curve", "group_comparison_chart", "group_loss_curves", "sweep_chart",
+}  # fmt: skip
 
 
 class Recording(httpx.BaseTransport):
@@ -118,6 +123,20 @@ def test_every_answer_the_client_reads_round_trips_through_its_wire_schema(
     check("get_dataset", DatasetOut)
     service.list_datasets(created_by="U1")
     check("list_datasets", DatasetPage)
+    put_prepared_files(sessions_of(api), dataset_id)
+    service.estimate_sweep(dataset_id=dataset_id, sizes=[100, "all"], models=["11b"])
+    check("estimate_sweep", SweepEstimateOut)
+    sweep = service.start_sweep(
+        "contract-sweep", dataset_id=dataset_id, sizes=[100, "all"], models=["11b"], requested_by="U1",
+        slack_channel="C1",
+    )  # fmt: skip
+    assert check("start_sweep", SweepOut)["cells"], "the sweep's jobs are in its answer"
+    service.get_sweep(sweep["id"])
+    check("get_sweep", SweepOut)
+    service.set_sweep_message(sweep["id"], slack_channel="C1", slack_message_ts="1.3")
+    check("set_sweep_message", SweepOut)
+    service.cancel_sweep(sweep["id"], requested_by="U1")
+    assert check("cancel_sweep", SweepOut)["status"] == "cancelled"
 
     public = {name for name, _ in inspect.getmembers(ServiceClient, inspect.isfunction) if name[0] != "_"}
     assert checked == public - NOT_SCHEMAS, "a client method without a contract check"
