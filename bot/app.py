@@ -11,7 +11,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler, ServerErrorRetryHandler
 
-from bot import blocks
+from bot import blocks, replays
 from bot.flows import Flows
 from bot.listeners import Listeners
 from bot.uploads import UploadWorker
@@ -100,6 +100,8 @@ def build_app(
         # as the listener returns; without this Bolt polls every 10 ms for the ack on a second thread.
         process_before_response=True,
     )
+    # After Bolt's signature check: a retried event or a replayed request is answered, not run again.
+    app.middleware(replays.ReplayGuard().middleware)
     app.command("/finetune")(on.finetune)
     app.action(blocks.LAUNCH_CONFIRM)(on.launch_confirm)
     app.action(re.compile(rf"^{blocks.LAUNCH_FROM_REPORT}(:|$)"))(on.launch_from_report)
@@ -111,7 +113,7 @@ def build_app(
     app.action(blocks.DECLINE)(on.decline)
     app.view(blocks.LAUNCH_MODAL)(on.launch_modal)
     app.event("message")(on.message)
+    app.event("app_mention")(on.app_mention)
     app.event("app_home_opened")(on.home_opened)
-    # Subscribed events we do not act on must still be answered, or Slack retries them.
-    app.event("file_shared")(on.ignore)
+    # slack/manifest.yml subscribes to exactly these events (tests/bot/test_events_subscribed.py).
     return app

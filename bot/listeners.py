@@ -118,15 +118,23 @@ class Listeners:
 
     def message(self, ack: Ack, body: dict[str, Any], event: dict[str, Any]) -> None:
         ack()
-        # Slack retries an event it thinks was lost: one upload per event id.
+        if event.get("bot_id") or event.get("subtype") not in (None, "file_share"):
+            return  # another bot, an edit, a join: nothing anyone asked the bot
+        # Slack retries an event it thinks was lost (bot.replays answers most): one answer per event id.
         event_id = body.get("event_id") or f"{event.get('channel')}:{event.get('ts')}"
-        if event.get("subtype") == "file_share" and self.seen_events.first_time(event_id):
+        if not self.seen_events.first_time(event_id):
+            return
+        if event.get("files"):
             self.uploads.submit(event)
+        elif event.get("channel_type") == "im":  # words in a DM: channel words are not for the bot
+            self.later(None, self.flows.greet, event["channel"], None)
+
+    def app_mention(self, ack: Ack, event: dict[str, Any]) -> None:
+        ack()
+        if not event.get("files"):  # a mention on a shared file is answered by the file's message event
+            self.later(None, self.flows.greet, event["channel"], event.get("thread_ts") or event["ts"])
 
     def home_opened(self, ack: Ack, event: dict[str, Any]) -> None:
         ack()
         if event.get("tab", "home") == "home":
             self.later(None, self.flows.publish_home, event["user"])
-
-    def ignore(self, ack: Ack) -> None:
-        ack()

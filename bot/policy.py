@@ -1,6 +1,7 @@
 """Who may do what in Slack: pure decisions from the settings' lists of admins and channels. No I/O.
 
-- a launch happens only in an allowed channel (any channel when none is configured) or a DM;
+- a launch happens only in an allowed channel (any channel when none is configured); in a DM with the
+  bot only when DMs are allowed (TUNEBOT_ALLOW_DMS; unset: allowed exactly when no allow-list is set);
 - a job is cancelled by who launched it or by an admin;
 - only an admin approves a launch the service found above the cost cap; with no admins configured
   nobody can, so such a launch is refused with the service's reason instead of waiting forever.
@@ -11,9 +12,18 @@ from __future__ import annotations
 from collections.abc import Collection
 
 
-def launch_allowed_in(channel: str, allowed_channels: Collection[str]) -> bool:
-    # Slack's DM channel ids start with D: a DM with the bot is always allowed.
-    return not allowed_channels or channel in allowed_channels or channel.startswith("D")
+def is_direct_message(channel: str) -> bool:
+    return channel.startswith("D")  # Slack's DM channel ids start with D
+
+
+def dms_allowed(allowed_channels: Collection[str], allow_dms: bool | None) -> bool:
+    return allow_dms if allow_dms is not None else not allowed_channels
+
+
+def launch_allowed_in(channel: str, allowed_channels: Collection[str], allow_dms: bool | None = None) -> bool:
+    if is_direct_message(channel):
+        return dms_allowed(allowed_channels, allow_dms)
+    return not allowed_channels or channel in allowed_channels
 
 
 def may_cancel(requested_by: str, user: str, admins: Collection[str]) -> bool:

@@ -1,8 +1,10 @@
 """Shared dataset files: the safe download recipe, and the worker that turns a share into a checked dataset.
 
-The recipe (reference/slack.md): no automatic redirects and at most 3 hops; the bot token goes only to
-Slack's own hosts; an HTML body is Slack's login page, not the file; the size is checked before and
-while reading; the body is streamed to disk.
+The recipe (reference/slack.md): no automatic redirects and at most 3 hops; every hop, the first included,
+must be https on port 443 to one of Slack's own hosts (or exactly the configured Web API's origin, which a
+test points at its stand-in), so the bot token is sent nowhere else and never in clear; an HTML body is
+Slack's login page, not the file; the size is checked before and while reading; the body is streamed to
+disk.
 """
 
 from __future__ import annotations
@@ -13,20 +15,20 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlparse
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import blocks
+from bot import blocks, policy
 from bot.flows import Flows, SeenIds
 from services.client import ServiceError
 
 log = logging.getLogger(__name__)
 
-DATASET_SUFFIXES = (".zip", ".jsonl", ".json", ".csv", ".tsv", ".xlsx", ".parquet", ".arrow", ".pdf")
 SLACK_HOSTS = ("slack.com", "slack-edge.com", "slack-files.com")
+DEFAULT_PORTS = {"https": 443, "http": 80}
 MAX_HOPS = 3
 CHUNK = 1 << 16
 
@@ -35,9 +37,40 @@ class DownloadError(Exception):
     """The file could not be fetched safely; the message says what the user or admin can do."""
 
 
-def is_slack_host(host: str, extra: Iterable[str] = ()) -> bool:
+NOT_FROM_SLACK = (
+    "its link does not point to Slack's file servers over https, so I did not send my token there; "
+    "upload the file into Slack itself and share it again"
+)
+
+
+def is_slack_host(host: str) -> bool:
     host = host.lower()
-    return any(host == known or host.endswith("." + known) for known in (*SLACK_HOSTS, *extra))
+    return any(host == known or host.endswith("." + known) for known in SLACK_HOSTS)
+
+
+def origin_of(url: str) -> str | None:
+    """``scheme://host:port`` of ``url`` (the port spelled out), or None when it has none or credentials."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # a port that is not a number, or out of range
+        return None
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if scheme not in DEFAULT_PORTS or not host or parts.username or parts.password:
+        return None
+    return f"{scheme}://{host}:{port or DEFAULT_PORTS[scheme]}"
+
+
+def may_fetch(url: str, trusted_origins: Iterable[str] = ()) -> bool:
+    """Whether the token may go to ``url``: https on 443 to a Slack host, or exactly a trusted origin."""
+    origin = origin_of(url)
+    if origin is None:
+        return False
+    if origin in {origin_of(trusted) for trusted in trusted_origins}:
+        return True
+    scheme, _, rest = origin.partition("://")
+    host, _, port = rest.rpartition(":")
+    return scheme == "https" and port == "443" and is_slack_host(host)
 
 
 def download(
@@ -46,16 +79,17 @@ def download(
     destination: Path,
     max_bytes: int,
     *,
-    trusted_hosts: Iterable[str] = (),
+    trusted_origins: Iterable[str] = (),
     http: httpx.Client | None = None,
 ) -> int:
     """Fetch ``url`` into ``destination``; return the byte count. Raises ``DownloadError``."""
-    trusted = tuple(trusted_hosts)
+    trusted = tuple(trusted_origins)
     client = http or httpx.Client(timeout=httpx.Timeout(30.0, read=120.0))
     try:
         for _hop in range(MAX_HOPS + 1):
-            host = urlparse(url).hostname or ""
-            headers = {"Authorization": f"Bearer {token}"} if is_slack_host(host, trusted) else {}
+            if not may_fetch(url, trusted):
+                raise DownloadError(NOT_FROM_SLACK)
+            headers = {"Authorization": f"Bearer {token}"}
             with client.stream("GET", url, headers=headers, follow_redirects=False) as response:
                 if response.is_redirect:
                     url = urljoin(url, response.headers.get("location", ""))
@@ -113,13 +147,13 @@ class UploadWorker:
         self._token = token
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slack-upload")
         self._seen_files = SeenIds()
-        api_host = urlparse(flows.settings.slack_api_url).hostname or ""
-        self.trusted_hosts = (api_host,)
+        # The configured Web API's own origin (Slack's by default; a stand-in's in tests) is trusted too.
+        self.trusted_origins = (flows.settings.slack_api_url,)
 
     def submit(self, event: dict[str, Any]) -> None:
+        """Every file of a share gets an answer: checked, or told why not (never silence)."""
         for file in event.get("files") or []:
-            is_dataset = str(file.get("name", "")).lower().endswith(DATASET_SUFFIXES)
-            if is_dataset and self._seen_files.first_time(str(file.get("id"))):
+            if self._seen_files.first_time(str(file.get("id"))):
                 self._pool.submit(self._guarded, event, file)
 
     def shutdown(self) -> None:
@@ -133,7 +167,19 @@ class UploadWorker:
 
     def check(self, event: dict[str, Any], file: dict[str, Any]) -> None:
         channel, thread = event["channel"], event.get("thread_ts") or event["ts"]
-        name = str(file.get("name", "dataset"))
+        name = str(file.get("name") or file.get("title") or "the file")
+        settings = self.flows.settings
+        # Checked only where it may be launched: a report whose buttons are refused helps nobody.
+        if not policy.launch_allowed_in(channel, settings.allowed_channels, settings.allow_dms):
+            self._post(channel, thread, blocks.not_here_text(settings.allowed_channels))
+            return
+        if not name.lower().endswith(blocks.DATASET_SUFFIXES):
+            self._post(channel, thread, blocks.not_a_dataset_text(name))
+            return
+        url = file.get("url_private_download")
+        if not url:  # an external file, or a share Slack sent without a link: say so, never "Checking…"
+            self._post(channel, thread, blocks.no_download_text(name))
+            return
         self._post(channel, thread, blocks.checking_text(name))
         limit = self.flows.settings.max_upload_mb * 1_000_000
         try:
@@ -141,9 +187,7 @@ class UploadWorker:
                 raise DownloadError(_too_big(int(file["size"]), limit))
             with tempfile.TemporaryDirectory(prefix="tunebot-upload-") as folder:
                 path = Path(folder) / "upload"
-                download(
-                    file["url_private_download"], self._token, path, limit, trusted_hosts=self.trusted_hosts
-                )
+                download(url, self._token, path, limit, trusted_origins=self.trusted_origins)
                 # The service checks it in the background and announces the outcome as an event, which
                 # bot.delivery posts into this thread: a restart of either side loses no report.
                 self.flows.service.upload_dataset(

@@ -22,8 +22,14 @@ from bot.blocks.groups import (
     job_pair_blocks,
 )
 from bot.blocks.help import (
+    DATASET_FILES,
+    DATASET_SUFFIXES,
     error_text,
+    greeting_text,
     help_blocks,
+    no_download_text,
+    not_a_dataset_text,
+    not_here_text,
     usage_error_text,
 )
 from bot.blocks.home import (
@@ -85,6 +91,8 @@ __all__ = [
     "BUTTON_TEXT_LIMIT",
     "CANCEL_CONFIRM",
     "CANCEL_KEEP",
+    "DATASET_FILES",
+    "DATASET_SUFFIXES",
     "DECLINE",
     "HISTORY_MORE",
     "LAUNCH_CONFIRM",
@@ -115,6 +123,7 @@ __all__ = [
     "estimated",
     "event_text",
     "f1_of",
+    "greeting_text",
     "group_card",
     "group_text",
     "help_blocks",
@@ -130,6 +139,9 @@ __all__ = [
     "launched_text",
     "loading_view",
     "money",
+    "no_download_text",
+    "not_a_dataset_text",
+    "not_here_text",
     "note_of",
     "recommendation_blocks",
     "report_estimates",

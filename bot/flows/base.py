@@ -29,6 +29,8 @@ HINTS = {
     "dataset_not_found": "List datasets with `/finetune datasets all`.",
     "dataset_not_ready": "Launch a ready dataset: see `/finetune datasets`.",
     "not_cancellable": "See it with `/finetune status <job>`.",
+    "name_taken": "Launch again with `name=` and a free name (`/finetune history all` lists names).",
+    "invalid_name": "Launch again with `name=` and a name like `charts-v2`.",
     "service_unreachable": "The job service is down: try again in a minute.",
 }
 

@@ -115,13 +115,11 @@ class JobFlows(BaseFlows):
         )
 
     def find_job(self, ref: str) -> dict[str, Any]:
-        """A job by id, else the newest job of that name."""
+        """The job whose id or name is ``ref`` (names are unique; the service resolves either)."""
         try:
             return self.service.get_job(ref)
         except ServiceError as error:
-            if error.code != "job_not_found":
+            if error.code not in ("job_not_found", "invalid_request"):
                 raise
-        jobs: list[dict[str, Any]] = self.service.list_jobs(name=ref, limit=1)["jobs"]
-        if jobs:
-            return jobs[0]
+        # Not found, or not even a shape a name can have: either way, nothing by that name.
         raise ServiceError(404, "job_not_found", f"No job has the id or name `{ref}`.")

@@ -25,13 +25,20 @@ class LaunchFlows(BaseFlows):
             f"Recommendation for {command.examples:,} examples", blocks.recommendation_blocks(advice)
         )
 
+    def launch_allowed_in(self, channel: str) -> bool:
+        settings = self.settings
+        return policy.launch_allowed_in(channel, settings.allowed_channels, settings.allow_dms)
+
     def _refuse_channel(self) -> Reply:
         where = ", ".join(f"<#{channel}>" for channel in self.settings.allowed_channels)
+        if not where:  # no allow-list, and TUNEBOT_ALLOW_DMS=false: any channel with the bot in it
+            refusal = blocks.error_text("Launches do not happen in direct messages.", "Run it in a channel.")
+            return Reply(refusal)
         return Reply(blocks.error_text(f"Launches happen only in {where}.", "Run the command there."))
 
     @replies_errors
     def launch(self, command: commands.Launch, user: str, channel: str, trigger_id: str) -> Reply | None:
-        if not policy.launch_allowed_in(channel, self.settings.allowed_channels):
+        if not self.launch_allowed_in(channel):
             return self._refuse_channel()
         if command.dataset is None and trigger_id:
             self.open_launch_modal(trigger_id, user, channel)
@@ -108,14 +115,14 @@ class LaunchFlows(BaseFlows):
 
     @replies_errors
     def confirm_launch(self, value: str, user: str, channel: str) -> Reply:
-        if not policy.launch_allowed_in(channel, self.settings.allowed_channels):
+        if not self.launch_allowed_in(channel):
             return self._refuse_channel()
         plan = json.loads(value)
         return self.start_launch(plan, plan.pop("key"), user, channel)
 
     @replies_errors
     def launch_from_report(self, value: str, user: str, channel: str, message_ts: str) -> Reply:
-        if not policy.launch_allowed_in(channel, self.settings.allowed_channels):
+        if not self.launch_allowed_in(channel):
             return self._refuse_channel()
         dataset_id, _, choice = value.partition(":")
         models = ["11b", "90b"] if choice == "both" else [choice]

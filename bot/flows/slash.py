@@ -8,12 +8,13 @@ from typing import Any
 from bot import blocks, commands
 from bot.flows.base import Reply
 from bot.flows.datasets import DatasetFlows
+from bot.flows.greeting import GreetingFlows
 from bot.flows.home import HomeFlows
 from bot.flows.jobs import JobFlows
 from bot.flows.launch import LaunchFlows
 
 
-class Flows(JobFlows, DatasetFlows, LaunchFlows, HomeFlows):
+class Flows(JobFlows, DatasetFlows, LaunchFlows, HomeFlows, GreetingFlows):
     def acknowledgement(self, command: Mapping[str, Any]) -> dict[str, Any]:
         """What the HTTP answer itself carries: pure replies at once, an empty ack otherwise."""
         parsed = commands.parse(command.get("text", ""), command.get("user_id", ""))

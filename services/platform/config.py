@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     allowed_channels: Annotated[list[str], NoDecode] = Field(
         default_factory=list, alias="TUNEBOT_ALLOWED_CHANNELS"
     )
+    # Whether launches may happen in a DM with the bot. Unset: yes without an allow-list, no with one
+    # (a DM would otherwise be a way around TUNEBOT_ALLOWED_CHANNELS).
+    allow_dms: bool | None = Field(None, alias="TUNEBOT_ALLOW_DMS")
     # s3:// prefixes a dataset named by a Slack user or an API caller may be read from (the service's
     # role can read far more); empty: the bucket of TUNEBOT_S3_URI only.
     allowed_s3_prefixes: Annotated[list[str], NoDecode] = Field(

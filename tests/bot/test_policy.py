@@ -11,11 +11,15 @@ from bot import policy
 ADMINS = ("UADMIN",)
 
 
-def test_launches_happen_in_the_allowed_channels_or_a_dm() -> None:
+def test_launches_happen_in_the_allowed_channels_and_dms_obey_the_list() -> None:
     assert policy.launch_allowed_in("CTRAIN", ["CTRAIN"])
     assert not policy.launch_allowed_in("CRANDOM", ["CTRAIN"])
-    assert policy.launch_allowed_in("D0123", ["CTRAIN"])  # a DM with the bot
     assert policy.launch_allowed_in("CRANDOM", [])  # no list configured: anywhere
+    # A DM with the bot: off by default once an allow-list is set, on without one; TUNEBOT_ALLOW_DMS decides.
+    assert not policy.launch_allowed_in("D0123", ["CTRAIN"])
+    assert policy.launch_allowed_in("D0123", [])
+    assert policy.launch_allowed_in("D0123", ["CTRAIN"], allow_dms=True)
+    assert not policy.launch_allowed_in("D0123", [], allow_dms=False)
 
 
 def test_a_job_is_cancelled_by_who_launched_it_or_an_admin() -> None:

@@ -50,6 +50,7 @@ def test_bot_scopes() -> None:
     scopes = manifest()["oauth_config"]["scopes"]["bot"]
     assert set(scopes) == {
         "commands",
+        "app_mentions:read",
         "chat:write",
         "chat:write.public",
         "files:read",
@@ -69,6 +70,7 @@ def test_events_interactivity_and_socket_mode() -> None:
         "message.groups",
         "message.im",
         "app_home_opened",
+        "app_mention",
     }
     assert urlparse(events["request_url"]).path == ENDPOINT_PATH
     assert settings["interactivity"]["is_enabled"] is True
@@ -81,6 +83,7 @@ def test_every_event_has_the_scope_it_needs() -> None:
         "message.channels": "channels:history",
         "message.groups": "groups:history",
         "message.im": "im:history",
+        "app_mention": "app_mentions:read",
     }
     data = manifest()
     scopes = set(data["oauth_config"]["scopes"]["bot"])

@@ -90,3 +90,24 @@ def test_no_refusal_in_the_service_names_an_api_route_or_a_library() -> None:
     offending = [(where, line, text) for where, line, text in messages if JARGON.search(text)]
     offending += [(where, line, text) for where, line, text in messages if LIBRARY_WORDING.search(text)]
     assert offending == []
+
+
+def test_nothing_the_bot_says_names_an_api_route_or_an_api_field() -> None:
+    # Every text in bot/ (renderers, replies, hints): the bot passes the service's messages on as they are,
+    # so together with the walk above no reply holds a route, a request field or a library's words.
+    bot = SERVICES.parent / "bot"
+    texts = [
+        (str(path.relative_to(bot)), piece.lineno, piece.value)
+        for path in bot.rglob("*.py")
+        for piece in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(piece, ast.Constant) and isinstance(piece.value, str)
+    ]
+    assert len(texts) > 200
+    api_fields = re.compile(r"\b(approved_by|requested_by|idempotency_key|slack_thread_ts)\b")
+    sentences = [found for found in texts if " " in found[2].strip()]  # not the JSON keys it reads
+    offending = [
+        found
+        for found in sentences
+        if JARGON.search(found[2]) or LIBRARY_WORDING.search(found[2]) or api_fields.search(found[2])
+    ]
+    assert offending == []

@@ -52,3 +52,35 @@ def test_above_the_cost_cap_an_admin_approves_by_dm(bot: Bot) -> None:
     assert approved["text"].startswith("Approved by <@UADMIN1>. :rocket: Launched")
     told = wait_for(lambda: bot.stub.calls_to("chat.postEphemeral"))[0].params
     assert (told["channel"], told["user"]) == ("CLAUNCH", "U1")
+
+
+def test_a_dm_is_no_way_around_the_allowed_channels(bot: Bot) -> None:
+    # TUNEBOT_ALLOWED_CHANNELS is set and TUNEBOT_ALLOW_DMS is not: launches in a DM are refused.
+    dataset_id = bot.dataset()
+
+    bot.command(f"launch {dataset_id}", channel="D0DIRECT")
+    by_command = bot.last_response(1)
+    bot.click(blocks.report_launch_id("11b"), f"{dataset_id}:11b", channel="D0DIRECT")
+    by_button = bot.last_response(2)
+
+    assert "Launches happen only in <#CLAUNCH>" in by_command["text"]
+    assert "Launches happen only in <#CLAUNCH>" in by_button["text"]
+    assert bot.service.list_jobs()["jobs"] == []
+
+
+def test_a_dataset_shared_in_a_dm_outside_the_allowed_channels_is_pointed_there(bot: Bot) -> None:
+    url = bot.stub.add_file("charts.zip", b"PK")
+    event = {
+        "type": "message",
+        "subtype": "file_share",
+        "channel": "D0DIRECT",
+        "channel_type": "im",
+        "user": "U1",
+        "ts": "3.3",
+        "files": [{"id": "F1", "name": "charts.zip", "size": 2, "url_private_download": url}],
+    }
+    assert bot.event(event, "Ev1").status_code == 200
+
+    answer = wait_for(lambda: bot.stub.calls_to("chat.postMessage"))[0].params
+    assert "I check and launch datasets only in <#CLAUNCH>" in answer["text"]
+    assert bot.stub.calls_to("GET files") == []
