@@ -1,14 +1,15 @@
 """Benchmark: how fast the bot acknowledges slash commands while a 2,000-record dataset check runs.
 
-Run: `.venv/bin/python bench/slack_ack.py [--records 2000] [--concurrency 50]`.
+Run: `.venv/bin/python bench/slack_ack.py [--records 2000] [--concurrency 50 200]`.
 
 `tunebot serve` runs as a real process (job service and Slack edge in one, SQLite, sandbox backend),
-with the Slack stand-in of the tests as its Web API. Rounds of ``--concurrency`` signed `/finetune`
-commands (a mix of help, recommend, history, status, datasets and a typo) are sent at once over HTTP
-from bare sockets, and each request's time to its HTTP status line is measured: first on an idle
-server (baseline), then while the same server checks a ChartQA-shaped dataset of ``--records``
-records uploaded to its API as a zip (the check of a shared Slack file), until that check ends.
-Target: p99 under 300 ms (Slack's own limit is 3 s). Results go to bench/results/slack_ack.json.
+with the Slack stand-in of the tests as its Web API. Rounds of signed `/finetune` commands
+(a mix of help, recommend, history, status, datasets and a typo), ``--concurrency`` of them at once, are
+sent over HTTP from bare sockets, and each request's time to its HTTP status line is measured: first on
+an idle server (baseline), then while the same server checks a ChartQA-shaped dataset of ``--records``
+records uploaded to its API as a zip (the check of a shared Slack file), until that check ends. Each
+concurrency level gets its rounds, taken in turn, during the same check. Targets: p99 under 300 ms at
+50 at once, under 3 s (Slack's own limit) at 200. Results go to bench/results/slack_ack.json.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ RESULTS = ROOT / "bench" / "results" / "slack_ack.json"
 TUNEBOT = common.TUNEBOT
 SECRET = "bench-signing-secret"
 API_TOKEN = "bench-api-token-0123456789"
-TARGET_P99_MS = 300.0
+TARGET_P99_MS = {50: 300.0, 200: 3000.0}  # issue 10; Slack's limit is 3 s
 COMMANDS = ("help", "recommend 1200", "history all limit=5", "status no-such-job", "lanuch x", "datasets all")
 
 
@@ -113,7 +114,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--records", type=int, default=500 if common.QUICK else 2000)
-    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[50, 200])
     parser.add_argument("--baseline-rounds", type=int, default=3)
     parser.add_argument("--min-rounds", type=int, default=3, help="rounds under load, at least")
     parser.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "tunebot-bench")
@@ -141,17 +142,23 @@ def main() -> None:
     try:
         common.wait_ready(base, server, timeout=60)
         asyncio.run(burst(port, 5, stub, 0))  # warm-up: first imports and connections
-        baseline: list[float] = []
-        for round_ in range(args.baseline_rounds):
-            baseline += asyncio.run(burst(port, args.concurrency, stub, 1000 * (round_ + 1)))
+        levels: list[int] = args.concurrency
+        baseline: dict[int, list[float]] = {level: [] for level in levels}
+        sent = 0
+        for _round in range(args.baseline_rounds):
+            for level in levels:
+                baseline[level] += asyncio.run(burst(port, level, stub, sent))
+                sent += level
         service = ServiceClient(base, API_TOKEN, timeout=120)
         uploaded = service.upload_dataset(str(archive), archive.name, created_by="UBENCH")
         started = time.perf_counter()
-        loaded: list[float] = []
+        loaded: dict[int, list[float]] = {level: [] for level in levels}
         rounds = 0
         status = "checking"
         while status == "checking" or rounds < args.min_rounds:
-            loaded += asyncio.run(burst(port, args.concurrency, stub, 100_000 * (rounds + 1)))
+            for level in levels:  # in turn, so every level meets the same stages of the check
+                loaded[level] += asyncio.run(burst(port, level, stub, sent))
+                sent += level
             rounds += 1
             if status == "checking":
                 dataset = service.get_dataset(uploaded["id"])
@@ -163,26 +170,31 @@ def main() -> None:
         server.wait(30)
         stub.stop()
 
-    under_load = summary(loaded)
-    result = {
+    result: dict[str, Any] = {
         "benchmark": "time to HTTP 200 of signed /finetune slash commands, sent concurrently",
         "machine": common.machine(),
         "setup": "tunebot serve (bot + service in one process, SQLite, sandbox); Slack Web API stand-in",
-        "concurrency": args.concurrency,
         "commands": list(COMMANDS),
-        "baseline": summary(baseline),
-        "during_dataset_check": {
-            **under_load,
+        "check": {
+            "status": status,
+            "error": dataset.get("error"),
+            "records": args.records,
+            "accepted": accepted,
+            "seconds": round(check_seconds, 2),
             "rounds": rounds,
-            "check_status": status,
-            "check_error": dataset.get("error"),
-            "check_records": args.records,
-            "check_accepted": accepted,
-            "check_seconds": round(check_seconds, 2),
         },
-        "target_p99_ms": TARGET_P99_MS,
-        "meets_target": under_load["p99_ms"] < TARGET_P99_MS,
+        "levels": {},
     }
+    for level in levels:
+        under_load = summary(loaded[level])
+        target = TARGET_P99_MS.get(level, TARGET_P99_MS[200])
+        result["levels"][str(level)] = {
+            "concurrency": level,
+            "baseline": summary(baseline[level]),
+            "during_dataset_check": under_load,
+            "target_p99_ms": target,
+            "meets_target": under_load["p99_ms"] < target,
+        }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

@@ -140,6 +140,10 @@ EXEMPT = {
     "job_line": "one line inside history_blocks and home_view, which carry the label",
     "dataset_line": "one line inside datasets_blocks, which carries the label",
     "group_text": "the notification fallback of group_card, which carries the label",
+    "greeting_text": "what the bot does, no figures",
+    "not_a_dataset_text": "what the bot reads, no figures",
+    "no_download_text": "a refusal",
+    "not_here_text": "a refusal",
 }
 RENDERER_SUFFIXES = ("_blocks", "_card", "_view", "_text", "_line", "_value", "_modal")
 
