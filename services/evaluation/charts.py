@@ -16,7 +16,7 @@ from itertools import pairwise
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from services.evaluation.compare import SizeComparison, SizeSummary
+from services.evaluation.comparison import SizeComparison, SizeSummary
 from services.platform.labels import SANDBOX_LABEL
 
 FIGURE_SIZE_INCHES = (8.0, 4.8)

@@ -1,137 +1,31 @@
 """The 11B-vs-90B comparison: did fine-tuning help each size, and which size should the team ship?
 
 Pure: it takes per-example scores (already computed by the metrics) and costs, and returns a
-`SizeComparison` that is stored as JSON, served by the API and rendered for Slack. All summary figures
-are in points (0–100); per-example inputs are in 0–1, as the metrics return them.
+`SizeComparison` (``comparison``) with its verdict (``verdict``). The intervals are a paired bootstrap.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from enum import StrEnum
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
-from services.platform.labels import SANDBOX_LABEL
+from services.evaluation.comparison import (
+    Disagreement,
+    ExampleOutcome,
+    Interval,
+    ModelSize,
+    SizeComparison,
+    SizeDifference,
+    SizeEvaluation,
+    SizeSummary,
+)
+from services.evaluation.verdict import write_verdict
 
 DEFAULT_RESAMPLES = 1_000
 DEFAULT_SEED = 20_240_925
 CONFIDENCE = 0.95
 MAX_DISAGREEMENTS = 5
-
-
-class ModelSize(StrEnum):
-    SMALL = "11B"
-    LARGE = "90B"
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-# ------------------------------------------------------------------------------------------- inputs
-
-
-class ExampleOutcome(_Frozen):
-    """One model's answer to one test example and its score (0–1)."""
-
-    example_id: str
-    f1: float = Field(ge=0.0, le=1.0)
-    exact_match: float = Field(ge=0.0, le=1.0)
-    prediction: str = ""
-    question: str = ""
-    references: tuple[str, ...] = ()
-
-
-class SizeEvaluation(_Frozen):
-    """Everything measured for one model size: base and fine-tuned outcomes on the same test set.
-
-    The costs are the parts of the job's launch estimate (training and storage; evaluation), so the
-    comparison's total is the figure the user saw before launching; ``evaluation_billed_usd`` is the
-    evaluation as it ran, priced by the same functions, shown beside it and never added to it.
-    """
-
-    size: ModelSize
-    base: tuple[ExampleOutcome, ...]
-    fine_tuned: tuple[ExampleOutcome, ...]
-    training_cost_usd: float | None = Field(default=None, ge=0.0)
-    evaluation_cost_usd: float | None = Field(default=None, ge=0.0)
-    evaluation_billed_usd: float | None = Field(default=None, ge=0.0)
-    cost_note: str | None = None
-    training_seconds: float | None = Field(default=None, ge=0.0)
-
-
-# ------------------------------------------------------------------------------------------ outputs
-
-
-class Interval(_Frozen):
-    low: float
-    high: float
-
-    def excludes_zero(self) -> bool:
-        return self.low > 0.0 or self.high < 0.0
-
-
-class SizeSummary(_Frozen):
-    size: ModelSize
-    base_f1: float
-    base_exact_match: float
-    fine_tuned_f1: float
-    fine_tuned_exact_match: float
-    base_f1_interval: Interval
-    fine_tuned_f1_interval: Interval
-    f1_uplift_points: float
-    f1_uplift_percent: float | None = Field(description="None when the base model scored 0")
-    exact_match_uplift_points: float
-    exact_match_uplift_percent: float | None
-    training_cost_usd: float | None = Field(description="the launch estimate's training and storage")
-    evaluation_cost_usd: float | None = Field(description="the launch estimate's evaluation")
-    total_cost_usd: float | None = Field(
-        description="the launch estimate (training + evaluation), the figure shown at launch; None if unknown"
-    )
-    f1_per_dollar: float | None = Field(description="fine-tuned F1 points per USD of estimated cost")
-    training_seconds: float | None
-    evaluation_billed_usd: float | None = Field(
-        default=None, description="the evaluation as it ran, priced from its tokens and hours"
-    )
-
-
-class SizeDifference(_Frozen):
-    """Fine-tuned 90B minus fine-tuned 11B, paired on the same examples."""
-
-    f1_points: float
-    interval: Interval
-    excludes_zero: bool
-    confidence: float
-    resamples: int
-    seed: int
-
-
-class Disagreement(_Frozen):
-    example_id: str
-    question: str
-    references: tuple[str, ...]
-    answer_11b: str
-    answer_90b: str
-    f1_11b: float
-    f1_90b: float
-
-
-class SizeComparison(_Frozen):
-    sandbox: bool
-    metric: str
-    example_count: int
-    unpaired_example_count: int = Field(description="examples left out because a run lacks them")
-    model_11b: SizeSummary
-    model_90b: SizeSummary
-    difference: SizeDifference
-    cost_ratio: float | None = Field(description="90B total cost / 11B total cost")
-    small_share_of_large_f1_percent: float | None = Field(description="11B fine-tuned F1 as % of 90B's")
-    disagreements: tuple[Disagreement, ...]
-    verdict: str
-    cost_note: str | None = Field(default=None, description="set when a price behind the costs is doubtful")
 
 
 # -------------------------------------------------------------------------------------- computation
@@ -312,126 +206,3 @@ def _cost_ratio(small_cost: float | None, large_cost: float | None) -> float | N
     if small_cost is None or large_cost is None or small_cost <= 0:
         return None
     return _clean(large_cost / small_cost)
-
-
-# ------------------------------------------------------------------------------------------- wording
-
-
-def _points(value: float) -> str:
-    return f"{value:.1f}"
-
-
-def _interval_text(interval: Interval) -> str:
-    # An en-dash between two negative or mixed-sign numbers is easy to misread; spell it out then.
-    if interval.low >= 0:
-        return f"CI {_points(interval.low)}–{_points(interval.high)}"
-    return f"CI {_points(interval.low)} to {_points(interval.high)}"
-
-
-def _missing_cost_note(small: SizeSummary, large: SizeSummary) -> str:
-    unknown = [summary.size.value for summary in (small, large) if summary.total_cost_usd is None]
-    if unknown:
-        return f"cost not compared (no cost recorded for {' and '.join(unknown)})"
-    return "cost not compared (11B cost is zero)"
-
-
-def write_verdict(
-    difference: SizeDifference,
-    small: SizeSummary,
-    large: SizeSummary,
-    cost_ratio: float | None,
-    small_share_percent: float | None,
-    *,
-    sandbox: bool,
-) -> str:
-    """One line a team lead can act on: who leads, whether it is real, and what it costs."""
-    gap = difference.f1_points
-    if difference.excludes_zero and gap > 0:
-        cost = f" at {cost_ratio:.1f}× the estimated cost" if cost_ratio is not None else ""
-        text = f"90B leads by {_points(gap)} F1 ({_interval_text(difference.interval)}){cost}"
-        if cost_ratio is None:
-            text += f"; {_missing_cost_note(small, large)}"
-        if small_share_percent is not None:
-            text += f"; 11B reaches {small_share_percent:.0f} % of 90B's F1"
-        text += "."
-    elif difference.excludes_zero:
-        # Report the lead as 11B − 90B so the reader does not have to flip signs.
-        flipped = Interval(low=-difference.interval.high, high=-difference.interval.low)
-        text = f"11B leads by {_points(-gap)} F1 ({_interval_text(flipped)})"
-        if cost_ratio is not None:
-            text += f" and 90B is estimated at {cost_ratio:.1f}× the cost: ship 11B."
-        else:
-            text += f": ship 11B; {_missing_cost_note(small, large)}."
-    else:
-        text = (
-            f"No clear difference: 90B − 11B = {gap:+.1f} F1 ({_interval_text(difference.interval)}, "
-            "includes 0)"
-        )
-        if cost_ratio is not None:
-            text += f"; 90B is estimated at {cost_ratio:.1f}× the cost, so 11B is the better buy."
-        else:
-            text += f"; prefer 11B, the smaller model; {_missing_cost_note(small, large)}."
-    return f"{SANDBOX_LABEL} — {text}" if sandbox else text
-
-
-def _duration(seconds: float) -> str:
-    minutes = math.ceil(seconds / 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
-
-
-def _percent(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:+.1f} %"
-
-
-def _summary_line(summary: SizeSummary) -> str:
-    parts = [
-        f"{summary.size.value}: F1 {_points(summary.base_f1)} → {_points(summary.fine_tuned_f1)} "
-        f"({summary.f1_uplift_points:+.1f} points, {_percent(summary.f1_uplift_percent)}), "
-        f"EM {_points(summary.base_exact_match)} → {_points(summary.fine_tuned_exact_match)}"
-    ]
-    if summary.total_cost_usd is not None:
-        per_dollar = f", {summary.f1_per_dollar:.2f} F1 per estimated $" if summary.f1_per_dollar else ""
-        parts.append(f"estimated ${summary.total_cost_usd:,.2f}{per_dollar}")
-    else:
-        parts.append("cost not estimated")
-    if summary.evaluation_billed_usd is not None:
-        parts.append(f"evaluation as run ${summary.evaluation_billed_usd:,.2f}")
-    if summary.training_seconds is not None:
-        parts.append(f"trained in {_duration(summary.training_seconds)}")
-    return "; ".join(parts)
-
-
-def _quoted(text: str, limit: int = 80) -> str:
-    flat = " ".join(text.split())
-    return f"“{flat if len(flat) <= limit else flat[: limit - 1] + '…'}”"
-
-
-def render_comparison_text(comparison: SizeComparison) -> str:
-    """Plain-text report (Slack fallback text, CLI, logs). Says "sandbox" first when it is one."""
-    lines = [SANDBOX_LABEL] if comparison.sandbox else []
-    lines.append(f"11B vs 90B on {comparison.example_count} test examples ({comparison.metric})")
-    if comparison.unpaired_example_count:
-        lines.append(f"({comparison.unpaired_example_count} examples left out: not scored in every run)")
-    lines.append(_summary_line(comparison.model_11b))
-    lines.append(_summary_line(comparison.model_90b))
-    difference = comparison.difference
-    lines.append(
-        f"90B − 11B: {difference.f1_points:+.1f} F1 ({difference.confidence * 100:.0f} % "
-        f"{_interval_text(difference.interval)}, {'excludes' if difference.excludes_zero else 'includes'} 0)"
-    )
-    lines.append(f"Verdict: {comparison.verdict}")
-    lines.append(
-        "Costs are the launch estimates"
-        + (f" ({comparison.cost_note})." if comparison.cost_note else ", not a bill.")
-    )
-    if comparison.disagreements:
-        lines.append("Where they disagree most:")
-        for item in comparison.disagreements:
-            reference = _quoted(item.references[0]) if item.references else "(none)"
-            lines.append(
-                f"• {item.example_id} {_quoted(item.question)} — 11B {_quoted(item.answer_11b)} "
-                f"(F1 {item.f1_11b:.0f}), 90B {_quoted(item.answer_90b)} (F1 {item.f1_90b:.0f}), "
-                f"reference {reference}"
-            )
-    return "\n".join(lines)

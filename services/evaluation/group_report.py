@@ -15,14 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.evaluation.charts import render_comparison_chart, render_loss_curves
-from services.evaluation.compare import (
-    ExampleOutcome,
-    ModelSize,
-    SizeComparison,
-    SizeEvaluation,
-    compare_sizes,
-    render_comparison_text,
-)
+from services.evaluation.compare import compare_sizes
+from services.evaluation.comparison import ExampleOutcome, ModelSize, SizeComparison, SizeEvaluation
 from services.evaluation.model import EvaluationStatus
 from services.evaluation.records import BASE, FINE_TUNED
 from services.evaluation.testset import (
@@ -32,6 +26,7 @@ from services.evaluation.testset import (
     dataset_files,
     read_test_examples,
 )
+from services.evaluation.verdict import render_comparison_text
 from services.jobs.results import curve_from_json
 from services.platform import outbox
 from services.platform.config import Settings

@@ -14,13 +14,8 @@ from services.evaluation.charts import (
     render_comparison_chart,
     render_loss_curves,
 )
-from services.evaluation.compare import (
-    ExampleOutcome,
-    ModelSize,
-    SizeComparison,
-    SizeEvaluation,
-    compare_sizes,
-)
+from services.evaluation.compare import compare_sizes
+from services.evaluation.comparison import ExampleOutcome, ModelSize, SizeComparison, SizeEvaluation
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_BYTES = 150_000

@@ -7,15 +7,10 @@ from collections.abc import Sequence
 
 import pytest
 
-from services.evaluation.compare import (
-    SANDBOX_LABEL,
-    ExampleOutcome,
-    ModelSize,
-    SizeComparison,
-    SizeEvaluation,
-    compare_sizes,
-    render_comparison_text,
-)
+from services.evaluation.compare import compare_sizes
+from services.evaluation.comparison import ExampleOutcome, ModelSize, SizeComparison, SizeEvaluation
+from services.evaluation.verdict import render_comparison_text
+from services.platform.labels import SANDBOX_LABEL
 
 
 def outcomes(

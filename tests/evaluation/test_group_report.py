@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.evaluation.compare import SizeComparison
+from services.evaluation.comparison import SizeComparison
 from services.evaluation.group_report import compare_group, comparison_chart_path
 from services.evaluation.testset import DatasetLocation, HeldOutExample
 from services.platform.config import Settings

@@ -26,15 +26,21 @@ One row is one question about zero or more images:
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from services.datasets.model import Example, Finding, ImageRef, ReadResult, SourceSplit, Turn, warning
+from services.datasets.readers._cells import (
+    answer_list,
+    cell_text,
+    check_row_width,
+    donut_answer,
+    json_list_or_text,
+    page_column,
+    struct_bytes,
+)
 from services.datasets.readers._columnar import (
     columnar_names,
     iter_arrow,
@@ -62,8 +68,6 @@ from services.datasets.readers._common import (
     ReaderOptions,
     RecordError,
     answer_text,
-    as_text,
-    compact_json,
     convert,
     data_files,
     display_base,
@@ -216,7 +220,7 @@ class TableRows:
             raise RecordError(f"the record must be a JSON object of columns, not {type_name(raw.value)}")
         row: Mapping[str, Any] = raw.value
         if self.from_csv:
-            _check_row_width(row)
+            check_row_width(row)
         columns = self._row_columns(row) if self.per_row else self.columns
         answer, references = self._answer(row, columns)
         system = row.get(SYSTEM_COLUMN)
@@ -263,7 +267,7 @@ class TableRows:
             return DONUT_QUESTION if columns.answer == DONUT_ANSWER_COLUMN else self.instruction
         if column not in row:
             raise RecordError(f'this record has no "{column}" (the question); add it')
-        return _cell_text(row[column], column)
+        return cell_text(row[column], column)
 
     def _answer(self, row: Mapping[str, Any], columns: Columns) -> tuple[str, tuple[str, ...]]:
         column = columns.answer
@@ -273,16 +277,16 @@ class TableRows:
         if column == DONUT_ANSWER_COLUMN:
             return donut_answer(value)
         if isinstance(value, str) and column == "answers" and value.lstrip().startswith("["):
-            value = _json_list_or_text(value)
+            value = json_list_or_text(value)
         if isinstance(value, list):
-            references = _answer_list(value, column)
+            references = answer_list(value, column)
             return references[0], references
         trained = answer_text(value, f'"{column}"')
         extra = row.get(columns.references) if columns.references else None
         if isinstance(extra, str) and extra.lstrip().startswith("["):
-            extra = _json_list_or_text(extra)
+            extra = json_list_or_text(extra)
         if isinstance(extra, list) and extra:
-            return trained, _answer_list(extra, columns.references or REFERENCES_COLUMN)
+            return trained, answer_list(extra, columns.references or REFERENCES_COLUMN)
         return trained, ()
 
     def _images(self, row: Mapping[str, Any], columns: Columns) -> tuple[ImageRef, ...]:
@@ -299,7 +303,7 @@ class TableRows:
         if isinstance(item, bytes | bytearray) and item:
             return ImageRef(data=bytes(item))
         if isinstance(item, Mapping):  # a Hub image struct: bytes win, else the path
-            data = _struct_bytes(item.get("bytes"), column)
+            data = struct_bytes(item.get("bytes"), column)
             if data is not None:
                 return ImageRef(data=data)
             item = item.get("path")
@@ -315,7 +319,7 @@ class TableRows:
     def _pdf_page(self, path: str, page: int | None, row: Mapping[str, Any]) -> ImageRef:
         if not Path(path).is_file():
             return ImageRef(path=path)  # the image stage reports it missing, like any other image
-        page = page if page is not None else _page_column(row)
+        page = page if page is not None else page_column(row)
         if page is None:
             count = self.pages.page_count(path)
             if count != 1:
@@ -325,81 +329,3 @@ class TableRows:
                 )
             page = 1
         return ImageRef(data=self.pages.render_png(path, page), declared_format="png")
-
-
-def _answer_list(value: list[Any], column: str) -> tuple[str, ...]:
-    """Every answer of a list: text items, or VQAv2's ``{"answer", "answer_confidence", "answer_id"}``."""
-    if not value:
-        raise RecordError(f'"{column}" is an empty list; add at least one answer')
-    return tuple(
-        answer_text(
-            item["answer"] if isinstance(item, Mapping) and "answer" in item else item, f'"{column}" item'
-        )
-        for item in value
-    )
-
-
-def _struct_bytes(value: object, column: str) -> bytes | None:
-    if isinstance(value, bytes | bytearray):
-        return bytes(value) or None
-    if isinstance(value, str) and value:  # JSON exports of image structs carry base64
-        try:
-            return base64.b64decode(value, validate=True)
-        except binascii.Error as exc:
-            raise RecordError(f'"{column}": image bytes are not valid base64; export them again') from exc
-    return None
-
-
-def donut_answer(value: object) -> tuple[str, tuple[str, ...]]:
-    """The training answer of a Donut ``ground_truth`` (a JSON string) and its references."""
-    try:
-        parsed = json.loads(value) if isinstance(value, str) else value
-    except ValueError as exc:
-        raise RecordError(
-            f'"ground_truth" is not valid JSON ({exc}); Donut-style ground truth is a JSON string'
-        ) from exc
-    if isinstance(parsed, Mapping) and "gt_parses" in parsed and isinstance(parsed["gt_parses"], list):
-        references = tuple(compact_json(item) for item in parsed["gt_parses"])
-        if not references:
-            raise RecordError('"ground_truth" has an empty "gt_parses" list; add the parse')
-        return references[0], references
-    if isinstance(parsed, Mapping) and "gt_parse" in parsed:
-        parsed = parsed["gt_parse"]
-    return compact_json(parsed), ()
-
-
-def _check_row_width(row: Mapping[Any, Any]) -> None:
-    """csv.DictReader files extra fields under None and fills missing ones with None."""
-    if None in row:
-        raise RecordError("this row has more fields than the header; quote fields that contain commas")
-    missing = [str(column) for column, value in row.items() if value is None]
-    if missing:
-        raise RecordError(
-            f"this row has fewer fields than the header (no {', '.join(missing)}); "
-            "add the missing fields (empty ones still need their commas)"
-        )
-
-
-def _cell_text(value: object, column: str) -> str:
-    if value is None:
-        raise RecordError(f'"{column}" is null; add the text')
-    return as_text(value, f'"{column}"')
-
-
-def _page_column(row: Mapping[str, Any]) -> int | None:
-    value = row.get(PAGE_COLUMN)
-    if value is None or value == "":
-        return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    raise RecordError(f'"{PAGE_COLUMN}" must be a page number counting from 1, not {value!r}')
-
-
-def _json_list_or_text(value: str) -> Any:
-    try:
-        parsed = json.loads(value)
-    except ValueError:
-        return value
-    return parsed if isinstance(parsed, list) else value
