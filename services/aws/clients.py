@@ -39,7 +39,7 @@ class ClientOptions:
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     max_pool_connections: int = 10
-    credentials: tuple[str, str] | None = None  # the sandbox's stand-in only
+    credentials: tuple[str, str] | None = None  # a stand-in's only (Settings.stand_in_credentials)
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> ClientOptions:
@@ -48,6 +48,7 @@ class ClientOptions:
             endpoint_url=settings.aws_endpoint_url,
             retry_mode=settings.aws_retry_mode,
             max_attempts=settings.aws_max_attempts,
+            credentials=settings.stand_in_credentials,
         )
         return replace(options, **overrides)
 

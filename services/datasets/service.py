@@ -87,10 +87,9 @@ def make_check_deps(
     owner: str,
     *,
     sandbox: bool = False,
-    credentials: tuple[str, str] | None = None,
     wake: Callable[[], None] | None = None,
 ) -> CheckDeps:
-    client_options = ClientOptions.from_settings(settings, credentials=credentials)
+    client_options = ClientOptions.from_settings(settings)
     s3 = s3_client(client_options) if settings.s3_uri else None
     in_worker = settings.check_runs_in == "worker"
     return CheckDeps(

@@ -213,14 +213,11 @@ class DatasetFiles:
         return bytes(data)
 
 
-def dataset_files(
-    settings: Settings, location: DatasetLocation, credentials: tuple[str, str] | None = None
-) -> DatasetSource:
-    """Production wiring: an S3 client only when the files may have to come from S3. ``credentials``
-    only for the sandbox's stand-in; otherwise boto3's default chain applies."""
+def dataset_files(settings: Settings, location: DatasetLocation) -> DatasetSource:
+    """Production wiring: an S3 client only when the files may have to come from S3."""
     s3 = None
     if location.s3_uri is not None:
         from services.aws.clients import ClientOptions, s3_client
 
-        s3 = s3_client(ClientOptions.from_settings(settings, credentials=credentials))
+        s3 = s3_client(ClientOptions.from_settings(settings))
     return DatasetFiles(location, s3)

@@ -1,5 +1,5 @@
-"""`tunebot jobs launch|list|show|cancel` and `tunebot datasets check|list|show`: the job service's API
-for people and pipelines that do not use Slack.
+"""`tunebot jobs launch|list|show|compare|cancel` and `tunebot datasets check|list|show`: the job
+service's API for people and pipelines that do not use Slack.
 
 Everything goes through ``services.client.ServiceClient``, like the bot. Exit codes: 0 done, 1 the
 service refused or failed, 2 a usage or configuration error. ``--json`` prints the API's answer as is.
@@ -19,6 +19,8 @@ from typing import Any
 import typer
 
 from services.client import ServiceClient, ServiceError
+from services.evaluation.comparison import SizeComparison
+from services.evaluation.verdict import render_comparison_text
 from services.platform.config import ConfigError, load_settings
 from services.platform.labels import SANDBOX_LABEL
 from services.tuning.costs import estimate_text
@@ -234,6 +236,37 @@ def show(
         )
     if job["loss_curve_path"]:
         typer.echo(f"loss curve: {job['loss_curve_path']}")
+
+
+@jobs_app.command("compare")
+def compare(
+    group_id: str = typer.Argument(..., help="A launch of both sizes: the group id `jobs launch` printed."),
+    chart: Path | None = typer.Option(None, help="Also write the comparison chart (PNG) to this file."),
+    as_json: bool = typer.Option(False, "--json", help="Print the comparison as the API stores it."),
+) -> None:
+    """The 11B-vs-90B comparison of a launch of both sizes, once both are trained and evaluated."""
+    client = _client()
+    group = _call(client.get_group, group_id)
+    if not group.get("comparison"):
+        progress = ", ".join(f"{job['model'].upper()} {job['status']}" for job in group["jobs"])
+        typer.echo(
+            f"no comparison yet for launch {group_id} ({progress}): it is made once both sizes are "
+            "evaluated; try again later",
+            err=True,
+        )
+        raise typer.Exit(1)
+    comparison = SizeComparison.model_validate(group["comparison"])
+    if as_json:
+        typer.echo(json.dumps(group["comparison"], indent=2))
+    else:
+        typer.echo(render_comparison_text(comparison))
+    if chart is not None:
+        png = _call(client.group_comparison_chart, group_id)
+        if png is None:
+            typer.echo(f"launch {group_id} has no comparison chart", err=True)
+            raise typer.Exit(1)
+        chart.write_bytes(png)
+        typer.echo(f"chart: {chart}", err=as_json)
 
 
 @jobs_app.command("cancel")

@@ -36,10 +36,9 @@ def make_job_deps(
     owner: str,
     *,
     sandbox: bool = False,
-    credentials: tuple[str, str] | None = None,
 ) -> JobDeps:
     """The production wiring: AWS clients with the configured region, endpoint and retry policy."""
-    options = ClientOptions.from_settings(settings, credentials=credentials)
+    options = ClientOptions.from_settings(settings)
     return JobDeps(
         sessions=sessions,
         bedrock=BedrockJobs(bedrock_client(options)),

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlparse
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-zA-Z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
@@ -109,6 +109,10 @@ class Settings(BaseSettings):
     # botocore's own retry policy for every AWS client (services/aws/clients.py); the names are botocore's.
     aws_retry_mode: Literal["standard", "adaptive"] = Field("standard", alias="AWS_RETRY_MODE")
     aws_max_attempts: int = Field(5, ge=1, le=20, alias="AWS_MAX_ATTEMPTS")
+    # The key pair of a local stand-in for AWS (the sandbox's moto server), set only by
+    # ``pointed_at_stand_in``: a private attribute, so no environment variable or .env line can set it
+    # and no dump, log or error shows it; copies of these settings keep it.
+    _stand_in_credentials: tuple[str, str] | None = PrivateAttr(default=None)
 
     @field_validator("slack_api_url")
     @classmethod
@@ -215,6 +219,19 @@ class Settings(BaseSettings):
         if not re.match(r"^[a-z]{2}(-gov)?-[a-z]+-\d$", value):
             raise ValueError("expected an AWS region such as us-west-2")
         return value
+
+    def pointed_at_stand_in(self, credentials: tuple[str, str], **changes: object) -> Settings:
+        """A copy for a local stand-in of AWS: ``changes`` (its endpoint, bucket, role) applied and its
+        key pair carried, so every AWS client built from the copy signs for the stand-in and no caller
+        has to remember to pass the keys along."""
+        copy = self.model_copy(update=changes)
+        copy._stand_in_credentials = credentials
+        return copy
+
+    @property
+    def stand_in_credentials(self) -> tuple[str, str] | None:
+        """The stand-in's key pair (see ``pointed_at_stand_in``); None: boto3's default chain applies."""
+        return self._stand_in_credentials
 
     # Derived views, so callers never re-derive them differently.
     @property

@@ -20,7 +20,6 @@ from services.evaluation import janitor, overdue
 from services.evaluation.group_report import compare_group
 from services.evaluation.inference import Inference
 from services.evaluation.runner import default_inference, evaluate_pending
-from services.evaluation.testset import dataset_files
 from services.evaluation.variant import RunOptions
 from services.jobs.deps import JobDeps, make_job_deps
 from services.jobs.poll import poll_once
@@ -66,7 +65,6 @@ def register_tasks(
     settings: Settings,
 ) -> ServiceWiring:
     sandbox: Sandbox | None = None
-    credentials = None
     inference_factory: Callable[[Settings], Inference] = default_inference
     if backend == "sandbox":
         from services.sandbox.inference import SimulatedInference
@@ -74,7 +72,7 @@ def register_tasks(
 
         # Embedded moto for S3 and Bedrock jobs; the trainer finishes jobs like Bedrock would.
         sandbox = start_sandbox(settings)
-        settings, credentials = sandbox.settings, sandbox.credentials
+        settings = sandbox.settings  # pointed at the stand-in, its credentials carried by the settings
         simulated = SimulatedInference(settings.data_dir)
         trainer = sandbox.trainer
 
@@ -88,16 +86,15 @@ def register_tasks(
         scheduler.every("sandbox-trainer", 2, train)
 
     is_sandbox = sandbox is not None
-    job_deps = make_job_deps(settings, sessions, owner, sandbox=is_sandbox, credentials=credentials)
+    job_deps = make_job_deps(settings, sessions, owner, sandbox=is_sandbox)
     check_deps = make_check_deps(
         settings,
         sessions,
         owner,
         sandbox=is_sandbox,
-        credentials=credentials,
         wake=partial(scheduler.run_soon, "datasets"),  # an upload's check starts now, not at the next tick
     )
-    sweep_deps = SweepDeps(job_deps, check_deps.s3, credentials)
+    sweep_deps = SweepDeps(job_deps, check_deps.s3)
 
     def poll() -> None:
         poll_once(job_deps)
@@ -116,7 +113,6 @@ def register_tasks(
             sessions,
             settings,
             inference_factory=inference_factory,
-            files_factory=partial(dataset_files, credentials=credentials),
             owner=owner,
             options=run_options,
         )

@@ -32,7 +32,7 @@ from moto.backends import get_backend
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.server import ThreadedMotoServer
 
-from services.aws.clients import make_s3_client
+from services.aws.clients import ClientOptions, s3_client
 from services.aws.s3 import TRAINING_METRICS_FILE, VALIDATION_METRICS_FILE, split_s3_uri
 from services.platform.config import Settings
 
@@ -64,7 +64,6 @@ class Sandbox:
     server: ThreadedMotoServer
     settings: Settings
     trainer: SimulatedTrainer
-    credentials: tuple[str, str] = SANDBOX_CREDENTIALS
 
     def stop(self) -> None:
         self.trainer.save()
@@ -72,21 +71,24 @@ class Sandbox:
 
 
 def start_sandbox(settings: Settings) -> Sandbox:
-    """Start moto on a free loopback port; return settings for it (endpoint, bucket, role)."""
+    """Start moto on a free loopback port; return settings for it (endpoint, bucket, role, and the
+    stand-in's credentials, which every client built from them uses).
+
+    Safe to call again in the same process: moto's state is the process's, so a second sandbox finds
+    the first one's bucket (BucketAlreadyOwnedByYou is expected) and its jobs."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
-    sandboxed = settings.model_copy(
-        update={
-            "aws_endpoint_url": endpoint,
-            "s3_uri": settings.s3_uri or SANDBOX_S3_URI,
-            "role_arn": settings.role_arn or SANDBOX_ROLE_ARN,
-        }
+    sandboxed = settings.pointed_at_stand_in(
+        SANDBOX_CREDENTIALS,
+        aws_endpoint_url=endpoint,
+        s3_uri=settings.s3_uri or SANDBOX_S3_URI,
+        role_arn=settings.role_arn or SANDBOX_ROLE_ARN,
     )
-    s3 = make_s3_client(sandboxed.aws_region, endpoint, SANDBOX_CREDENTIALS)
+    s3 = s3_client(ClientOptions.from_settings(sandboxed))
     bucket, _prefix = split_s3_uri(sandboxed.s3_uri or SANDBOX_S3_URI)
     # moto's state is per process: a sandbox started again in the same process finds its bucket there.
     with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):

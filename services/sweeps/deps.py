@@ -15,4 +15,3 @@ if TYPE_CHECKING:
 class SweepDeps:
     jobs: JobDeps
     s3: S3Client | None  # None when TUNEBOT_S3_URI is not set: a sweep then says so
-    credentials: tuple[str, str] | None = None  # the sandbox's stand-in only; else boto3's default chain

@@ -58,7 +58,8 @@ def stratum(line: str) -> Hashable:
 def _lines(deps: SweepDeps, parent: Parent, name: str) -> list[str]:
     local = Path(deps.jobs.settings.data_dir) / "datasets" / parent.id
     location = DatasetLocation(parent.id, local if local.is_dir() else None, parent.s3_uri)
-    files = dataset_files(deps.jobs.settings, location, credentials=deps.credentials)
+    # The settings carry the sandbox's stand-in credentials when there is one.
+    files = dataset_files(deps.jobs.settings, location)
     try:
         return [line.rstrip("\r\n") for line in files.lines(name) if line.strip()]
     except TestSetError as error:

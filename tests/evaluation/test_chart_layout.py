@@ -60,7 +60,7 @@ def drawn_texts(figure: Figure) -> list[tuple[str, Bbox]]:
 
 
 def overlaps(figure: Figure) -> list[tuple[str, str]]:
-    """Pairs of texts whose drawn boxes touch or intersect (a legend's own entries sit inside its frame: allowed)."""
+    """Pairs of texts whose drawn boxes touch or intersect (a legend's entries sit inside its frame)."""
     found = []
     legend_entries = {text.get_text() for legend in figure.findobj(Legend) for text in legend.get_texts()}
     for (first, box_a), (second, box_b) in combinations(drawn_texts(figure), 2):
