@@ -243,10 +243,8 @@ def loss_curves_figure(
                 linewidth=1.3,
                 label=f"{curve.label} validation",
             )
-    # Both sizes share the epochs' steps as a rule; the first curve with points marks them.
-    reference = next(
-        curve.training or curve.validation for curve in curves if curve.training or curve.validation
-    )
+    # Both sizes share the epochs' steps as a rule; the longest run marks them (it has every epoch end).
+    reference = max((curve.training or curve.validation for curve in curves), key=len)
     spans = epoch_spans(reference)
     for step, _epoch in epoch_boundaries(reference):
         axes.axvline(step, color="#777777", linestyle=":", linewidth=1)

@@ -200,3 +200,10 @@ def test_epochs_are_counted_from_1_whether_the_csv_starts_at_0_or_at_1() -> None
     for curve in (from_zero, from_one):
         labels = _epoch_labels(loss_curves_figure([curve]))
         assert labels == [str(number) for number in range(1, 9)]  # all 8 epochs, each named once
+
+
+def test_a_pair_trained_for_different_epochs_numbers_every_epoch_of_the_longer_run() -> None:
+    curves = [_sandbox_curve("Llama 3.2 11B", 3, "c-11b"), _sandbox_curve("Llama 3.2 90B", 5, "c-90b")]
+    figure = loss_curves_figure(curves)
+    assert _epoch_labels(figure) == ["1", "2", "3", "4", "5"]
+    assert overlaps(figure) == []
