@@ -6,13 +6,18 @@ most objects are compared without any extra call. When the ETag is not an MD5 (m
 SHA-256 we store in the object's metadata on upload decides, at the price of one HEAD.
 
 Images go first, then the JSON Lines files, then report.json, so a record never points at an image
-that is not there yet.
+that is not there yet. ``EarlyUploads`` sends images while the dataset is still being prepared (the
+upload's round trips then overlap the image work); ``upload_folder`` afterwards finds them unchanged
+and sends only the rest, and anything an early upload failed to send.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +30,8 @@ from services.aws.s3 import split_s3_uri
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+log = logging.getLogger(__name__)
 
 HASH_METADATA = "sha256"
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
@@ -102,6 +109,66 @@ def upload_folder(
                 if progress:
                     progress(done, len(files))
     return UploadSummary(uploaded=uploaded, skipped=skipped, bytes_uploaded=sent)
+
+
+class EarlyUploads:
+    """Uploads files of a folder still being written, at most ``max_concurrency`` at once, each file
+    once, with the key, content type and hash metadata ``upload_folder`` gives it (so that it later
+    finds the object unchanged). An object already there with the same size and MD5 is not sent again.
+    Best effort: when the prefix cannot be listed nothing is sent early, and a failed upload is only
+    counted; ``upload_folder`` sends whatever is missing or different, and says what went wrong."""
+
+    def __init__(self, out_dir: Path, s3_uri: str, client: S3Client, max_concurrency: int = 16) -> None:
+        self._out_dir = out_dir
+        self._bucket, self._prefix = split_s3_uri(s3_uri)
+        self._client = client
+        try:
+            self._existing: dict[str, tuple[int, str]] | None = _existing_objects(
+                client, self._bucket, self._prefix
+            )
+        except UploadError:
+            self._existing = None  # upload_folder will say what is wrong with the bucket
+        self._pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="s3-early-upload")
+        self._submitted: set[str] = set()
+        self._lock = threading.Lock()
+        self.uploaded = 0
+        self.bytes_uploaded = 0
+        self.failed = 0
+
+    def submit(self, relative: str) -> None:
+        """Upload ``out_dir/relative`` (a file already complete on disk) unless it was submitted before."""
+        if self._existing is None or relative in self._submitted:
+            return
+        self._submitted.add(relative)
+        self._pool.submit(self._put, relative).add_done_callback(self._count_failure)
+
+    def close(self) -> None:
+        """Wait for every upload submitted."""
+        self._pool.shutdown(wait=True)
+
+    def _put(self, relative: str) -> None:
+        path = self._out_dir / relative
+        data = path.read_bytes()
+        key = _object_key(self._prefix, relative)
+        listed = (self._existing or {}).get(key)
+        if listed == (len(data), hashlib.md5(data, usedforsecurity=False).hexdigest()):
+            return  # there already, unchanged: upload_folder counts it as skipped
+        self._client.put_object(
+            Bucket=self._bucket,
+            Key=key,
+            Body=data,
+            ContentType=CONTENT_TYPES.get(path.suffix, "binary/octet-stream"),
+            Metadata={HASH_METADATA: hashlib.sha256(data).hexdigest()},
+        )
+        with self._lock:
+            self.uploaded += 1
+            self.bytes_uploaded += len(data)
+
+    def _count_failure(self, future: Future[None]) -> None:
+        if future.exception() is not None:
+            with self._lock:
+                self.failed += 1
+            log.info("an early upload failed; the final upload sends it again")
 
 
 def _upload_order(out_dir: Path) -> Iterator[Path]:

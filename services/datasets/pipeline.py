@@ -7,6 +7,10 @@ Memory stays flat as the dataset grows:
 - at most IMAGE_MEMORY distinct images are remembered (to process each once), whatever the dataset size;
 - accepted records are spooled to a temporary JSON Lines file; what stays in memory per record is a
   packed 16-byte group key, leakage key and content key and a token count (pass 2 re-reads the spool).
+
+With ``--upload`` an accepted record's images are uploaded while the rest is still being prepared
+(``EarlyUploads``), so the upload's round trips overlap the image work; the final ``upload_folder``
+sends the record files and whatever is not there yet.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from services.aws.s3 import split_s3_uri
-from services.aws.upload import upload_folder
+from services.aws.upload import EarlyUploads, upload_folder
 from services.datasets.detect import detect_format
 from services.datasets.images import ImagePolicy
 from services.datasets.model import Example, Finding, SourceRef
@@ -138,7 +142,12 @@ def _read(root: Path, fmt: str, options: PrepareOptions) -> Iterator[Example | F
 
 
 def _finish_record(
-    pending: _Pending, tally: Tally, options: PrepareOptions, s3_uri: str, spool: TextIO
+    pending: _Pending,
+    tally: Tally,
+    options: PrepareOptions,
+    s3_uri: str,
+    spool: TextIO,
+    early: EarlyUploads | None,
 ) -> None:
     example = pending.example
     findings: list[Finding] = []
@@ -168,6 +177,9 @@ def _finish_record(
     elif len(stored) > 1:
         tally.counts.multi_image += 1
     tally.orphan_candidates.difference_update(image.key for image in stored)
+    if early is not None:
+        for image in stored:
+            early.submit(image.key)
 
     record = bedrock_record(example, stored, s3_uri, system)
     record[EVALUATION_FIELD] = evaluation_fields(example)
@@ -193,6 +205,7 @@ def _first_pass(
     spool_path: Path,
     s3: S3Client | None,
     progress: ProgressCallback | None,
+    early: EarlyUploads | None,
 ) -> Tally:
     tally = Tally()
     workers = options.workers or os.cpu_count() or 1
@@ -210,7 +223,7 @@ def _first_pass(
             options.allowed_s3_prefixes,
         )
         try:
-            _read_all(root, fmt, options, s3_uri, images, tally, spool, in_flight, progress)
+            _read_all(root, fmt, options, s3_uri, images, tally, spool, in_flight, progress, early)
         finally:
             images.close()
     if progress:
@@ -228,6 +241,7 @@ def _read_all(
     spool: TextIO,
     in_flight: int,
     progress: ProgressCallback | None,
+    early: EarlyUploads | None,
 ) -> None:
     queue: deque[_Pending] = deque()
     for item in _read(root, fmt, options):
@@ -243,13 +257,13 @@ def _read_all(
             queue.append(_Pending(item, [f for f, _ in submitted], [first for _, first in submitted]))
         # Keep records in source order, and bound the work waiting on images.
         while queue and (len(queue) >= in_flight or all(f.done() for f in queue[0].outcomes)):
-            _finish_record(queue.popleft(), tally, options, s3_uri, spool)
+            _finish_record(queue.popleft(), tally, options, s3_uri, spool, early)
         if tally.counts.records % 256 == 0:
             images.compact()
         if progress and tally.counts.records % 50 == 0:
             progress("read", tally.counts.records, None)
     while queue:
-        _finish_record(queue.popleft(), tally, options, s3_uri, spool)
+        _finish_record(queue.popleft(), tally, options, s3_uri, spool, early)
 
 
 # --- pass 2: split and write --------------------------------------------------------------------------
@@ -347,8 +361,17 @@ def prepare(
         root = open_source(source, workdir / "source", s3_client=s3_client)
         fmt = detect_format(root) if options.format == "auto" else options.format
         spool_path = workdir / "accepted.jsonl"
-        tally = _first_pass(root, fmt, options, s3_uri, spool_path, s3_client, progress)
-        split = _second_pass(tally, options, spool_path, progress)
+        early = (
+            EarlyUploads(options.out_dir, options.s3_uri, s3_client, options.upload_concurrency)
+            if options.upload and s3_client is not None and options.s3_uri is not None
+            else None
+        )
+        try:
+            tally = _first_pass(root, fmt, options, s3_uri, spool_path, s3_client, progress, early)
+            split = _second_pass(tally, options, spool_path, progress)
+        finally:
+            if early is not None:
+                early.close()
     _remove_orphans(options.out_dir, tally.orphan_candidates)
 
     report = build_report(
@@ -372,11 +395,13 @@ def prepare(
             max_concurrency=options.upload_concurrency,
             progress=(lambda done, total: progress("upload", done, total)) if progress else None,
         )
+        # The images sent early were found unchanged just now: they count as uploaded, not skipped.
+        sent_early, bytes_early = (early.uploaded, early.bytes_uploaded) if early is not None else (0, 0)
         report.upload = Upload(
             s3_uri=options.s3_uri,
-            uploaded=summary.uploaded,
-            skipped=summary.skipped,
-            bytes_uploaded=summary.bytes_uploaded,
+            uploaded=summary.uploaded + sent_early,
+            skipped=max(0, summary.skipped - sent_early),
+            bytes_uploaded=summary.bytes_uploaded + bytes_early,
         )
         _write_report(options.out_dir, report)
     return report

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from services.aws.clients import make_s3_client
 from services.aws.s3 import split_s3_uri
-from services.aws.upload import UploadError, upload_folder
+from services.aws.upload import EarlyUploads, UploadError, upload_folder
 from services.cli import app
 from tests.datasets.fixtures import make_chartqa
 
@@ -165,3 +165,40 @@ def test_upload_failure_is_one_line_and_exit_1(s3: S3Client, tmp_path: Path) -> 
     )
     assert result.exit_code == 1
     assert "missing-bucket" in result.output and "Traceback" not in result.output
+
+
+def test_images_sent_early_are_found_unchanged_by_the_final_upload(s3: S3Client, tmp_path: Path) -> None:
+    folder = prepared_folder(tmp_path / "out")
+    uri = f"s3://{BUCKET}/team/charts"
+    early = EarlyUploads(folder, uri, s3, max_concurrency=4)
+    for i in range(5):
+        early.submit(f"images/{i:064x}.png")
+    early.submit(f"images/{0:064x}.png")  # a second record using the same image sends nothing more
+    early.close()
+
+    summary = upload_folder(folder, uri, s3, max_concurrency=4)
+
+    assert (early.uploaded, early.failed) == (5, 0)
+    assert (summary.uploaded, summary.skipped) == (4, 5)  # the record files and the report; no image twice
+    head = s3.head_object(Bucket=BUCKET, Key=f"team/charts/images/{0:064x}.png")
+    assert head["Metadata"]["sha256"] == hashlib.sha256(b"image 0" * 100).hexdigest()
+    assert head["ContentType"] == "image/png"
+
+
+def test_early_uploads_skip_what_is_there_and_leave_a_missing_bucket_to_the_final_upload(
+    s3: S3Client, tmp_path: Path
+) -> None:
+    folder = prepared_folder(tmp_path / "out")
+    uri = f"s3://{BUCKET}/team/charts"
+    upload_folder(folder, uri, s3)
+    again = EarlyUploads(folder, uri, s3)
+    again.submit(f"images/{1:064x}.png")
+    again.close()
+    nowhere = EarlyUploads(folder, "s3://no-such-bucket/x", s3)
+    nowhere.submit(f"images/{1:064x}.png")
+    nowhere.close()
+
+    assert (again.uploaded, again.failed) == (0, 0)
+    assert (nowhere.uploaded, nowhere.failed) == (0, 0)  # nothing tried: upload_folder names the problem
+    with pytest.raises(UploadError, match="s3://no-such-bucket/"):
+        upload_folder(folder, "s3://no-such-bucket/x", s3)
