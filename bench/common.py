@@ -27,11 +27,11 @@ QUICK = os.environ.get("TUNEBOT_BENCH_QUICK") == "1"
 
 
 def machine() -> dict[str, Any]:
-    """Where and when a figure was measured: the load average says how shared the machine was."""
+    """Where and when a figure was measured: the 1-minute load average says how shared the machine was."""
     return {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cores": os.cpu_count(),
-        "load_average_1m_at_start": round(os.getloadavg()[0], 1),
+        "load_average_1m": round(os.getloadavg()[0], 1),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "quick": QUICK,

@@ -207,9 +207,9 @@ def _when(results: dict[str, Any]) -> str:
     machine = results.get("machine")
     if not isinstance(machine, dict) or "date" not in machine:
         return "date and load not recorded"
-    load = machine.get("load_average_1m_at_start")
+    load = machine.get("load_average_1m", machine.get("load_average_1m_at_start"))
     quick = ", quick mode" if machine.get("quick") else ""
-    return f"{machine['date']}, {machine.get('cores')} cores, load average {load} at start{quick}"
+    return f"{machine['date']}, {machine.get('cores')} cores, 1-minute load average {load}{quick}"
 
 
 def main() -> None:
