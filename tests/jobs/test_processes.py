@@ -160,18 +160,19 @@ def test_the_cli_launches_follows_and_cancels_through_a_service_process(
         assert "launched" in launched.stdout and "already launched with this key" in again.stdout
         job_11b, job_90b = json.loads(cli(base, "list", "--json").stdout)["jobs"][::-1]
         assert len(moto_jobs()) == 2
+        assert (job_11b["name"], job_90b["name"]) == ("charts-11b", "charts-90b")  # names people can type
 
         s3 = make_s3_client(REGION, moto_url)
         key = f"tunebot/jobs/{job_11b['id']}/output/model-customization-job-x/training_artifacts/"
         s3.put_object(Bucket=BUCKET, Key=key + "step_wise_training_metrics.csv", Body=TRAINING_CSV.encode())
         moto_jobs()[job_11b["bedrock_job_name"]].status = "Completed"
-        cancelled = cli(base, "cancel", job_90b["id"])
+        cancelled = cli(base, "cancel", "charts-90b")  # by its name
         assert cancelled.returncode == 0, cancelled.stderr
         assert "cannot resume" in cancelled.stdout
 
         wait_until(lambda: "done" in cli(base, "show", job_11b["id"]).stdout, 30)
         wait_until(lambda: "cancelled" in cli(base, "show", job_90b["id"]).stdout, 30)
-        shown = cli(base, "show", job_11b["id"]).stdout
+        shown = cli(base, "show", "charts-11b").stdout
         assert "final training loss 1.1" in shown and "loss-curve.png" in shown
         refused = cli(base, "cancel", job_11b["id"])
         assert refused.returncode == 1 and refused.stderr.startswith("not_cancellable:")
