@@ -8,8 +8,10 @@ times slower than ``tunebot prepare`` on the same files. ``CheckRunner`` keeps o
 image work in a pool of processes, one per core. The server's process only claims the row, waits, and
 records the outcome.
 
-The worker is started with ``forkserver`` (or ``spawn``): the server has threads, and forking a process
-with threads can copy a lock held by one of them.
+The worker is started with ``spawn``: the server has threads, and forking a process with threads can
+copy a lock held by one of them. Not ``forkserver``: its server process is started once per process and
+every worker forks from it, so a worker would see the environment (AWS credentials, endpoint) as it was
+when the first check ran, not as it is now. One long-lived worker makes spawn's start-up cost negligible.
 """
 
 from __future__ import annotations
@@ -26,11 +28,6 @@ from services.datasets.pipeline import PrepareOptions, prepare
 from services.datasets.report import Report
 
 log = logging.getLogger(__name__)
-
-
-def _start_method() -> str:
-    methods = multiprocessing.get_all_start_methods()
-    return "forkserver" if "forkserver" in methods else "spawn"
 
 
 def run_prepare(source: str, options: PrepareOptions, client_options: ClientOptions | None) -> Report:
@@ -82,7 +79,7 @@ class CheckRunner:
     def _executor(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._pool is None:
-                context = multiprocessing.get_context(_start_method())
+                context = multiprocessing.get_context("spawn")
                 self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
             return self._pool
 
