@@ -300,6 +300,14 @@ class ServiceClient:
         """The sweep's learning-curve PNG, or None until the sweep ended with a curve."""
         return self._png(f"/api/v1/sweeps/{quote(sweep_id, safe='')}/chart.png")
 
+    def job_gallery(self, job_id: str, which: str) -> bytes | None:
+        """An evaluated job's gallery PNG (``helped`` or ``hurt``), or None when there is none."""
+        return self._png(f"/api/v1/jobs/{quote(job_id, safe='')}/gallery/{quote(which, safe='')}.png")
+
+    def group_gallery(self, group_id: str, which: str) -> bytes | None:
+        """A pair's gallery PNG (``helped``, ``hurt`` or ``disagree``), or None when there is none."""
+        return self._png(f"/api/v1/groups/{quote(group_id, safe='')}/gallery/{quote(which, safe='')}.png")
+
     def _png(self, path: str) -> bytes | None:
         try:
             response = self._http.get(path)
@@ -312,6 +320,13 @@ class ServiceClient:
             ) from None
         if response.status_code == 404:
             return None
-        if not response.is_success or not response.headers.get("content-type", "").startswith("image/png"):
+        if not response.is_success:
+            try:
+                body = response.json()["error"]
+            except (ValueError, KeyError, TypeError):
+                body = {"code": "http_error", "message": "the service did not return a PNG"}
+            code, message = body.get("code", "http_error"), body.get("message", "")
+            raise ServiceError(response.status_code, code, message, body.get("field"))
+        if not response.headers.get("content-type", "").startswith("image/png"):
             raise ServiceError(response.status_code, "http_error", "the service did not return a PNG")
         return response.content

@@ -14,6 +14,7 @@ from services.api.deps import errors
 from services.api.errors import ApiError
 from services.api.schemas import ServiceInfo
 from services.datasets import views as api_datasets
+from services.evaluation import views as api_evaluation
 from services.jobs import views as api_jobs
 from services.sweeps import views as api_sweeps
 
@@ -49,3 +50,4 @@ router.include_router(api_jobs.router)
 router.include_router(api_events.router)
 router.include_router(api_datasets.router)
 router.include_router(api_sweeps.router)
+router.include_router(api_evaluation.router)

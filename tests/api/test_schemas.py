@@ -40,6 +40,7 @@ from tests.sweeps.files import put_prepared_files
 # Methods whose answer is not a schema: bytes (PNG), a bool, or nothing to read.
 NOT_SCHEMAS = {
     "close", "healthy", "job_loss_curve", "group_comparison_chart", "group_loss_curves", "sweep_chart",
+    "job_gallery", "group_gallery",
 }  # fmt: skip
 
 

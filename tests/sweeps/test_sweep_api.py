@@ -148,6 +148,19 @@ def test_a_sandbox_sweep_runs_nested_subsets_on_one_test_set_and_ends_with_one_v
     assert ended["fit"]["example_count"] == dataset["report"]["counts"]["test"]
     chart = sandbox.get(f"/api/v1/sweeps/{sweep['id']}/chart.png", headers=AUTH)
     assert chart.status_code == 200 and chart.content.startswith(b"\x89PNG")
+    (tmp_path / "sweep.png").write_bytes(chart.content)
+
+    # Each size's pair has its gallery: where 11B and 90B disagree, and where fine-tuning helped.
+    pair = next(cell["job"]["group_id"] for cell in ended["cells"] if cell["train_size"] == 100)
+    disagree = sandbox.get(f"/api/v1/groups/{pair}/gallery/disagree.png", headers=AUTH)
+    assert disagree.status_code == 200 and disagree.content.startswith(b"\x89PNG")
+    (tmp_path / "disagree.png").write_bytes(disagree.content)
+    job = ended["cells"][0]["job"]["id"]
+    helped = sandbox.get(f"/api/v1/jobs/{job}/gallery/helped.png", headers=AUTH)
+    assert helped.status_code == 200 and helped.content.startswith(b"\x89PNG")
+    (tmp_path / "helped.png").write_bytes(helped.content)
+    needs_pair = sandbox.get(f"/api/v1/jobs/{job}/gallery/disagree.png", headers=AUTH)
+    assert needs_pair.status_code == 409 and "only in a pair" in needs_pair.json()["error"]["message"]
 
     with sessions_of(sandbox)() as session:
         events = list(session.scalars(select(Event).order_by(Event.id)))
