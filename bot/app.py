@@ -104,6 +104,7 @@ def build_app(
     app.middleware(replays.ReplayGuard().middleware)
     app.command("/finetune")(on.finetune)
     app.action(blocks.LAUNCH_CONFIRM)(on.launch_confirm)
+    app.action(blocks.SWEEP_CONFIRM)(on.sweep_confirm)
     app.action(re.compile(rf"^{blocks.LAUNCH_FROM_REPORT}(:|$)"))(on.launch_from_report)
     app.action(blocks.LAUNCH_DISMISS)(on.dismiss)
     app.action(blocks.CANCEL_CONFIRM)(on.cancel_confirm)

@@ -13,8 +13,10 @@ SUBCOMMANDS: dict[str, str] = {
     "status": "/finetune status <job>",
     "history": "/finetune history [mine|all|@user] [status=..] [model=11b|90b] [limit=N]",
     "cancel": "/finetune cancel <job>",
-    "compare": "/finetune compare <group> | /finetune compare <job> <job>",
+    "compare": "/finetune compare <sweep|group> | /finetune compare <job> <job>",
     "datasets": "/finetune datasets [mine|all]",
+    "sweep": "/finetune sweep <dataset> [sizes=100,1000,all] [models=11b,90b]",
+    "examples": "/finetune examples <job|group>",
 }
 EXAMPLES: dict[str, str] = {
     "help": "what each command does",
@@ -24,8 +26,13 @@ EXAMPLES: dict[str, str] = {
     "status": "`/finetune status charts-11b` shows one job",
     "history": "`/finetune history mine status=done limit=5` lists jobs, newest first",
     "cancel": "`/finetune cancel charts-90b` stops a job (you, or an admin)",
-    "compare": "`/finetune compare <group>` compares the 11B and 90B runs of one launch",
+    "compare": "`/finetune compare <group>` compares the 11B and 90B runs of one launch; "
+    "`/finetune compare <sweep>` shows a sweep's learning curve and verdict again",
     "datasets": "`/finetune datasets mine` lists recent datasets with their record counts",
+    "sweep": "`/finetune sweep last sizes=100,1000,all models=11b,90b` trains each size on nested subsets "
+    "and answers: more data, the bigger model, or stop (the estimate first, you confirm)",
+    "examples": "`/finetune examples charts-11b` posts where fine-tuning helped and hurt most "
+    "(a launch group: also where 11B and 90B disagree)",
 }
 JOB_STATUSES = (
     "pending",
@@ -40,6 +47,9 @@ JOB_STATUSES = (
 )
 MODELS = ("11b", "90b")
 MAX_HISTORY = 50
+DEFAULT_SWEEP_SIZES: tuple[int | str, ...] = (100, 1_000, "all")
+BEDROCK_MIN_RECORDS = 100  # Bedrock's minimum of training records per job (the service checks it too)
+MAX_SWEEP_SIZES = 6
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 _USER = re.compile(r"^<@([A-Z0-9]+)(\|[^>]*)?>$")
 _S3 = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/\S*)?$")
@@ -109,7 +119,25 @@ class Datasets:
     mine: bool = True
 
 
-Command = Help | UsageError | Launch | Recommend | Status | History | Cancel | Compare | Datasets
+@dataclass(frozen=True)
+class Sweep:
+    """A learning-curve sweep: ``dataset`` as for launch; sizes ascending and distinct, ``all`` last."""
+
+    dataset: str
+    sizes: tuple[int | str, ...] = DEFAULT_SWEEP_SIZES
+    models: tuple[str, ...] = MODELS
+
+
+@dataclass(frozen=True)
+class Examples:
+    """The gallery of one job, or of a launch group (a pair)."""
+
+    target: str
+
+
+Command = (
+    Help | UsageError | Launch | Recommend | Status | History | Cancel | Compare | Datasets | Sweep | Examples
+)
 
 
 class _Bad(Exception):
@@ -192,20 +220,24 @@ def _identifier(value: str, what: str) -> str:
     return value
 
 
-def _launch(args: list[str], _user: str) -> Command:
-    if not args:
-        return Launch(dataset=None)
-    positional, options = _options(args, ("model", "epochs", "lr", "eval", "name"))
+def _dataset(positional: list[str]) -> str:
     if len(positional) != 1:
         raise _Bad("Give exactly one dataset: its id, an s3:// URI, or `last` (your last upload).")
     dataset = positional[0]
     if dataset.lower() == "last":
-        dataset = "last"
-    elif dataset.startswith("s3://"):
+        return "last"
+    if dataset.startswith("s3://"):
         if not _S3.match(dataset):
             raise _Bad(f"`{dataset}` is not a valid s3://bucket/prefix URI.")
-    else:
-        _identifier(dataset, "dataset")
+        return dataset
+    return _identifier(dataset, "dataset")
+
+
+def _launch(args: list[str], _user: str) -> Command:
+    if not args:
+        return Launch(dataset=None)
+    positional, options = _options(args, ("model", "epochs", "lr", "eval", "name"))
+    dataset = _dataset(positional)
     learning_rate: float | None = None
     if "lr" in options:
         try:
@@ -273,13 +305,58 @@ def _history(args: list[str], user: str) -> Command:
 
 def _compare(args: list[str], _user: str) -> Command:
     if len(args) == 1:
-        return Compare(group=_identifier(args[0], "launch group"))
+        return Compare(group=_identifier(args[0], "sweep or launch group"))
     if len(args) == 2:
         first, second = (_identifier(arg, "job") for arg in args)
         if first == second:
             raise _Bad("Compare two different jobs.")
         return Compare(jobs=(first, second))
-    raise _Bad("Give one launch group, or two jobs.")
+    raise _Bad("Give one sweep or launch group, or two jobs.")
+
+
+def _sizes(value: str) -> tuple[int | str, ...]:
+    numbers: set[int] = set()
+    every = False
+    for part in (piece.strip().lower() for piece in value.split(",")):
+        if part == "all":
+            every = True
+            continue
+        digits, multiplier = (part[:-1], 1_000) if part.endswith("k") else (part, 1)
+        if not digits.isdigit():
+            raise _Bad(f"size `{part}` is not a number of examples or `all` (e.g. sizes=100,1000,all).")
+        size = int(digits) * multiplier
+        if size < BEDROCK_MIN_RECORDS:
+            raise _Bad(f"size {size:,} is below Bedrock's minimum of {BEDROCK_MIN_RECORDS} training records.")
+        numbers.add(size)
+    sizes: tuple[int | str, ...] = (*sorted(numbers), *(("all",) if every else ()))
+    if not sizes:
+        raise _Bad("Give at least one size, e.g. sizes=100,1000,all.")
+    if len(sizes) > MAX_SWEEP_SIZES:
+        raise _Bad(f"Give at most {MAX_SWEEP_SIZES} sizes: each is one job per model size.")
+    return sizes
+
+
+def _sweep_models(value: str) -> tuple[str, ...]:
+    if value.lower() == "both":
+        return MODELS
+    models = {part.strip().lower() for part in value.split(",") if part.strip()}
+    unknown = sorted(models - set(MODELS))
+    if unknown or not models:
+        raise _Bad(f"models `{value}` is not 11b, 90b or 11b,90b.")
+    return tuple(model for model in MODELS if model in models)
+
+
+def _sweep(args: list[str], _user: str) -> Command:
+    positional, options = _options(args, ("sizes", "models"))
+    return Sweep(
+        dataset=_dataset(positional),
+        sizes=_sizes(options["sizes"]) if "sizes" in options else DEFAULT_SWEEP_SIZES,
+        models=_sweep_models(options["models"]) if "models" in options else MODELS,
+    )
+
+
+def _examples(args: list[str], _user: str) -> Command:
+    return Examples(_one_job(args, "job or launch group"))
 
 
 def _datasets(args: list[str], _user: str) -> Command:
@@ -298,6 +375,8 @@ _PARSERS = {
     "cancel": _cancel,
     "compare": _compare,
     "datasets": _datasets,
+    "sweep": _sweep,
+    "examples": _examples,
 }
 
 

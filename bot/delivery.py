@@ -149,6 +149,11 @@ class Delivery:
         return delivered
 
     def _deliver_into(self, events: Sequence[Event], delivered: list[Event]) -> None:
+        if str(events[0]["type"]).startswith("sweep."):
+            for event in events:
+                if self._attempt(event, partial(self._sweep, event)):
+                    delivered.append(event)
+            return
         group_id = (events[0].get("payload") or {}).get("group_id")
         if events[0]["type"] == "dataset.checked" or not group_id:
             for event in events:
@@ -213,8 +218,74 @@ class Delivery:
                     channel, parent, self.service.group_comparison_chart(group_id), payload, "comparison"
                 )
                 self._png(channel, parent, self.service.group_loss_curves(group_id), payload, "loss curves")
+                gallery = self._gallery(self.service.group_gallery, group_id)
+                self._png(channel, parent, gallery, payload, "examples")
         elif event["type"] == "job.completed" and new:
             self._png(channel, parent, self.service.job_loss_curve(payload["job_id"]), payload, "loss curve")
+        elif event["type"] == "evaluation.completed" and new and self._single_and_scored(group, payload):
+            gallery = self._gallery(self.service.job_gallery, str(payload["job_id"]))
+            self._png(channel, parent, gallery, payload, "examples")
+
+    @staticmethod
+    def _single_and_scored(group: Mapping[str, Any], payload: Mapping[str, Any]) -> bool:
+        """One job, just finished by its evaluation (a pair's gallery comes with its comparison)."""
+        return payload.get("status") == "done" and len(group.get("jobs") or []) == 1
+
+    def _gallery(self, fetch: Callable[[str, str], bytes | None], owner_id: str) -> bytes | None:
+        """The example gallery in one image; a thread without it beats an event stuck on it."""
+        try:
+            return fetch(owner_id, "all")
+        except ServiceError as error:
+            log.warning("gallery unavailable", extra={"owner": owner_id, "code": error.code})
+            return None
+
+    # --- a sweep ----------------------------------------------------------------------------------------
+
+    def _sweep(self, event: Event) -> None:
+        """A sweep's card, updated in place; its verdict and chart in its thread, once, at its end."""
+        payload = event.get("payload") or {}
+        sweep = self.service.get_sweep(str(payload["sweep_id"]))
+        channel = sweep.get("slack_channel")
+        if not channel:
+            return  # started outside Slack (CLI, API)
+        parent = self._sweep_parent(sweep, event)
+        text = blocks.event_text(event)
+        if event["type"] == "sweep.finished":
+            verdict = blocks.verdict_blocks(sweep)
+            if self._post_once(event, channel=channel, thread_ts=parent, text=text, blocks=verdict):
+                chart = self.service.sweep_chart(sweep["id"]) if sweep.get("verdict") else None
+                self._png(channel, parent, chart, {"name": sweep["dataset_name"]}, "learning curve")
+        elif event["type"] == "sweep.cancelled":
+            self._post_once(event, channel=channel, thread_ts=parent, text=text)
+        if event["type"] != "sweep.created":
+            self._update_sweep_card(self.service.get_sweep(sweep["id"]), parent)
+
+    def _sweep_parent(self, sweep: Mapping[str, Any], first: Mapping[str, Any]) -> str:
+        if sweep.get("slack_message_ts"):
+            return str(sweep["slack_message_ts"])
+        channel = str(sweep["slack_channel"])
+        card, text = blocks.sweep_parent_blocks(sweep), blocks.sweep_text(sweep)
+        metadata = {"event_type": CARD_METADATA, "event_payload": {"sweep_id": sweep["id"]}}
+        ts = None
+        if first.get("attempts", 1) > 1:  # an earlier attempt may have posted it before dying
+            ts = self._find(channel, None, CARD_METADATA, "sweep_id", sweep["id"])
+        if ts is None:
+            self.pacer.wait(channel)
+            ts = str(
+                self.slack.chat_postMessage(channel=channel, text=text, blocks=card, metadata=metadata)["ts"]
+            )
+            self._cards[(channel, ts)] = _content(text, card)
+        self.service.set_sweep_message(sweep["id"], slack_channel=channel, slack_message_ts=ts)
+        return ts
+
+    def _update_sweep_card(self, sweep: Mapping[str, Any], ts: str) -> None:
+        channel = str(sweep["slack_channel"])
+        card, text = blocks.sweep_parent_blocks(sweep), blocks.sweep_text(sweep)
+        if self._cards.get((channel, ts)) == _content(text, card):
+            return
+        self.updates.wait("chat.update")
+        self.slack.chat_update(channel=channel, ts=ts, text=text, blocks=card)
+        self._cards[(channel, ts)] = _content(text, card)
 
     @staticmethod
     def _extra(event: Mapping[str, Any], group: Mapping[str, Any]) -> dict[str, Any]:

@@ -87,6 +87,11 @@ class Listeners:
         user, channel, _ = _where(body)
         self.later(respond, self.flows.confirm_launch, _action(body)["value"], user, channel)
 
+    def sweep_confirm(self, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        user, channel, _ = _where(body)
+        self.later(respond, self.flows.confirm_sweep, _action(body)["value"], user, channel)
+
     def launch_from_report(self, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
         user, channel, message_ts = _where(body)

@@ -57,6 +57,7 @@ from bot.blocks.kit import (
     SANDBOX_LABEL,
     SECTION_LIMIT,
     STATUS_ICONS,
+    SWEEP_CONFIRM,
     VALUE_LIMIT,
     Block,
     actions,
@@ -85,6 +86,14 @@ from bot.blocks.modal import (
     launch_modal,
     loading_view,
 )
+from bot.blocks.sweeps import (
+    sweep_card,
+    sweep_parent_blocks,
+    sweep_started_text,
+    sweep_text,
+    sweep_value,
+    verdict_blocks,
+)
 
 __all__ = [
     "APPROVE",
@@ -105,6 +114,7 @@ __all__ = [
     "SANDBOX_LABEL",
     "SECTION_LIMIT",
     "STATUS_ICONS",
+    "SWEEP_CONFIRM",
     "VALUE_LIMIT",
     "Block",
     "actions",
@@ -149,5 +159,11 @@ __all__ = [
     "sandbox_note",
     "sandbox_suffix",
     "section",
+    "sweep_card",
+    "sweep_parent_blocks",
+    "sweep_started_text",
+    "sweep_text",
+    "sweep_value",
     "usage_error_text",
+    "verdict_blocks",
 ]

@@ -39,6 +39,7 @@ CANCEL_KEEP = "cancel_keep"
 HISTORY_MORE = "history_more"
 APPROVE = "approve_launch"
 DECLINE = "decline_launch"
+SWEEP_CONFIRM = "sweep_confirm"
 
 
 def report_launch_id(choice: str) -> str:

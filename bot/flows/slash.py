@@ -12,9 +12,10 @@ from bot.flows.greeting import GreetingFlows
 from bot.flows.home import HomeFlows
 from bot.flows.jobs import JobFlows
 from bot.flows.launch import LaunchFlows
+from bot.flows.sweeps import SweepFlows
 
 
-class Flows(JobFlows, DatasetFlows, LaunchFlows, HomeFlows, GreetingFlows):
+class Flows(SweepFlows, JobFlows, DatasetFlows, LaunchFlows, HomeFlows, GreetingFlows):
     def acknowledgement(self, command: Mapping[str, Any]) -> dict[str, Any]:
         """What the HTTP answer itself carries: pure replies at once, an empty ack otherwise."""
         parsed = commands.parse(command.get("text", ""), command.get("user_id", ""))
@@ -43,5 +44,10 @@ class Flows(JobFlows, DatasetFlows, LaunchFlows, HomeFlows, GreetingFlows):
         if isinstance(parsed, commands.Cancel):
             return self.cancel(parsed, user)
         if isinstance(parsed, commands.Compare):
-            return self.compare(parsed)
+            sweep = self.sweep_or_none(parsed.group) if parsed.group is not None else None
+            return self.sweep_verdict(sweep, channel) if sweep is not None else self.compare(parsed)
+        if isinstance(parsed, commands.Sweep):
+            return self.sweep(parsed, user, channel, command.get("trigger_id", ""))
+        if isinstance(parsed, commands.Examples):
+            return self.examples(parsed, channel)
         return self.datasets(parsed, user)

@@ -36,10 +36,13 @@ CLAIM_WINDOW = 500
 
 
 def order_key(event_id: int, payload: dict[str, Any] | None) -> str:
-    """Events with one key are delivered in order, one consumer at a time: a launch's (they share its
-    Slack thread). Other events have no order among them."""
+    """Events with one key are delivered in order, one consumer at a time: a launch's, or a sweep's (each
+    shares its Slack thread). Other events have no order among them."""
     group_id = (payload or {}).get("group_id")
-    return f"group:{group_id}" if group_id else f"event:{event_id}"
+    if group_id:
+        return f"group:{group_id}"
+    sweep_id = (payload or {}).get("sweep_id")  # a sweep's events share its thread too
+    return f"sweep:{sweep_id}" if sweep_id else f"event:{event_id}"
 
 
 def claim(session: Session, consumer: str, limit: int, lease_seconds: float) -> list[Event]:

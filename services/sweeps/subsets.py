@@ -158,7 +158,7 @@ def _make_subset(
                     format=parent.format,
                     options={"subset_of": parent.id, "sweep_id": sweep_id, "train_size": size, "seed": seed},
                     report=report,
-                    created_by=requested_by,
+                    created_by=None,  # the sweep's own: not the user's `last` upload nor in "mine"
                     idempotency_key=key,
                 )
             )

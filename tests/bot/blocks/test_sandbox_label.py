@@ -104,6 +104,22 @@ PLAN = {
     "estimate": ESTIMATE,
 }
 ADVICE = {"11b": {"reasons": ["8 epochs because 300 examples."]}}
+SWEEP_ESTIMATE = {
+    "estimate": True, "dataset_id": "ds1", "dataset_name": "charts", "train_records": 300, "test_records": 40,
+    "sizes": [100, 300], "models": ["11b"], "sandbox": True, "total_usd": 41.2, "note": NOTE,
+    "cost_cap_usd": 500.0, "approval_required": False,
+    "jobs": [
+        {"train_size": size, "model": "11b", "epochs": 8, "learning_rate": 1e-5, "cost": {"total_usd": usd}}
+        for size, usd in ((100, 10.1), (300, 31.1))
+    ],
+}  # fmt: skip
+SWEEP = {
+    "id": "sw1", "dataset_id": "ds1", "dataset_name": "charts", "status": "evaluated", "sizes": [100, 300],
+    "models": ["11b"], "requested_by": "U1", "sandbox": True, "cost_estimate_usd": 41.2, "cost_note": NOTE,
+    "created": True, "cells": [{"train_size": 100, "model": "11b", "job": JOB}],
+    "lines": ["11B: +1.0 F1 per doubling of data (95 % CI +0.2 to +2.1)", "Next: more data — 11B on 600"],
+    "verdict": {"headline": "Next: more data — 11B on 600"},
+}  # fmt: skip
 
 # Every renderer that can show a simulated figure, called with sandbox objects.
 WALK: dict[str, Callable[[], Any]] = {
@@ -119,6 +135,10 @@ WALK: dict[str, Callable[[], Any]] = {
     "datasets_blocks": lambda: blocks.datasets_blocks([DATASET], "Recent datasets"),
     "dataset_report_blocks": lambda: blocks.dataset_report_blocks(DATASET, blocks.dataset_costs(DATASET)),
     "home_view": lambda: blocks.home_view([JOB], [JOB_90B]),
+    "sweep_card": lambda: blocks.sweep_card(SWEEP_ESTIMATE, "v"),
+    "sweep_started_text": lambda: blocks.sweep_started_text(SWEEP),
+    "sweep_parent_blocks": lambda: blocks.sweep_parent_blocks(SWEEP),
+    "verdict_blocks": lambda: blocks.verdict_blocks(SWEEP),
     "event_text": lambda: blocks.event_text(
         {
             "type": "job.completed",
@@ -144,6 +164,8 @@ EXEMPT = {
     "not_a_dataset_text": "what the bot reads, no figures",
     "no_download_text": "a refusal",
     "not_here_text": "a refusal",
+    "sweep_text": "the notification fallback of sweep_parent_blocks, which carries the label",
+    "sweep_value": "a button payload",
 }
 RENDERER_SUFFIXES = ("_blocks", "_card", "_view", "_text", "_line", "_value", "_modal")
 
@@ -173,5 +195,7 @@ def test_a_real_run_is_not_labelled() -> None:
         blocks.comparison_blocks({**COMPARISON, "sandbox": False, "verdict": "90B leads"}),
         blocks.launch_card({**PLAN, "estimate": {**ESTIMATE, "sandbox": False}}, ADVICE, "v"),
         blocks.home_view([real_job], []),
+        blocks.verdict_blocks({**SWEEP, "sandbox": False}),
+        blocks.sweep_card({**SWEEP_ESTIMATE, "sandbox": False}, "v"),
     ]
     assert all(LABEL not in json.dumps(message) for message in real)
