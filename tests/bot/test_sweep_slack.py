@@ -16,6 +16,8 @@ from tests.bot.test_report_to_results import sums_file
 from tests.bot.test_uploads import share
 
 LABEL = "sandbox: simulated results"
+# A whole sweep (six jobs trained and evaluated, simulated) on a loaded machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]
 
 
 @pytest.fixture

@@ -20,6 +20,8 @@ from tests.datasets.fixtures import make_llava, make_zip
 from tests.jobs.conftest import AUTH, TOKEN, sessions_of
 
 LABEL = "sandbox: simulated results"
+# A whole sweep (six jobs trained and evaluated, simulated) on a loaded machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]
 
 
 @pytest.fixture

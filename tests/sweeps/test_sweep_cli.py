@@ -13,7 +13,7 @@ import pytest
 from tests.datasets.fixtures import make_llava, make_zip
 from tests.jobs.test_processes import TOKEN, cli, service, wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]  # a whole sweep, on a loaded machine
 
 LABEL = "sandbox: simulated results"
 
