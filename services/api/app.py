@@ -260,6 +260,9 @@ def _readiness_problem(runtime: Runtime, settings: Settings) -> str | None:
             return f"database unreachable: {type(error).__name__}"
         if not runtime.database_ready.is_set():
             return "database schema is being migrated"
+        s3_code = runtime.wiring.job_deps.outputs.unavailable() if runtime.wiring is not None else None
+        if s3_code is not None:
+            return f"S3 unavailable ({s3_code}): completed jobs wait for their metrics until it answers"
     elif settings.service_url is not None:
         assert settings.api_token is not None
         client = ServiceClient(settings.service_url, settings.api_token.get_secret_value(), timeout=2.0)

@@ -52,3 +52,10 @@ def unreadable_reason(code: str, message: str, seconds: float) -> str:
         f"tunebot could not read this job's status from Bedrock for {_duration(seconds)} ({code}{said}), "
         "so it stopped following the job and freed its slot"
     )
+
+
+def metrics_unreadable_note(code: str, seconds: float) -> str:
+    return (
+        f"its metrics could not be read from S3 for {_duration(seconds)} ({code}), so it completed without "
+        "a loss curve; the files stay under the job's output prefix"
+    )

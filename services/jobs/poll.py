@@ -27,6 +27,9 @@ from services.platform.tables import Job, utcnow
 
 log = logging.getLogger(__name__)
 
+# Marks ``Job.status_read_error`` when the hold-up is S3 (the metrics), not Bedrock (the status).
+METRICS_READ_ERROR = "S3 "
+
 
 @dataclass(slots=True)
 class PollReport:
@@ -92,8 +95,8 @@ def _follow_active(deps: JobDeps) -> PollReport:
             if _unreadable(deps, job_id, error, gone=isinstance(error, NotFound)):
                 report.changed.append(job_id)
             continue
-        if next_read is not None:
-            _readable_again(deps, job_id)
+        if next_read is not None and detail.status != "Completed":
+            _readable_again(deps, job_id)  # a completion clears it with the change (or keeps the hold-up)
         if detail.status != previous and _apply(deps, job_id, previous, detail):
             report.changed.append(job_id)
     return report
@@ -129,6 +132,30 @@ def _unreadable(deps: JobDeps, job_id: str, error: AwsError, *, gone: bool) -> b
     return False
 
 
+def _metrics_held_back(deps: JobDeps, job_id: str, error: OutputsError) -> str | None:
+    """Note that S3 could not give a completed job's metrics; None while waiting, else the bound's note.
+
+    The job keeps its training status and its old Bedrock status, so the next poll (after the backoff in
+    ``status_next_read_at``) sees the change again and reads S3 again; the wait is counted from the first
+    failed S3 read (``status_unreadable_since``, which a Bedrock outage before it does not count towards).
+    """
+    now = utcnow()
+    with unit_of_work(deps.sessions) as session:
+        job = session.get(Job, job_id)
+        if job is None or job.status not in ON_BEDROCK:
+            return None  # another replica (or a cancel) settled it meanwhile; the guarded apply will lose
+        waiting_on_s3 = (job.status_read_error or "").startswith(METRICS_READ_ERROR)
+        since = (job.status_unreadable_since if waiting_on_s3 else None) or now
+        if bounds.gives_up(since, now, deps.settings.metrics_unreadable_seconds):
+            log.warning("metrics given up: S3 unreadable", extra={"job_id": job_id, "code": error.code})
+            return bounds.metrics_unreadable_note(error.code, (now - since).total_seconds())
+        job.status_unreadable_since = since
+        job.status_read_error = f"{METRICS_READ_ERROR}{error}"[:2000]
+        job.status_next_read_at = bounds.next_read_at(since, now, deps.settings.poll_seconds)
+    log.warning("metrics unavailable; reading again later", extra={"job_id": job_id, "code": error.code})
+    return None
+
+
 def _readable_again(deps: JobDeps, job_id: str) -> None:
     with unit_of_work(deps.sessions) as session:
         job = session.get(Job, job_id)
@@ -142,7 +169,12 @@ def _apply(deps: JobDeps, job_id: str, previous: str | None, detail: JobDetail) 
     png_path: str | None = None
     note: str | None = None
     if detail.status == "Completed":
-        metrics, png_path, note = _collect_results(deps, job_id, detail)
+        try:
+            metrics, png_path, note = _collect_results(deps, job_id, detail)
+        except OutputsError as error:  # S3 unavailable: hold the completion back, up to the bound
+            note = _metrics_held_back(deps, job_id, error)
+            if note is None:
+                return False  # the job stays on Bedrock's list; a later poll reads again
     with unit_of_work(deps.sessions) as session:
         guard = Job.bedrock_status.is_(None) if previous is None else Job.bedrock_status == previous
         won = session.execute(
@@ -160,6 +192,7 @@ def _apply(deps: JobDeps, job_id: str, previous: str | None, detail: JobDetail) 
             job.output_model_arn = detail.output_model_arn
         if detail.status == "Completed":
             job.finished_at = utcnow()  # training's end, also when the evaluation follows
+            job.status_unreadable_since = job.status_next_read_at = job.status_read_error = None
             move(job, JobStatus.EVALUATING if job.evaluate else JobStatus.DONE)
             job.metrics = metrics
             job.loss_curve_path = png_path
@@ -203,6 +236,8 @@ def _collect_results(
     try:
         files = deps.outputs.read_files(prefix, (TRAINING_METRICS_FILE, VALIDATION_METRICS_FILE))
     except OutputsError as error:
+        if error.transient:
+            raise
         log.warning("metrics unreadable", extra={"job_id": job_id, "error": str(error)})
         return None, None, "metrics could not be read from the output prefix"
     curve = curve_from_csv(label, files.get(TRAINING_METRICS_FILE), files.get(VALIDATION_METRICS_FILE))

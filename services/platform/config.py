@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     status_unreadable_seconds: int = Field(
         3600, ge=10, le=7 * 24 * 3600, alias="TUNEBOT_STATUS_UNREADABLE_SECONDS"
     )
+    # How long a completed job waits for its metrics while S3 cannot be read (503 SlowDown, 5xx, network)
+    # before it completes without them and says so.
+    metrics_unreadable_seconds: int = Field(
+        1800, ge=10, le=7 * 24 * 3600, alias="TUNEBOT_METRICS_UNREADABLE_SECONDS"
+    )
     sandbox_train_seconds: int = Field(20, ge=1, le=3600, alias="TUNEBOT_SANDBOX_TRAIN_SECONDS")
     admins: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="TUNEBOT_ADMINS")
     allowed_channels: Annotated[list[str], NoDecode] = Field(

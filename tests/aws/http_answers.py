@@ -8,6 +8,8 @@ the attempts botocore's retry mode really makes. With no answer left, the attemp
 Error bodies follow the restJson1 protocol of Bedrock and Bedrock Runtime: the code in the
 ``x-amzn-ErrorType`` header, the text in ``message`` (the Smithy restJson1 specification,
 https://smithy.io/2.0/aws/protocols/aws-restjson1-protocol.html#operation-error-serialization).
+S3's (restXml) are an ``<Error>`` document with ``Code`` and ``Message``, e.g. 503 ``SlowDown``
+(https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html): ``s3_error``.
 """
 
 from __future__ import annotations
@@ -34,10 +36,19 @@ class Answer:
     status: int
     body: dict[str, Any]
     code: str | None = None
+    xml: bytes | None = None  # S3's error document, sent as the body instead of ``body``
 
 
 def error(code: str, status: int) -> Answer:
     return Answer(status, {"message": f"{code} (injected)"}, code)
+
+
+def s3_error(code: str, status: int, message: str = "Please reduce your request rate.") -> Answer:
+    document = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
+        "<RequestId>4442587FB7D0A2F9</RequestId></Error>"
+    )
+    return Answer(status, {}, xml=document.encode())
 
 
 def ok(body: dict[str, Any]) -> Answer:
@@ -58,6 +69,10 @@ class HttpAnswers:
         if not self.answers:
             return None
         answer = self.answers.pop(0)
+        if answer.xml is not None:
+            return AWSResponse(
+                request.url, answer.status, {"Content-Type": "application/xml"}, _Body(answer.xml)
+            )
         headers = {"Content-Type": "application/json"}
         if answer.code:
             headers["x-amzn-ErrorType"] = answer.code
