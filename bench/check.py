@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import common  # noqa: E402
 import fixtures  # noqa: E402
 
+from services.api.schemas import DatasetStatus  # noqa: E402
 from services.aws.clients import make_s3_client  # noqa: E402
 from services.client import ServiceClient  # noqa: E402
 
@@ -74,14 +75,14 @@ def run_service(service: ServiceClient, archive: Path) -> dict[str, Any]:
     started = time.perf_counter()
     accepted = service.upload_dataset(str(archive), archive.name, created_by="UBENCH")
     while True:
-        dataset = service.get_dataset(accepted["id"])
-        if dataset["status"] != "checking":
+        dataset = service.get_dataset(accepted.id)
+        if dataset.status != DatasetStatus.CHECKING:
             break
         time.sleep(0.1)
     seconds = time.perf_counter() - started
-    if dataset["status"] != "ready":
-        raise SystemExit(f"the service's check ended {dataset['status']}: {dataset.get('error')}")
-    report = dataset["report"]
+    if dataset.status != DatasetStatus.READY:
+        raise SystemExit(f"the service's check ended {dataset.status}: {dataset.error}")
+    report = dataset.report or {}
     return {
         "seconds": round(seconds, 3),
         "accepted": report["counts"]["accepted"],

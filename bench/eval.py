@@ -40,6 +40,7 @@ from services.evaluation.inference import OwnedThroughput, Reply
 from services.evaluation.metrics import squad_scores
 from services.evaluation.testset import HeldOutExample
 from services.evaluation.variant import RunOptions, run_variant
+from services.jobs.model import JobStatus
 from services.platform.db import make_engine, make_session_factory, unit_of_work
 from services.platform.migrate import upgrade
 from services.platform.tables import Dataset, Evaluation, EvaluationExample, Job, JobGroup, utcnow
@@ -134,7 +135,7 @@ def tunebot_run(examples: list[HeldOutExample], workdir: Path) -> dict[str, obje
         session.add(group)
         session.flush()
         job = Job(
-            group_id=group.id, dataset_id=dataset.id, model="11b", name="bench", status="evaluating",
+            group_id=group.id, dataset_id=dataset.id, model="11b", name="bench", status=JobStatus.EVALUATING,
             requested_by="bench", bedrock_job_name="tunebot-bench", custom_model_name="bench",
             client_request_token="bench", epochs=1, learning_rate=1e-5, recommended_epochs=1,
             recommended_learning_rate=1e-5,

@@ -43,6 +43,7 @@ import common  # noqa: E402
 from moto.backends import get_backend  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 
+from services.api.schemas import JobStatus  # noqa: E402
 from services.aws.clients import ClientOptions, make_client  # noqa: E402
 from services.aws.queue import EVENT_DETAIL_TYPE, EVENT_PATTERN, EVENT_SOURCE  # noqa: E402
 from services.client import ServiceClient  # noqa: E402
@@ -259,10 +260,10 @@ def run_case(
             slack_channel=CHANNEL,
             name=f"{mode}-{case}-{index}",
         )
-        [job] = launched["jobs"]
-        assert job["status"] == "training", job["status"]
+        [job] = launched.jobs
+        assert job.status == JobStatus.TRAINING, job.status
 
-        def finish(name: str = job["name"], bedrock_name: str = job["bedrock_job_name"]) -> None:
+        def finish(name: str = job.name, bedrock_name: str = job.bedrock_job_name) -> None:
             time.sleep(args.train)
             changes[name] = aws.complete(bedrock_name, push)
 

@@ -32,6 +32,7 @@ from services.aws.bedrock import BedrockJobs, JobSpec
 from services.aws.clients import make_bedrock_client, make_s3_client
 from services.aws.s3 import JobOutputs
 from services.jobs.deps import JobDeps
+from services.jobs.model import JobStatus
 from services.jobs.poll import poll_once
 from services.platform.config import load_settings
 from services.platform.db import make_engine, make_session_factory, unit_of_work
@@ -93,7 +94,8 @@ def seed(sessions: sessionmaker[Session], bedrock: BedrockJobs, active: int, his
             session.add(
                 Job(
                     id=job_id, group_id=group.id, dataset_id=dataset.id, model="11b", name=f"bench-{index}",
-                    status="training" if training else "done", requested_by="UBENCH", evaluate=False,
+                    status=JobStatus.TRAINING if training else JobStatus.DONE,
+                    requested_by="UBENCH", evaluate=False,
                     bedrock_job_name=f"tunebot-{job_id}", custom_model_name=f"tunebot-11b-{job_id}",
                     client_request_token=job_id, bedrock_status="InProgress" if training else "Completed",
                     output_s3_uri=f"s3://{BUCKET}/jobs/{job_id}/output", epochs=3, learning_rate=1e-5,

@@ -35,6 +35,7 @@ import common  # noqa: E402
 import fixtures  # noqa: E402
 from slack_sdk.signature import SignatureVerifier  # noqa: E402
 
+from services.api.schemas import DatasetStatus  # noqa: E402
 from services.client import ServiceClient  # noqa: E402
 from tests.slack_stub import SlackStub  # noqa: E402
 
@@ -154,17 +155,17 @@ def main() -> None:
         started = time.perf_counter()
         loaded: dict[int, list[float]] = {level: [] for level in levels}
         rounds = 0
-        status = "checking"
-        while status == "checking" or rounds < args.min_rounds:
+        status = DatasetStatus.CHECKING
+        while status == DatasetStatus.CHECKING or rounds < args.min_rounds:
             for level in levels:  # in turn, so every level meets the same stages of the check
                 loaded[level] += asyncio.run(burst(port, level, stub, sent))
                 sent += level
             rounds += 1
-            if status == "checking":
-                dataset = service.get_dataset(uploaded["id"])
-                status = dataset["status"]
+            if status == DatasetStatus.CHECKING:
+                dataset = service.get_dataset(uploaded.id)
+                status = dataset.status
                 check_seconds = time.perf_counter() - started
-        accepted = ((dataset.get("report") or {}).get("counts") or {}).get("accepted")
+        accepted = ((dataset.report or {}).get("counts") or {}).get("accepted")
     finally:
         server.terminate()
         server.wait(30)

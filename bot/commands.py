@@ -6,6 +6,8 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from services.api.schemas import JobStatus
+
 SUBCOMMANDS: dict[str, str] = {
     "help": "/finetune help",
     "launch": "/finetune launch <dataset> [model=11b|90b|both] [epochs=N] [lr=X] [eval=on|off] [name=TEXT]",
@@ -34,17 +36,7 @@ EXAMPLES: dict[str, str] = {
     "examples": "`/finetune examples charts-11b` posts where fine-tuning helped and hurt most "
     "(a launch group: also where 11B and 90B disagree)",
 }
-JOB_STATUSES = (
-    "pending",
-    "queued",
-    "submitting",
-    "training",
-    "evaluating",
-    "done",
-    "failed",
-    "cancelling",
-    "cancelled",
-)
+JOB_STATUSES = tuple(status.value for status in JobStatus)
 MODELS = ("11b", "90b")
 MAX_HISTORY = 50
 DEFAULT_SWEEP_SIZES: tuple[int | str, ...] = (100, 1_000, "all")
@@ -96,7 +88,7 @@ class History:
     """``user`` None means everyone's jobs."""
 
     user: str | None
-    status: str | None = None
+    status: JobStatus | None = None
     model: str | None = None
     limit: int = 10
 
@@ -300,7 +292,9 @@ def _history(args: list[str], user: str) -> Command:
     if status is not None and status.lower() not in JOB_STATUSES:
         raise _Bad(f"status `{status}` is not one of {', '.join(JOB_STATUSES)}.")
     limit = _int(options["limit"], "limit", 1, MAX_HISTORY) if "limit" in options else 10
-    return History(who, status.lower() if status else None, _one_model(options.get("model")), limit)
+    return History(
+        who, JobStatus(status.lower()) if status else None, _one_model(options.get("model")), limit
+    )
 
 
 def _compare(args: list[str], _user: str) -> Command:

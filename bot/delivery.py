@@ -32,6 +32,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import blocks
+from services.api.schemas import EventOut, GroupOut, JobStatus
 from services.client import ServiceClient, ServiceError
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ TRANSIENT = {"ratelimited", "internal_error", "fatal_error", "service_unavailabl
 # Message metadata (https://docs.slack.dev/messaging/message-metadata): {event_type, event_payload}.
 EVENT_METADATA = "tunebot_event"  # a post that delivers event ``event_payload.event_id``
 CARD_METADATA = "tunebot_launch_card"  # the card of launch ``event_payload.group_id``
-Event = Mapping[str, Any]
+Event = EventOut
 LOOKUP_PAGES = 10  # conversations.replies/history pages of 200 searched for an earlier post
 
 
@@ -122,10 +123,10 @@ class Delivery:
                 done = self._deliver_launch(launch_events)
             except SlackDown as down:
                 for event in down.delivered:
-                    self.service.ack_event(event["id"], self.consumer)
+                    self.service.ack_event(event.id, self.consumer)
                 raise
             for event in done:
-                self.service.ack_event(event["id"], self.consumer)
+                self.service.ack_event(event.id, self.consumer)
                 delivered += 1
         return delivered
 
@@ -149,19 +150,19 @@ class Delivery:
         return delivered
 
     def _deliver_into(self, events: Sequence[Event], delivered: list[Event]) -> None:
-        if str(events[0]["type"]).startswith("sweep."):
+        if events[0].type.startswith("sweep."):
             for event in events:
                 if self._attempt(event, partial(self._sweep, event)):
                     delivered.append(event)
             return
-        group_id = (events[0].get("payload") or {}).get("group_id")
-        if events[0]["type"] == "dataset.checked" or not group_id:
+        group_id = events[0].payload.get("group_id")
+        if events[0].type == "dataset.checked" or not group_id:
             for event in events:
                 if self._attempt(event, partial(self._dataset_report, event)):
                     delivered.append(event)
             return
         group = self.service.get_group(group_id)
-        if not group.get("slack_channel"):
+        if not group.slack_channel:
             delivered.extend(events)  # launched outside Slack (CLI, API): nobody to tell
             return
         try:
@@ -192,26 +193,26 @@ class Delivery:
             return not self._postpone(event, error)
         return True
 
-    def _postpone(self, event: Mapping[str, Any], error: SlackApiError) -> bool:
+    def _postpone(self, event: Event, error: SlackApiError) -> bool:
         """True when ``event`` waits for the next pass; False when it is dropped (logged). Raises
         ``SlackDown`` when the failure is Slack's own, never counting it against the event."""
         code = str(error.response.get("error"))
         if error.response.status_code >= 500 or error.response.status_code == 429 or code in TRANSIENT:
             raise SlackDown(code)
-        if code not in PERMANENT and event.get("attempts", 1) < MAX_ATTEMPTS:
-            log.warning("delivery postponed", extra={"event_id": event["id"], "error": code})
+        if code not in PERMANENT and event.attempts < MAX_ATTEMPTS:
+            log.warning("delivery postponed", extra={"event_id": event.id, "error": code})
             return True
-        log.error("event dropped: Slack refused it", extra={"event_id": event["id"], "error": code})
+        log.error("event dropped: Slack refused it", extra={"event_id": event.id, "error": code})
         return False
 
-    def _thread_post(self, event: Mapping[str, Any], group: Mapping[str, Any], parent: str) -> None:
-        payload = event.get("payload") or {}
-        channel = str(group["slack_channel"])
+    def _thread_post(self, event: Event, group: GroupOut, parent: str) -> None:
+        payload = event.payload
+        channel = str(group.slack_channel)
         text = self._text(event, group)
         new = self._post_once(
             event, channel=channel, thread_ts=parent, text=text, **self._extra(event, group)
         )
-        if event["type"] == "group.compared" and group.get("comparison"):
+        if event.type == "group.compared" and group.comparison:
             if new:
                 group_id = str(payload["group_id"])
                 self._png(
@@ -220,16 +221,16 @@ class Delivery:
                 self._png(channel, parent, self.service.group_loss_curves(group_id), payload, "loss curves")
                 gallery = self._gallery(self.service.group_gallery, group_id)
                 self._png(channel, parent, gallery, payload, "examples")
-        elif event["type"] == "job.completed" and new:
+        elif event.type == "job.completed" and new:
             self._png(channel, parent, self.service.job_loss_curve(payload["job_id"]), payload, "loss curve")
-        elif event["type"] == "evaluation.completed" and new and self._single_and_scored(group, payload):
+        elif event.type == "evaluation.completed" and new and self._single_and_scored(group, payload):
             gallery = self._gallery(self.service.job_gallery, str(payload["job_id"]))
             self._png(channel, parent, gallery, payload, "examples")
 
     @staticmethod
-    def _single_and_scored(group: Mapping[str, Any], payload: Mapping[str, Any]) -> bool:
+    def _single_and_scored(group: GroupOut, payload: Mapping[str, Any]) -> bool:
         """One job, just finished by its evaluation (a pair's gallery comes with its comparison)."""
-        return payload.get("status") == "done" and len(group.get("jobs") or []) == 1
+        return payload.get("status") == JobStatus.DONE and len(group.jobs) == 1
 
     def _gallery(self, fetch: Callable[[str, str], bytes | None], owner_id: str) -> bytes | None:
         """The example gallery in one image; a thread without it beats an event stuck on it."""
@@ -243,31 +244,31 @@ class Delivery:
 
     def _sweep(self, event: Event) -> None:
         """A sweep's card, updated in place; its verdict and chart in its thread, once, at its end."""
-        payload = event.get("payload") or {}
+        payload = event.payload
         sweep = self.service.get_sweep(str(payload["sweep_id"]))
         channel = sweep.get("slack_channel")
         if not channel:
             return  # started outside Slack (CLI, API)
         parent = self._sweep_parent(sweep, event)
         text = blocks.event_text(event)
-        if event["type"] == "sweep.finished":
+        if event.type == "sweep.finished":
             verdict = blocks.verdict_blocks(sweep)
             if self._post_once(event, channel=channel, thread_ts=parent, text=text, blocks=verdict):
                 chart = self.service.sweep_chart(sweep["id"]) if sweep.get("verdict") else None
                 self._png(channel, parent, chart, {"name": sweep["dataset_name"]}, "learning curve")
-        elif event["type"] == "sweep.cancelled":
+        elif event.type == "sweep.cancelled":
             self._post_once(event, channel=channel, thread_ts=parent, text=text)
-        if event["type"] != "sweep.created":
+        if event.type != "sweep.created":
             self._update_sweep_card(self.service.get_sweep(sweep["id"]), parent)
 
-    def _sweep_parent(self, sweep: Mapping[str, Any], first: Mapping[str, Any]) -> str:
+    def _sweep_parent(self, sweep: Mapping[str, Any], first: Event) -> str:
         if sweep.get("slack_message_ts"):
             return str(sweep["slack_message_ts"])
         channel = str(sweep["slack_channel"])
         card, text = blocks.sweep_parent_blocks(sweep), blocks.sweep_text(sweep)
         metadata = {"event_type": CARD_METADATA, "event_payload": {"sweep_id": sweep["id"]}}
         ts = None
-        if first.get("attempts", 1) > 1:  # an earlier attempt may have posted it before dying
+        if first.attempts > 1:  # an earlier attempt may have posted it before dying
             ts = self._find(channel, None, CARD_METADATA, "sweep_id", sweep["id"])
         if ts is None:
             self.pacer.wait(channel)
@@ -288,39 +289,37 @@ class Delivery:
         self._cards[(channel, ts)] = _content(text, card)
 
     @staticmethod
-    def _extra(event: Mapping[str, Any], group: Mapping[str, Any]) -> dict[str, Any]:
-        if event["type"] == "group.compared" and group.get("comparison"):
-            return {"blocks": blocks.comparison_blocks(group["comparison"])}
+    def _extra(event: Event, group: GroupOut) -> dict[str, Any]:
+        if event.type == "group.compared" and group.comparison:
+            return {"blocks": blocks.comparison_blocks(group.comparison)}
         return {}
 
     def _dataset_report(self, event: Event) -> None:
         """The check's report in the thread of the shared file, with its launch buttons."""
-        payload = event.get("payload") or {}
+        payload = event.payload
         channel, thread = payload.get("slack_channel"), payload.get("slack_thread_ts")
-        if event["type"] != "dataset.checked" or not channel:
+        if event.type != "dataset.checked" or not channel:
             return  # nothing to tell, or registered outside Slack
         dataset = self.service.get_dataset(payload["dataset_id"])
         report = blocks.dataset_report_blocks(dataset, blocks.dataset_costs(dataset))
-        text = blocks.event_text({"type": "dataset.checked", "subject_id": dataset["id"], "payload": payload})
+        text = blocks.event_text(event)
         self._post_once(event, channel=channel, thread_ts=thread, text=text, blocks=report)
 
-    def _text(self, event: Mapping[str, Any], group: Mapping[str, Any]) -> str:
-        payload = dict(event.get("payload") or {})
-        payload.setdefault("requested_by", group.get("requested_by"))
-        return blocks.event_text({**event, "payload": payload})
+    def _text(self, event: Event, group: GroupOut) -> str:
+        return blocks.event_text(event, requested_by=group.requested_by)
 
     # --- the card ---------------------------------------------------------------------------------------
 
-    def _parent(self, group: Mapping[str, Any], first: Mapping[str, Any]) -> str:
+    def _parent(self, group: GroupOut, first: Event) -> str:
         """The launch's card: posted on its first event (once, even across a crash), then kept."""
-        if group.get("slack_message_ts"):
-            return str(group["slack_message_ts"])
-        channel = str(group["slack_channel"])
+        if group.slack_message_ts:
+            return group.slack_message_ts
+        channel = str(group.slack_channel)
         card, text = blocks.group_card(group), blocks.group_text(group)
-        metadata = {"event_type": CARD_METADATA, "event_payload": {"group_id": group["id"]}}
+        metadata = {"event_type": CARD_METADATA, "event_payload": {"group_id": group.id}}
         ts = None
-        if first.get("attempts", 1) > 1:  # an earlier attempt may have posted it before dying
-            ts = self._find(channel, None, CARD_METADATA, "group_id", group["id"])
+        if first.attempts > 1:  # an earlier attempt may have posted it before dying
+            ts = self._find(channel, None, CARD_METADATA, "group_id", group.id)
         if ts is None:
             self.pacer.wait(channel)
             ts = str(
@@ -328,12 +327,12 @@ class Delivery:
             )
             self._cards[(channel, ts)] = _content(text, card)
         # The API records a group's message through any of its jobs.
-        self.service.set_job_message(group["jobs"][0]["id"], slack_channel=channel, slack_message_ts=ts)
+        self.service.set_job_message(group.jobs[0].id, slack_channel=channel, slack_message_ts=ts)
         return ts
 
-    def _update_card(self, group: Mapping[str, Any], ts: str) -> None:
+    def _update_card(self, group: GroupOut, ts: str) -> None:
         """Show the launch as it is now, unless the card already shows exactly that."""
-        channel = str(group["slack_channel"])
+        channel = str(group.slack_channel)
         card, text = blocks.group_card(group), blocks.group_text(group)
         content = _content(text, card)
         if self._cards.get((channel, ts)) == content:
@@ -344,15 +343,13 @@ class Delivery:
 
     # --- posting once ---------------------------------------------------------------------------------
 
-    def _post_once(self, event: Mapping[str, Any], **message: Any) -> bool:
+    def _post_once(self, event: Event, **message: Any) -> bool:
         """Post ``message`` for ``event`` unless an earlier attempt did; True when posted now."""
         channel, thread = str(message["channel"]), message.get("thread_ts")
-        if event.get("attempts", 1) > 1 and self._find(
-            channel, thread, EVENT_METADATA, "event_id", event["id"]
-        ):
-            log.info("event already in Slack", extra={"event_id": event["id"]})
+        if event.attempts > 1 and self._find(channel, thread, EVENT_METADATA, "event_id", event.id):
+            log.info("event already in Slack", extra={"event_id": event.id})
             return False
-        metadata = {"event_type": EVENT_METADATA, "event_payload": {"event_id": event["id"]}}
+        metadata = {"event_type": EVENT_METADATA, "event_payload": {"event_id": event.id}}
         self.pacer.wait(channel)
         self.slack.chat_postMessage(**message, metadata=metadata)
         return True
@@ -403,10 +400,8 @@ def _by_launch(events: Sequence[Event]) -> Iterator[list[Event]]:
     """The batch split by launch, each launch's events in event order, launches by their first event."""
     launches: dict[str, list[Event]] = {}
     for event in events:
-        group_id = (event.get("payload") or {}).get("group_id")
-        key = (
-            f"group:{group_id}" if group_id and event["type"] != "dataset.checked" else f"event:{event['id']}"
-        )
+        group_id = event.payload.get("group_id")
+        key = f"group:{group_id}" if group_id and event.type != "dataset.checked" else f"event:{event.id}"
         launches.setdefault(key, []).append(event)
     yield from launches.values()
 

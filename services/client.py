@@ -1,11 +1,34 @@
-"""Typed HTTP client of the job service's API: what the bot and the CLI use to talk to it."""
+"""Typed HTTP client of the job service's API: what the bot and the CLI use to talk to it.
+
+Every answer is parsed into its wire schema (``services.api.schemas``, the models the views declare),
+so a field the API renames or drops fails here, and in mypy at every reader, not in a KeyError later.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
+from pydantic import BaseModel, ValidationError
+
+from services.api.schemas import (
+    DatasetAccepted,
+    DatasetOut,
+    DatasetPage,
+    EstimateOut,
+    EventBatch,
+    EventOut,
+    GroupOut,
+    JobOut,
+    JobPage,
+    JobStatus,
+    LaunchOut,
+    Recommendation,
+    ServiceInfo,
+)
+
+Answer = TypeVar("Answer", bound=BaseModel)
 
 
 class ServiceError(Exception):
@@ -37,9 +60,8 @@ class ServiceClient:
         except httpx.HTTPError:
             return False
 
-    def info(self) -> dict[str, Any]:
-        info: dict[str, Any] = self._request("GET", "/api/v1/info")
-        return info
+    def info(self) -> ServiceInfo:
+        return self._read(ServiceInfo, "GET", "/api/v1/info")
 
     # --- jobs ---------------------------------------------------------------------------------------
 
@@ -57,7 +79,7 @@ class ServiceClient:
         slack_channel: str | None = None,
         slack_thread_ts: str | None = None,
         name: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> LaunchOut:
         """Launch once per ``idempotency_key``: repeating the call returns the same group and jobs."""
         body: dict[str, Any] = {
             "dataset_id": dataset_id,
@@ -74,10 +96,9 @@ class ServiceClient:
             "name": name,
         }
         body.update({key: value for key, value in optional.items() if value is not None})
-        result: dict[str, Any] = self._request(
-            "POST", "/api/v1/jobs", json=body, headers={"Idempotency-Key": idempotency_key}
+        return self._read(
+            LaunchOut, "POST", "/api/v1/jobs", json=body, headers={"Idempotency-Key": idempotency_key}
         )
-        return result
 
     def estimate_launch(
         self,
@@ -87,26 +108,25 @@ class ServiceClient:
         epochs: int | None = None,
         learning_rate: float | None = None,
         evaluate: bool = True,
-    ) -> dict[str, Any]:
+    ) -> EstimateOut:
         """What a launch with these fields would cost (the figures it would store); launches nothing."""
         body: dict[str, Any] = {"dataset_id": dataset_id, "models": models, "evaluate": evaluate}
         optional = {"epochs": epochs, "learning_rate": learning_rate}
         body.update({key: value for key, value in optional.items() if value is not None})
-        estimate: dict[str, Any] = self._request("POST", "/api/v1/estimates", json=body)
-        return estimate
+        return self._read(EstimateOut, "POST", "/api/v1/estimates", json=body)
 
     def list_jobs(
         self,
         *,
         requested_by: str | None = None,
         name: str | None = None,
-        status: str | None = None,
+        status: JobStatus | None = None,
         model: str | None = None,
         dataset_id: str | None = None,
         limit: int = 50,
         before: str | None = None,
-    ) -> dict[str, Any]:
-        """A page of jobs, newest first: ``{"jobs": [...], "next_before": id | None}``."""
+    ) -> JobPage:
+        """A page of jobs, newest first; ``next_before`` is the ``before`` of the next (older) page."""
         filters = {
             "requested_by": requested_by,
             "name": name,
@@ -117,48 +137,50 @@ class ServiceClient:
         }
         params: dict[str, Any] = {key: value for key, value in filters.items() if value is not None}
         params["limit"] = limit
-        page: dict[str, Any] = self._request("GET", "/api/v1/jobs", params=params)
-        return page
+        return self._read(JobPage, "GET", "/api/v1/jobs", params=params)
 
-    def get_job(self, job_id: str) -> dict[str, Any]:
-        job: dict[str, Any] = self._request("GET", f"/api/v1/jobs/{quote(job_id, safe='')}")
-        return job
+    def get_job(self, job_id: str) -> JobOut:
+        return self._read(JobOut, "GET", f"/api/v1/jobs/{quote(job_id, safe='')}")
 
-    def cancel_job(self, job_id: str, requested_by: str | None = None) -> dict[str, Any]:
+    def cancel_job(self, job_id: str, requested_by: str | None = None) -> JobOut:
         body = {"requested_by": requested_by} if requested_by else {}
-        job: dict[str, Any] = self._request(
-            "POST", f"/api/v1/jobs/{quote(job_id, safe='')}/cancel", json=body
-        )
-        return job
+        return self._read(JobOut, "POST", f"/api/v1/jobs/{quote(job_id, safe='')}/cancel", json=body)
 
-    def set_job_message(self, job_id: str, **slack: str) -> dict[str, Any]:
+    def set_job_message(self, job_id: str, **slack: str) -> GroupOut:
         """Record where the job's status message lives: slack_channel, slack_thread_ts, slack_message_ts."""
-        group: dict[str, Any] = self._request("PATCH", f"/api/v1/jobs/{quote(job_id, safe='')}", json=slack)
-        return group
+        return self._read(GroupOut, "PATCH", f"/api/v1/jobs/{quote(job_id, safe='')}", json=slack)
 
-    def get_group(self, group_id: str) -> dict[str, Any]:
-        group: dict[str, Any] = self._request("GET", f"/api/v1/groups/{quote(group_id, safe='')}")
-        return group
+    def get_group(self, group_id: str) -> GroupOut:
+        return self._read(GroupOut, "GET", f"/api/v1/groups/{quote(group_id, safe='')}")
 
-    def recommendation(self, examples: int, model: str | None = None) -> dict[str, Any]:
+    def recommendation(self, examples: int, model: str | None = None) -> Recommendation:
         params: dict[str, Any] = {"examples": examples}
         if model is not None:
             params["model"] = model
-        advice: dict[str, Any] = self._request("GET", "/api/v1/recommendations", params=params)
-        return advice
+        return self._read(Recommendation, "GET", "/api/v1/recommendations", params=params)
 
     # --- events -------------------------------------------------------------------------------------
 
-    def claim_events(
-        self, consumer: str, limit: int = 20, lease_seconds: float = 60.0
-    ) -> list[dict[str, Any]]:
+    def claim_events(self, consumer: str, limit: int = 20, lease_seconds: float = 60.0) -> list[EventOut]:
         body = {"consumer": consumer, "limit": limit, "lease_seconds": lease_seconds}
-        batch: dict[str, Any] = self._request("POST", "/api/v1/events/claim", json=body)
-        events: list[dict[str, Any]] = batch["events"]
-        return events
+        return self._read(EventBatch, "POST", "/api/v1/events/claim", json=body).events
 
     def ack_event(self, event_id: int, consumer: str) -> None:
         self._request("POST", f"/api/v1/events/{event_id}/ack", json={"consumer": consumer})
+
+    def _read(self, model: type[Answer], method: str, path: str, **kwargs: Any) -> Answer:
+        """The answer to a request, parsed into its wire schema."""
+        answer = self._request(method, path, **kwargs)
+        try:
+            return model.model_validate(answer)
+        except ValidationError:
+            # A bug or a version skew between the bot/CLI and the service, never the user's doing.
+            raise ServiceError(
+                502,
+                "unexpected_answer",
+                "the job service answered in a form this client does not know: "
+                "update the bot or the CLI to the service's version",
+            ) from None
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
@@ -196,14 +218,15 @@ class ServiceClient:
         idempotency_key: str | None = None,
         slack_channel: str | None = None,
         slack_thread_ts: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> DatasetAccepted:
         """Stream a local file to the service, which checks and converts it in the background."""
         fields = {"created_by": created_by, "name": filename}
         slack = {"slack_channel": slack_channel, "slack_thread_ts": slack_thread_ts}
         fields.update({key: value for key, value in slack.items() if value})
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         with open(path, "rb") as stream:
-            dataset: dict[str, Any] = self._request(
+            return self._read(
+                DatasetAccepted,
                 "POST",
                 "/api/v1/datasets",
                 data=fields,
@@ -211,28 +234,23 @@ class ServiceClient:
                 headers=headers,
                 timeout=300.0,
             )
-        return dataset
 
     def dataset_from_uri(
         self, source_uri: str, *, created_by: str, slack_channel: str | None = None
-    ) -> dict[str, Any]:
+    ) -> DatasetAccepted:
         body = {"source_uri": source_uri, "created_by": created_by}
         if slack_channel:
             body["slack_channel"] = slack_channel
-        dataset: dict[str, Any] = self._request("POST", "/api/v1/datasets", json=body)
-        return dataset
+        return self._read(DatasetAccepted, "POST", "/api/v1/datasets", json=body)
 
-    def get_dataset(self, dataset_id: str) -> dict[str, Any]:
-        dataset: dict[str, Any] = self._request("GET", f"/api/v1/datasets/{quote(dataset_id, safe='')}")
-        return dataset
+    def get_dataset(self, dataset_id: str) -> DatasetOut:
+        return self._read(DatasetOut, "GET", f"/api/v1/datasets/{quote(dataset_id, safe='')}")
 
-    def list_datasets(self, *, created_by: str | None = None, limit: int = 10) -> list[dict[str, Any]]:
+    def list_datasets(self, *, created_by: str | None = None, limit: int = 10) -> list[DatasetOut]:
         params: dict[str, Any] = {"limit": limit}
         if created_by is not None:
             params["created_by"] = created_by
-        page: Any = self._request("GET", "/api/v1/datasets", params=params)
-        datasets: list[dict[str, Any]] = page["datasets"] if isinstance(page, dict) else page
-        return datasets
+        return self._read(DatasetPage, "GET", "/api/v1/datasets", params=params).datasets
 
     def job_loss_curve(self, job_id: str) -> bytes | None:
         """The job's loss-curve PNG, or None when the service has none (yet)."""

@@ -1,4 +1,4 @@
-"""Block Kit renderers, one module per feature: the service's JSON in, blocks out. Pure.
+"""Block Kit renderers by feature: the service's answers (wire-schema models) in, blocks out. Pure.
 
 kit (primitives, Slack's limits, action ids, the sandbox label), help, jobs, launch, groups (a launch's
 thread), datasets, modal, home. Everything is re-exported here, so callers write ``blocks.job_card``.
@@ -37,7 +37,6 @@ from bot.blocks.home import (
 )
 from bot.blocks.jobs import (
     cancel_confirm_blocks,
-    f1_of,
     history_blocks,
     job_card,
     job_line,
@@ -132,7 +131,6 @@ __all__ = [
     "error_text",
     "estimated",
     "event_text",
-    "f1_of",
     "greeting_text",
     "group_card",
     "group_text",

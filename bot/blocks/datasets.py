@@ -22,21 +22,21 @@ from bot.blocks.kit import (
     section,
 )
 from bot.blocks.launch import recommendation_blocks
+from services.api.schemas import DatasetOut, DatasetStatus, Recommendation
 
 
-def dataset_line(dataset: Mapping[str, Any]) -> str:
-    counts = (dataset.get("report") or {}).get("counts") or {}
+def dataset_line(dataset: DatasetOut) -> str:
+    counts = (dataset.report or {}).get("counts") or {}
     records = f"{counts.get('records', 0):,} records" if counts else "not counted yet"
     return (
-        f"{STATUS_ICONS.get(dataset['status'], '')} *{dataset.get('name', dataset['id'])}* "
-        f"`{dataset['id']}` · "
-        f"{dataset['status']} · {records}"
+        f"{STATUS_ICONS.get(dataset.status, '')} *{dataset.name or dataset.id}* `{dataset.id}` · "
+        f"{dataset.status} · {records}"
         + (f" ({counts.get('train', 0):,} train)" if counts else "")
-        + (f" · <@{dataset['created_by']}>" if dataset.get("created_by") else "")
+        + (f" · <@{dataset.created_by}>" if dataset.created_by else "")
     )
 
 
-def datasets_blocks(datasets: Sequence[Mapping[str, Any]], title: str) -> list[Block]:
+def datasets_blocks(datasets: Sequence[DatasetOut], title: str) -> list[Block]:
     if not datasets:
         return [section(f"*{title}*: none yet. Share a dataset file with me to check one.")]
     return [
@@ -46,28 +46,27 @@ def datasets_blocks(datasets: Sequence[Mapping[str, Any]], title: str) -> list[B
     ]
 
 
-def report_estimates(dataset: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+def report_estimates(dataset: DatasetOut) -> dict[str, Mapping[str, Any]]:
     """The report's estimate per model size (at the recommended epochs), as the service computed it."""
-    report = dataset.get("report") or {}
+    report = dataset.report or {}
     estimate = report.get("cost_estimate") or {}
     estimates = report.get("cost_by_model") or {estimate.get("model"): estimate}
     return {model: found for model in ("11b", "90b") if (found := estimates.get(model))}
 
 
-def dataset_costs(dataset: Mapping[str, Any]) -> dict[str, float | None]:
+def dataset_costs(dataset: DatasetOut) -> dict[str, float | None]:
     """Cost per model as the dataset's report estimated it (at the recommended epochs); None if unknown."""
     found = report_estimates(dataset)
     return {model: float(found[model]["total_usd"]) if model in found else None for model in ("11b", "90b")}
 
 
-def dataset_report_blocks(dataset: Mapping[str, Any], costs: Mapping[str, float | None]) -> list[Block]:
+def dataset_report_blocks(dataset: DatasetOut, costs: Mapping[str, float | None]) -> list[Block]:
     """The check's outcome: counts, first errors by code with the fix, recommendation, launch buttons."""
-    report = dataset.get("report") or {}
+    report = dataset.report or {}
     counts = report.get("counts") or {}
-    usable = dataset["status"] == "ready" and report.get("usable", True)
-    head = (
-        f"{STATUS_ICONS.get(dataset['status'], '')} *Dataset {dataset.get('name', '')}* `{dataset['id']}`: "
-        + ("ready to train" if usable else "cannot be used as it is")
+    usable = dataset.status == DatasetStatus.READY and report.get("usable", True)
+    head = f"{STATUS_ICONS.get(dataset.status, '')} *Dataset {dataset.name}* `{dataset.id}`: " + (
+        "ready to train" if usable else "cannot be used as it is"
     )
     blocks = [section(head)]
     if counts:
@@ -78,17 +77,17 @@ def dataset_report_blocks(dataset: Mapping[str, Any], costs: Mapping[str, float 
                 f"validation {counts.get('validation', 0):,}, test {counts.get('test', 0):,}"
             )
         )
-    if dataset.get("error"):
-        blocks.append(section(f"*Problem:* {dataset['error']}"))
+    if dataset.error:
+        blocks.append(section(f"*Problem:* {dataset.error}"))
     for kind in ("errors", "warnings"):
         grouped = _findings_by_code(report.get(kind) or [], report.get(f"{kind[:-1]}_counts") or {})
         if grouped:
             blocks.append(section(f"*{kind.title()}*\n" + grouped))
     advice = report.get("recommendation")
     if usable and advice:
-        blocks += recommendation_blocks(advice)
+        blocks += recommendation_blocks(Recommendation.model_validate(advice))
     if usable:
-        value = dataset["id"]
+        value = dataset.id
         both = [costs.get("11b"), costs.get("90b")]
         both_cost = None if None in both else sum(c for c in both if c is not None)
         # Slack refuses two buttons of one block with the same action_id (invalid_blocks): one id each.
@@ -110,7 +109,7 @@ def dataset_report_blocks(dataset: Mapping[str, Any], costs: Mapping[str, float 
                 ),
             )
         )
-        note = note_of(*report_estimates(dataset).values())
+        note = note_of(*(estimate.get("note") for estimate in report_estimates(dataset).values()))
         blocks.append(
             context(
                 "Button prices are estimates at the recommended epochs" + (f", from {note}." if note else ".")

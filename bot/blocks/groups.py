@@ -5,45 +5,53 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.blocks.jobs import f1_of
 from bot.blocks.kit import STATUS_ICONS, Block, context, cut, estimated, note_of, sandbox_note, section
+from services.api.schemas import EventOut, GroupOut, JobOut
 
 
-def group_card(group: Mapping[str, Any]) -> list[Block]:
+def _f1(job: JobOut) -> str:
+    f1 = job.fine_tuned_f1()
+    return "" if f1 is None else f" · F1 {f1:.1f}"
+
+
+def group_card(group: GroupOut) -> list[Block]:
     """The parent message of a launch, updated in place as its jobs move."""
-    jobs = group.get("jobs", [])
-    title = " + ".join(str(job["model"]).upper() for job in jobs) or "launch"
+    jobs = group.jobs
+    title = " + ".join(job.model.upper() for job in jobs) or "launch"
     lines = [
-        f"{STATUS_ICONS.get(job['status'], '')} *{job['name']}* ({str(job['model']).upper()}): "
-        f"{job['status']}" + (f" · F1 {f1_of(job):.1f}" if f1_of(job) is not None else "")
+        f"{STATUS_ICONS.get(job.status, '')} *{job.name}* ({job.model.upper()}): {job.status}{_f1(job)}"
         for job in jobs
     ]
+    notes = note_of(group.cost_note, *(job.cost_note for job in jobs))
     blocks = [
         section(
-            f"*Fine-tuning {title}* for <@{group['requested_by']}> on dataset `{group['dataset_id']}`, "
-            f"{estimated(group.get('cost_estimate_usd'), note_of(group, *jobs))}"
+            f"*Fine-tuning {title}* for <@{group.requested_by}> on dataset `{group.dataset_id}`, "
+            f"{estimated(group.cost_estimate_usd, notes)}"
         ),
         section("\n".join(lines) or "No jobs."),
-        context(f"group `{group['id']}` · details in the thread"),
+        context(f"group `{group.id}` · details in the thread"),
     ]
     return blocks + sandbox_note(group)
 
 
-def group_text(group: Mapping[str, Any]) -> str:
-    jobs = ", ".join(f"{job['name']} {job['status']}" for job in group.get("jobs", []))
-    return cut(f"Fine-tuning for <@{group['requested_by']}>: {jobs}", 3_000)
+def group_text(group: GroupOut) -> str:
+    jobs = ", ".join(f"{job.name} {job.status}" for job in group.jobs)
+    return cut(f"Fine-tuning for <@{group.requested_by}>: {jobs}", 3_000)
 
 
-def event_text(event: Mapping[str, Any]) -> str:
-    payload = event.get("payload", {})
-    message = str(payload.get("message") or f"{event['type']} for {event['subject_id']}")
+def event_text(event: EventOut, requested_by: str | None = None) -> str:
+    """The thread's line for an event; the one that ends a launch mentions who launched it (given
+    here when the event itself does not say)."""
+    payload = event.payload
+    message = str(payload.get("message") or f"{event.type} for {event.subject_id}")
     icon = STATUS_ICONS.get(str(payload.get("status", "")), "")
     text = f"{icon} {message}".strip()
-    if event["type"] == "job.failed" and payload.get("failure_hint"):
+    if event.type == "job.failed" and payload.get("failure_hint"):
         text += f"\nLikely fix: {payload['failure_hint']}"
     # Once per launch: only the event the service marks as its end (done, failed or cancelled) mentions.
-    if payload.get("launch_ended") and payload.get("requested_by"):
-        text = f"<@{payload['requested_by']}> {text}"
+    requester = payload.get("requested_by") or requested_by
+    if payload.get("launch_ended") and requester:
+        text = f"<@{requester}> {text}"
     return cut(text, 3_000)
 
 
@@ -68,16 +76,16 @@ def comparison_blocks(comparison: Mapping[str, Any]) -> list[Block]:
     return blocks + sandbox_note(comparison)
 
 
-def job_pair_blocks(first: Mapping[str, Any], second: Mapping[str, Any]) -> list[Block]:
+def job_pair_blocks(first: JobOut, second: JobOut) -> list[Block]:
     """Side by side when the service holds no comparison for them (not a pair of one launch)."""
     rows = []
     for job in (first, second):
-        f1 = f1_of(job)
+        f1 = job.fine_tuned_f1()
         rows.append(
-            f"*{job['name']}* ({str(job['model']).upper()}): {job['status']}, "
-            f"F1 {'unknown' if f1 is None else f'{f1:.1f}'}, {estimated(job.get('cost_estimate_usd'))}"
+            f"*{job.name}* ({job.model.upper()}): {job.status}, "
+            f"F1 {'unknown' if f1 is None else f'{f1:.1f}'}, {estimated(job.cost_estimate_usd)}"
         )
-    note = note_of(first, second)
+    note = note_of(first.cost_note, second.cost_note)
     return [
         section("*Comparison*\n" + "\n".join(rows)),
         *([context(f":warning: Costs are estimates from {note}.")] if note else []),

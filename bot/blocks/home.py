@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from bot.blocks.jobs import job_line
 from bot.blocks.kit import Block, sandbox_note, section
+from services.api.schemas import JobOut
 
 
-def home_view(mine: Sequence[Mapping[str, Any]], running: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def home_view(mine: Sequence[JobOut], running: Sequence[JobOut]) -> dict[str, Any]:
     blocks: list[Block] = [{"type": "header", "text": {"type": "plain_text", "text": "tunebot"}}]
     blocks.append(section("*Your recent jobs*"))
     blocks.append(

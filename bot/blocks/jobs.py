@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from bot.blocks.kit import (
     CANCEL_CONFIRM,
@@ -21,45 +20,38 @@ from bot.blocks.kit import (
     sandbox_note,
     section,
 )
+from services.api.schemas import JobOut, JobStatus
 
 
-def job_line(job: Mapping[str, Any]) -> str:
-    f1 = f1_of(job)
+def job_line(job: JobOut) -> str:
+    f1 = job.fine_tuned_f1()
     return (
-        f"{STATUS_ICONS.get(job['status'], '')} *{job['name']}* · {str(job['model']).upper()} · "
-        f"dataset `{job['dataset_id']}` · {job['status']}"
+        f"{STATUS_ICONS.get(job.status, '')} *{job.name}* · {job.model.upper()} · "
+        f"dataset `{job.dataset_id}` · {job.status}"
         + (f" · F1 {f1:.1f}" if f1 is not None else "")
-        + f" · <@{job['requested_by']}> · {str(job['created_at'])[:16].replace('T', ' ')}"
+        + f" · <@{job.requested_by}> · {job.created_at:%Y-%m-%d %H:%M}"
     )
 
 
-def f1_of(job: Mapping[str, Any]) -> float | None:
-    """The fine-tuned model's SQuAD F1 from the job's evaluations, once it has been scored."""
-    for evaluation in job.get("evaluations") or []:
-        if evaluation.get("variant") == "fine_tuned" and isinstance(evaluation.get("f1"), int | float):
-            return float(evaluation["f1"])
-    return None
-
-
-def job_card(job: Mapping[str, Any]) -> list[Block]:
+def job_card(job: JobOut) -> list[Block]:
     fields = [
-        f"*Status:* {STATUS_ICONS.get(job['status'], '')} {job['status']}",
-        f"*Model:* Llama 3.2 {str(job['model']).upper()}",
-        f"*Dataset:* `{job['dataset_id']}`",
-        f"*Epochs:* {job['epochs']} (recommended {job['recommended_epochs']})",
-        f"*Learning rate:* {job['learning_rate']:g} (recommended {job['recommended_learning_rate']:g})",
-        f"*Cost:* {estimated(job.get('cost_estimate_usd'), note_of(job))}",
-        f"*Requested by:* <@{job['requested_by']}>",
+        f"*Status:* {STATUS_ICONS.get(job.status, '')} {job.status}",
+        f"*Model:* Llama 3.2 {job.model.upper()}",
+        f"*Dataset:* `{job.dataset_id}`",
+        f"*Epochs:* {job.epochs} (recommended {job.recommended_epochs})",
+        f"*Learning rate:* {job.learning_rate:g} (recommended {job.recommended_learning_rate:g})",
+        f"*Cost:* {estimated(job.cost_estimate_usd, note_of(job.cost_note))}",
+        f"*Requested by:* <@{job.requested_by}>",
     ]
     blocks = [
-        section(f"*{job['name']}*  `{job['id']}`"),
+        section(f"*{job.name}*  `{job.id}`"),
         {"type": "section", "fields": [{"type": "mrkdwn", "text": cut(text, 2_000)} for text in fields]},
     ]
-    if job.get("failure_message"):
-        blocks.append(section(f"*Bedrock said:* {job['failure_message']}"))
-        if job.get("failure_hint"):
-            blocks.append(section(f"*Likely fix:* {job['failure_hint']}"))
-    metrics = job.get("metrics") or {}
+    if job.failure_message:
+        blocks.append(section(f"*Bedrock said:* {job.failure_message}"))
+        if job.failure_hint:
+            blocks.append(section(f"*Likely fix:* {job.failure_hint}"))
+    metrics = job.metrics or {}
     losses = [
         f"{label} {metrics[key]:.4f}"
         for key, label in (
@@ -73,7 +65,7 @@ def job_card(job: Mapping[str, Any]) -> list[Block]:
     return blocks + sandbox_note(job)
 
 
-def history_blocks(jobs: Sequence[Mapping[str, Any]], more: str | None, title: str) -> list[Block]:
+def history_blocks(jobs: Sequence[JobOut], more: str | None, title: str) -> list[Block]:
     """One line per job; ``more`` is the button value for the next page, None on the last page."""
     if not jobs:
         return [section(f"*{title}*: no jobs yet. Start one with `/finetune launch <dataset>`.")]
@@ -92,19 +84,19 @@ def history_blocks(jobs: Sequence[Mapping[str, Any]], more: str | None, title: s
     return blocks
 
 
-def cancel_confirm_blocks(job: Mapping[str, Any]) -> list[Block]:
-    if job["status"] in ("pending", "queued"):
+def cancel_confirm_blocks(job: JobOut) -> list[Block]:
+    if job.status in (JobStatus.PENDING, JobStatus.QUEUED):
         cost = "It has not started, so nothing is billed."
     else:
         cost = (
             "It is on Bedrock: stopping cannot be undone and the tokens trained so far are billed "
-            f"(the whole job was {estimated(job.get('cost_estimate_usd'), note_of(job))})."
+            f"(the whole job was {estimated(job.cost_estimate_usd, note_of(job.cost_note))})."
         )
     return [
-        section(f"Cancel *{job['name']}* ({str(job['model']).upper()}, {job['status']})? {cost}"),
+        section(f"Cancel *{job.name}* ({job.model.upper()}, {job.status})? {cost}"),
         *sandbox_note(job),
         actions(
-            button("Cancel the job", CANCEL_CONFIRM, job["id"], style="danger"),
-            button("Keep it", CANCEL_KEEP, job["id"]),
+            button("Cancel the job", CANCEL_CONFIRM, job.id, style="danger"),
+            button("Keep it", CANCEL_KEEP, job.id),
         ),
     ]

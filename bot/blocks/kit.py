@@ -9,25 +9,27 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from services.api.schemas import DatasetOut, DatasetStatus, EstimateOut, GroupOut, JobOut, JobStatus
+
 Block = dict[str, Any]
 SECTION_LIMIT = 3_000
 BUTTON_TEXT_LIMIT = 75
 VALUE_LIMIT = 2_000
 MAX_BLOCKS = 50
 MAX_LISTED_ERRORS = 10
-STATUS_ICONS = {
-    "pending": ":hourglass:",
-    "queued": ":hourglass:",
-    "submitting": ":arrow_up:",
-    "training": ":gear:",
-    "evaluating": ":bar_chart:",
-    "done": ":white_check_mark:",
-    "failed": ":x:",
-    "cancelling": ":octagonal_sign:",
-    "cancelled": ":no_entry_sign:",
-    "checking": ":mag:",
-    "ready": ":white_check_mark:",
-    "unusable": ":x:",
+STATUS_ICONS: dict[str, str] = {
+    JobStatus.PENDING: ":hourglass:",
+    JobStatus.QUEUED: ":hourglass:",
+    JobStatus.SUBMITTING: ":arrow_up:",
+    JobStatus.TRAINING: ":gear:",
+    JobStatus.EVALUATING: ":bar_chart:",
+    JobStatus.DONE: ":white_check_mark:",
+    JobStatus.FAILED: ":x:",
+    JobStatus.CANCELLING: ":octagonal_sign:",
+    JobStatus.CANCELLED: ":no_entry_sign:",
+    DatasetStatus.CHECKING: ":mag:",
+    DatasetStatus.READY: ":white_check_mark:",
+    DatasetStatus.UNUSABLE: ":x:",
 }
 
 # action ids: registered in bot.app, rendered here
@@ -89,13 +91,9 @@ def estimated(usd: float | None, note: str | None = None) -> str:
     return f"estimated ${usd:,.2f}" + (f" ({note})" if note else "")
 
 
-def note_of(*items: Mapping[str, Any] | None) -> str | None:
-    """The first price note among service objects (a job's ``cost_note``, an estimate's ``note``)."""
-    for item in items:
-        for key in ("cost_note", "note"):
-            if item and isinstance(item.get(key), str) and item[key]:
-                return str(item[key])
-    return None
+def note_of(*notes: str | None) -> str | None:
+    """The first price note given (a job's ``cost_note``, an estimate's ``note``), if any."""
+    return next((note for note in notes if note), None)
 
 
 # The one rule for simulated figures: any renderer that shows something from the sandbox ends with
@@ -103,17 +101,25 @@ def note_of(*items: Mapping[str, Any] | None) -> str | None:
 SANDBOX_LABEL = ":test_tube: sandbox: simulated results"
 
 
-def is_sandbox(*items: Mapping[str, Any] | None) -> bool:
-    return any(
-        item and (item.get("sandbox") or any(job.get("sandbox") for job in item.get("jobs") or []))
-        for item in items
-    )
+# What can carry simulated figures: the service's objects, and a comparison (a plain object on the wire).
+Shown = JobOut | GroupOut | DatasetOut | EstimateOut | Mapping[str, Any]
 
 
-def sandbox_note(*items: Mapping[str, Any] | None) -> list[Block]:
+def is_sandbox(*items: Shown) -> bool:
+    def simulated(item: Shown) -> bool:
+        if isinstance(item, GroupOut):
+            return any(job.sandbox for job in item.jobs)
+        if isinstance(item, Mapping):
+            return bool(item.get("sandbox"))
+        return item.sandbox
+
+    return any(simulated(item) for item in items)
+
+
+def sandbox_note(*items: Shown) -> list[Block]:
     return [context(SANDBOX_LABEL)] if is_sandbox(*items) else []
 
 
-def sandbox_suffix(*items: Mapping[str, Any] | None) -> str:
+def sandbox_suffix(*items: Shown) -> str:
     """The label for a text-only reply."""
     return f" ({SANDBOX_LABEL})" if is_sandbox(*items) else ""

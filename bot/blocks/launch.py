@@ -22,58 +22,61 @@ from bot.blocks.kit import (
     sandbox_suffix,
     section,
 )
+from services.api.schemas import DatasetOut, EstimateOut, LaunchOut, Recommendation
 
 
-def recommendation_blocks(advice: Mapping[str, Any]) -> list[Block]:
-    low, high = advice["epochs_range"]
-    lr_low, lr_high = advice["learning_rate_range"]
+def recommendation_blocks(advice: Recommendation) -> list[Block]:
+    low, high = advice.epochs_range
+    lr_low, lr_high = advice.learning_rate_range
     head = (
-        f"*Recommendation for {advice['examples']:,} examples*: {str(advice['model']).upper()}, "
-        f"{advice['epochs']} epochs (range {low}–{high}), learning rate {advice['learning_rate']:g} "
+        f"*Recommendation for {advice.examples:,} examples*: {advice.model.upper()}, "
+        f"{advice.epochs} epochs (range {low}–{high}), learning rate {advice.learning_rate:g} "
         f"(range {lr_low:g}–{lr_high:g})"
     )
-    reasons = "\n".join(f"• {reason}" for reason in advice.get("reasons", []))
+    reasons = "\n".join(f"• {reason}" for reason in advice.reasons)
     return [section(head), section(reasons or "No reasons given.")]
 
 
-def launch_card(plan: Mapping[str, Any], advice: Mapping[str, Mapping[str, Any]], value: str) -> list[Block]:
-    """The confirmation card. ``plan`` is what will be launched with the service's ``estimate`` of it
+def launch_card(
+    dataset: DatasetOut,
+    estimate: EstimateOut,
+    advice: Mapping[str, Recommendation],
+    value: str,
+    *,
+    evaluate: bool = True,
+) -> list[Block]:
+    """The confirmation card: what will be launched on ``dataset`` with the service's ``estimate`` of it
     (the figures the launch will store and the cost cap compares), ``advice`` the recommendation per
     model, ``value`` the Launch button's payload."""
-    estimate = plan["estimate"]
-    dataset = plan["dataset"]
-    planned = {job["model"]: job for job in estimate["jobs"]}
+    planned = {job.model: job for job in estimate.jobs}
     lines = [
         f"*Launch fine-tuning of Llama 3.2 {' and '.join(m.upper() for m in planned)}* on dataset "
-        f"*{dataset.get('name', dataset['id'])}* (`{dataset['id']}`, "
-        f"{estimate['examples']:,} training examples)"
+        f"*{dataset.name or dataset.id}* (`{dataset.id}`, {estimate.examples:,} training examples)"
     ]
     for model, job in planned.items():
         lines.append(
-            f"• *{model.upper()}*: epochs {job['epochs']} (recommended {job['recommended_epochs']}), "
-            f"learning rate {job['learning_rate']:g} (recommended {job['recommended_learning_rate']:g}); "
-            f"{estimated(job['cost']['total_usd'])}"
+            f"• *{model.upper()}*: epochs {job.epochs} (recommended {job.recommended_epochs}), "
+            f"learning rate {job.learning_rate:g} (recommended {job.recommended_learning_rate:g}); "
+            f"{estimated(job.cost.total_usd)}"
         )
     if len(planned) > 1:
-        lines.append(f"*Total*: {estimated(estimate['total_usd'])}")
-    reasons = next(iter(advice.values())).get("reasons", []) if advice else []
+        lines.append(f"*Total*: {estimated(estimate.total_usd)}")
+    reasons = next(iter(advice.values())).reasons if advice else []
     blocks = [
         section("\n".join(lines)),
         context(" ".join(reasons) or "Recommendation from the dataset's size."),
-        context(
-            f"Evaluation: {'on (SQuAD F1 against the base model)' if plan.get('evaluate', True) else 'off'}"
-        ),
+        context(f"Evaluation: {'on (SQuAD F1 against the base model)' if evaluate else 'off'}"),
     ]
-    if estimate.get("note"):
-        blocks.append(context(f":warning: Costs are estimates from {estimate['note']}."))
-    if estimate.get("approval_required"):
+    if estimate.note:
+        blocks.append(context(f":warning: Costs are estimates from {estimate.note}."))
+    if estimate.approval_required:
         blocks.append(
             context(
-                f":moneybag: Above the cost cap of {money(estimate.get('cost_cap_usd'))}: "
+                f":moneybag: Above the cost cap of {money(estimate.cost_cap_usd)}: "
                 "launching asks an admin to approve it first."
             )
         )
-    for warning in estimate.get("warnings", []):
+    for warning in estimate.warnings:
         blocks.append(context(f":warning: {warning}"))
     blocks += sandbox_note(estimate)
     blocks.append(
@@ -90,31 +93,30 @@ def launch_value(plan: Mapping[str, Any]) -> str:
     return json.dumps({key: plan[key] for key in keys if plan.get(key) is not None}, separators=(",", ":"))
 
 
-def launched_text(result: Mapping[str, Any], created: bool) -> str:
-    names = ", ".join(f"*{job['name']}* ({str(job['model']).upper()})" for job in result["jobs"])
-    if not created:
+def launched_text(result: LaunchOut) -> str:
+    names = ", ".join(f"*{job.name}* ({job.model.upper()})" for job in result.jobs)
+    if not result.created:
         return f"Already launched: {names}. Follow it in the launch thread."
-    cost = round(sum(job.get("cost_estimate_usd") or 0.0 for job in result["jobs"]), 2)
+    cost = round(sum(job.cost_estimate_usd or 0.0 for job in result.jobs), 2)
     return (
-        f":rocket: Launched {names}, {estimated(cost, note_of(*result['jobs']))}. "
-        f"Progress follows in the launch thread.{sandbox_suffix(*result['jobs'])}"
+        f":rocket: Launched {names}, {estimated(cost, note_of(*(job.cost_note for job in result.jobs)))}. "
+        f"Progress follows in the launch thread.{sandbox_suffix(*result.jobs)}"
     )
 
 
 def approval_request_blocks(
-    requester: str, summary: str, estimate: Mapping[str, Any], value: str
+    requester: str, summary: str, estimate: EstimateOut | Mapping[str, Any], value: str
 ) -> list[Block]:
-    """The admins' DM: the same estimate the requester saw, and the cap it is above."""
+    """The admins' DM: the same estimate the requester saw (a launch's, or a sweep's plain JSON), and the
+    cap it is above."""
+    figures = estimate.model_dump() if isinstance(estimate, EstimateOut) else estimate
+    note = figures.get("note")
     return [
         section(
-            f":moneybag: <@{requester}> asks to launch {summary}, {estimated(estimate.get('total_usd'))}: "
-            f"above the cost cap of {money(estimate.get('cost_cap_usd'))}, so an admin must approve it."
+            f":moneybag: <@{requester}> asks to launch {summary}, {estimated(figures.get('total_usd'))}: "
+            f"above the cost cap of {money(figures.get('cost_cap_usd'))}, so an admin must approve it."
         ),
-        *(
-            [context(f":warning: Costs are estimates from {estimate['note']}.")]
-            if estimate.get("note")
-            else []
-        ),
+        *([context(f":warning: Costs are estimates from {note}.")] if note else []),
         *sandbox_note(estimate),
         actions(
             button("Approve", APPROVE, value, style="primary"),

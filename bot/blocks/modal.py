@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from bot.blocks.kit import Block, cut, section
+from services.api.schemas import Recommendation
 
 LAUNCH_MODAL = "launch_modal"
 MODAL_FIELDS = ("dataset", "model", "epochs", "lr", "eval", "name")
@@ -45,10 +46,9 @@ def _select(options: Sequence[tuple[str, str]], initial: str) -> Block:
     return {"type": "static_select", "options": choices, "initial_option": chosen}
 
 
-def launch_modal(prefill: Mapping[str, Any], metadata: str) -> dict[str, Any]:
-    """The launch form, prefilled from the caller's last dataset and its recommendation."""
-    advice = prefill.get("advice") or {}
-    reasons = " ".join(advice.get("reasons", []))
+def launch_modal(dataset_id: str | None, advice: Recommendation | None, metadata: str) -> dict[str, Any]:
+    """The launch form, prefilled with the caller's last dataset and its recommendation (when known)."""
+    reasons = " ".join(advice.reasons) if advice else ""
     return {
         "type": "modal",
         "callback_id": LAUNCH_MODAL,
@@ -57,18 +57,16 @@ def launch_modal(prefill: Mapping[str, Any], metadata: str) -> dict[str, Any]:
         "submit": {"type": "plain_text", "text": "Review cost"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": [
-            _input("dataset", "Dataset (id or s3:// URI)", _text_input(prefill.get("dataset_id"))),
+            _input("dataset", "Dataset (id or s3:// URI)", _text_input(dataset_id)),
             _input(
                 "model",
                 "Model",
                 _select([("11b", "11B"), ("90b", "90B"), ("both", "Both, and compare")], "11b"),
             ),
             _input(
-                "epochs", "Epochs (1-10)", _text_input(str(advice.get("epochs", "")) or None), True, reasons
+                "epochs", "Epochs (1-10)", _text_input(str(advice.epochs) if advice else None), True, reasons
             ),
-            _input(
-                "lr", "Learning rate", _text_input(f"{advice['learning_rate']:g}" if advice else None), True
-            ),
+            _input("lr", "Learning rate", _text_input(f"{advice.learning_rate:g}" if advice else None), True),
             _input("eval", "Evaluate with SQuAD F1", _select([("on", "On"), ("off", "Off")], "on")),
             _input("name", "Name", _text_input(None), True),
         ],

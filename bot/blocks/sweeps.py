@@ -22,6 +22,7 @@ from bot.blocks.kit import (
     sandbox_suffix,
     section,
 )
+from services.api.schemas import SweepStatus
 
 
 def _sizes(sizes: list[int]) -> str:
@@ -117,7 +118,7 @@ def verdict_blocks(sweep: Mapping[str, Any]) -> list[Block]:
     """The answer: one line per finding, each with its 95 % interval, as the service worded it."""
     label = sandbox_note(sweep)
     lines = [line for line in sweep.get("lines") or [] if "sandbox: simulated results" not in line]
-    if sweep["status"] == "cancelled":
+    if sweep["status"] == SweepStatus.CANCELLED:
         return [section(f"Sweep `{sweep['id']}` was cancelled: no curve, no verdict."), *label]
     if not sweep.get("verdict"):
         if sweep["status"] == "running":

@@ -1,8 +1,9 @@
 """What the listeners delegate to, one module per feature: validate, call the job service, say what to reply.
 
 base (Reply, the error-to-reply rule, SeenIds), jobs, datasets, launch (with approval and the form),
-home, and slash (``Flows``: every feature combined, the ``/finetune`` router). Decisions of who may do
-what are in ``bot.policy``.
+home, greeting (DMs and mentions), and slash (``Flows``: every feature combined, the ``/finetune``
+router). Decisions of who may do what are in ``bot.policy``; the service's answers arrive as the wire
+schemas' models (``services.api.schemas``).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import blocks, commands, policy
 from bot.flows.base import BaseFlows, Reply, replies_errors
+from services.api.schemas import DatasetOut, DatasetStatus, EstimateOut, Recommendation
 from services.client import ServiceError
 
 log = logging.getLogger(__name__)
@@ -49,29 +50,39 @@ class LaunchFlows(BaseFlows):
                 + " — `last` is your last upload."
             )
         if command.dataset.startswith("s3://"):
-            dataset = self.service.dataset_from_uri(command.dataset, created_by=user, slack_channel=channel)
+            accepted = self.service.dataset_from_uri(command.dataset, created_by=user, slack_channel=channel)
             return Reply(
-                f":mag: Checking `{command.dataset}` as dataset `{dataset['id']}`: its report comes to this "
+                f":mag: Checking `{command.dataset}` as dataset `{accepted.id}`: its report comes to this "
                 "channel with launch buttons."
             )
         dataset = self._dataset(command.dataset, user)
-        if dataset["status"] != "ready":
+        if dataset.status != DatasetStatus.READY:
             return Reply(
                 blocks.error_text(
-                    f"Dataset `{dataset['id']}` is {dataset['status']}, not ready.",
+                    f"Dataset `{dataset.id}` is {dataset.status}, not ready.",
                     "Check it with `/finetune datasets`, or share a fixed file.",
                 )
             )
-        plan = self.plan(
-            dataset, command.models, command.epochs, command.learning_rate, command.evaluate, command.name
+        plan: dict[str, Any] = {
+            "dataset_id": dataset.id,
+            "models": list(command.models),
+            "epochs": command.epochs,
+            "learning_rate": command.learning_rate,
+            "evaluate": command.evaluate,
+            "name": command.name,
+            # The card's own key: a second click (or a Slack retry) on this card is the same launch.
+            "key": f"card:{trigger_id or channel + ':' + user}",
+        }
+        # The service's estimate for exactly these values: the figures the launch stores and the cap checks.
+        estimate = self.estimate(plan)
+        train = int(((dataset.report or {}).get("counts") or {}).get("train", 0))
+        advice = {model: self.service.recommendation(train, model) for model in command.models}
+        card = blocks.launch_card(
+            dataset, estimate, advice, blocks.launch_value(plan), evaluate=command.evaluate
         )
-        advice = {model: self.service.recommendation(plan["examples"], model) for model in command.models}
-        # The card's own key: a second click (or a Slack retry) on this card is the same launch.
-        plan["key"] = f"card:{trigger_id or channel + ':' + user}"
-        value = blocks.launch_value(plan)
-        return Reply("Confirm the launch", blocks.launch_card(plan, advice, value))
+        return Reply("Confirm the launch", card)
 
-    def _dataset(self, ref: str, user: str) -> dict[str, Any]:
+    def _dataset(self, ref: str, user: str) -> DatasetOut:
         if ref == "last":
             found = self.service.list_datasets(created_by=user, limit=1)
             if not found:
@@ -83,35 +94,14 @@ class LaunchFlows(BaseFlows):
             return found[0]
         return self.service.get_dataset(ref)
 
-    def plan(
-        self,
-        dataset: Mapping[str, Any],
-        models: tuple[str, ...],
-        epochs: int | None,
-        learning_rate: float | None,
-        evaluate: bool,
-        name: str | None,
-    ) -> dict[str, Any]:
-        counts = (dataset.get("report") or {}).get("counts") or {}
-        # The service's estimate for exactly these values: the figures the launch stores and the cap checks.
-        estimate = self.service.estimate_launch(
-            dataset_id=dataset["id"],
-            models=list(models),
-            epochs=epochs,
-            learning_rate=learning_rate,
-            evaluate=evaluate,
+    def estimate(self, plan: Mapping[str, Any]) -> EstimateOut:
+        return self.service.estimate_launch(
+            dataset_id=plan["dataset_id"],
+            models=list(plan["models"]),
+            epochs=plan.get("epochs"),
+            learning_rate=plan.get("learning_rate"),
+            evaluate=plan.get("evaluate", True),
         )
-        return {
-            "dataset": dataset,
-            "dataset_id": dataset["id"],
-            "examples": int(counts.get("train", 0)),
-            "models": list(models),
-            "epochs": epochs,
-            "learning_rate": learning_rate,
-            "evaluate": evaluate,
-            "name": name,
-            "estimate": estimate,
-        }
 
     @replies_errors
     def confirm_launch(self, value: str, user: str, channel: str) -> Reply:
@@ -149,7 +139,7 @@ class LaunchFlows(BaseFlows):
             if error.code != "approval_required":
                 raise
             return self.ask_approval(plan, key, user, channel, error.message)
-        return Reply(blocks.launched_text(result, result["created"]), replace_original=True)
+        return Reply(blocks.launched_text(result), replace_original=True)
 
     def ask_approval(self, plan: Mapping[str, Any], key: str, user: str, channel: str, why: str) -> Reply:
         if not policy.approval_can_be_asked(self.settings.admins):
@@ -159,14 +149,8 @@ class LaunchFlows(BaseFlows):
         )
         summary = f"{' + '.join(m.upper() for m in plan['models'])} on dataset `{plan['dataset_id']}`"
         # The same estimate the requester saw (and the cap compared), computed again by the service.
-        estimate = self.service.estimate_launch(
-            dataset_id=plan["dataset_id"],
-            models=list(plan["models"]),
-            epochs=plan.get("epochs"),
-            learning_rate=plan.get("learning_rate"),
-            evaluate=plan.get("evaluate", True),
-        )
-        figure = blocks.estimated(estimate["total_usd"], estimate["note"])
+        estimate = self.estimate(plan)
+        figure = blocks.estimated(estimate.total_usd, estimate.note)
         for admin in self.settings.admins:
             self.slack.chat_postMessage(
                 channel=admin,
@@ -210,17 +194,18 @@ class LaunchFlows(BaseFlows):
     def open_launch_modal(self, trigger_id: str, user: str, channel: str) -> None:
         """Open at once (the trigger expires in about 3 s), then fill in what the service knows."""
         opened = self.slack.views_open(trigger_id=trigger_id, view=blocks.loading_view())
-        prefill: dict[str, Any] = {}
+        dataset_id: str | None = None
+        advice: Recommendation | None = None
         try:
             last = self.service.list_datasets(created_by=user, limit=1)
             if last:
-                prefill["dataset_id"] = last[0]["id"]
-                train = int(((last[0].get("report") or {}).get("counts") or {}).get("train", 0))
-                prefill["advice"] = self.service.recommendation(train, "11b")
+                dataset_id = last[0].id
+                train = int(((last[0].report or {}).get("counts") or {}).get("train", 0))
+                advice = self.service.recommendation(train, "11b")
         except ServiceError as error:
             log.info("launch form without prefill", extra={"code": error.code})
         metadata = json.dumps({"channel": channel})
-        view = blocks.launch_modal(prefill, metadata)
+        view = blocks.launch_modal(dataset_id, advice, metadata)
         self.slack.views_update(view_id=opened["view"]["id"], view=view)
 
     def modal_command(self, view: Mapping[str, Any], user: str) -> commands.Command:

@@ -24,7 +24,7 @@ class SweepFlows(JobFlows, LaunchFlows):
             return Reply(blocks.error_text(f"Sweeps happen only in {where}.", "Run the command there."))
         dataset = self._dataset(command.dataset, user)  # LaunchFlows: by id, or `last`
         estimate = self.service.estimate_sweep(
-            dataset_id=dataset["id"], sizes=list(command.sizes), models=list(command.models)
+            dataset_id=dataset.id, sizes=list(command.sizes), models=list(command.models)
         )
         # The card's own key: a second click (or a Slack retry) on this card is the same sweep.
         value = blocks.sweep_value(estimate, f"sweep-card:{trigger_id or channel + ':' + user}")
@@ -136,10 +136,8 @@ class SweepFlows(JobFlows, LaunchFlows):
             if error.code != "job_not_found":
                 raise
             group = self.service.get_group(ref)
-            return self.service.group_gallery(group["id"], "all"), ref
-        group = self.service.get_group(job["group_id"])
-        if len(group["jobs"]) == 2:
-            return self.service.group_gallery(group["id"], "all"), str(job["name"]).removesuffix(
-                f"-{job['model']}"
-            )
-        return self.service.job_gallery(job["id"], "all"), str(job["name"])
+            return self.service.group_gallery(group.id, "all"), ref
+        group = self.service.get_group(job.group_id)
+        if len(group.jobs) == 2:
+            return self.service.group_gallery(group.id, "all"), job.name.removesuffix(f"-{job.model}")
+        return self.service.job_gallery(job.id, "all"), job.name

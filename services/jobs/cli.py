@@ -12,12 +12,15 @@ import json
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import ParamSpec, TypeVar
 
 import typer
+from pydantic import BaseModel
 
+from services.api.schemas import DatasetOut, DatasetStatus, EstimateOut, JobOut, JobStatus
 from services.client import ServiceClient, ServiceError
 from services.evaluation.comparison import SizeComparison
 from services.evaluation.verdict import render_comparison_text
@@ -61,7 +64,11 @@ def _client() -> ServiceClient:
     return ServiceClient(settings.service_url, settings.api_token.get_secret_value())
 
 
-def _call(action: Any, *args: Any, **kwargs: Any) -> Any:
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _call(action: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     try:
         return action(*args, **kwargs)
     except ServiceError as error:
@@ -70,21 +77,27 @@ def _call(action: Any, *args: Any, **kwargs: Any) -> Any:
         raise typer.Exit(2 if error.status == 422 else 1) from None
 
 
-def _line(job: dict[str, Any]) -> str:
-    cost = job.get("cost_estimate_usd")
-    cost_text = estimate_text(cost if isinstance(cost, int | float) else None, job.get("cost_note"))
+def _json(answer: BaseModel | list[DatasetOut]) -> str:
+    """The API's answer as it sent it (the wire schemas serialise back to exactly that)."""
+    if isinstance(answer, list):
+        return json.dumps([item.model_dump(mode="json") for item in answer], indent=2)
+    return json.dumps(answer.model_dump(mode="json"), indent=2)
+
+
+def _line(job: JobOut) -> str:
+    cost_text = estimate_text(job.cost_estimate_usd, job.cost_note)
     return (
-        f"{job['id']}  {job['model']:<3}  {job['status']:<10}  {job['name']}  "
-        f"epochs {job['epochs']} (recommended {job['recommended_epochs']}), "
-        f"lr {job['learning_rate']:g} (recommended {job['recommended_learning_rate']:g}), {cost_text}"
+        f"{job.id}  {job.model:<3}  {job.status:<10}  {job.name}  "
+        f"epochs {job.epochs} (recommended {job.recommended_epochs}), "
+        f"lr {job.learning_rate:g} (recommended {job.recommended_learning_rate:g}), {cost_text}"
         + _scores(job)
-        + (f" ({SANDBOX_LABEL})" if job.get("sandbox") else "")
+        + (f" ({SANDBOX_LABEL})" if job.sandbox else "")
     )
 
 
-def _scores(job: dict[str, Any]) -> str:
+def _scores(job: JobOut) -> str:
     """ ", SQuAD F1 base 62.5 -> fine-tuned 81.3" once the evaluation has scored both models."""
-    f1 = {e["variant"]: e["f1"] for e in job.get("evaluations") or [] if e.get("f1") is not None}
+    f1 = {e.variant: e.f1 for e in job.evaluations if e.f1 is not None}
     if "base" in f1 and "fine_tuned" in f1:
         return f", SQuAD F1 base {f1['base']:.1f} -> fine-tuned {f1['fine_tuned']:.1f}"
     return ""
@@ -124,9 +137,9 @@ def launch(
     )
     for line in estimate_lines(estimate):
         typer.echo(line, err=as_json)  # with --json, stdout carries only the API's answer
-    if estimate["approval_required"] and approved_by is None:
+    if estimate.approval_required and approved_by is None:
         typer.echo(
-            f"approval_required: the estimate is above the cost cap of ${estimate['cost_cap_usd']:,.2f} "
+            f"approval_required: the estimate is above the cost cap of ${estimate.cost_cap_usd:,.2f} "
             "(TUNEBOT_MAX_LAUNCH_COST_USD): launch again with --approved-by set to an admin",
             err=True,
         )
@@ -154,38 +167,38 @@ def launch(
         name=name,
     )
     if as_json:
-        typer.echo(json.dumps(answer, indent=2))
+        typer.echo(_json(answer))
         return
-    verb = "launched" if answer["created"] else "already launched with this key"
-    typer.echo(f"group {answer['group_id']} {verb} (idempotency key {key})")
-    for job in answer["jobs"]:
+    verb = "launched" if answer.created else "already launched with this key"
+    typer.echo(f"group {answer.group_id} {verb} (idempotency key {key})")
+    for job in answer.jobs:
         typer.echo(_line(job))
 
 
-def estimate_lines(estimate: dict[str, Any]) -> list[str]:
+def estimate_lines(estimate: EstimateOut) -> list[str]:
     """What the launch would run and cost, one line per size and the total, before anything is billed."""
-    label = f" ({SANDBOX_LABEL})" if estimate.get("sandbox") else ""
+    label = f" ({SANDBOX_LABEL})" if estimate.sandbox else ""
     lines = [
-        f"Estimate for dataset {estimate['dataset_name']} ({estimate['dataset_id']}, "
-        f"{estimate['examples']:,} training examples){label}:"
+        f"Estimate for dataset {estimate.dataset_name} ({estimate.dataset_id}, "
+        f"{estimate.examples:,} training examples){label}:"
     ]
-    for job in estimate["jobs"]:
-        cost = job["cost"]
+    for job in estimate.jobs:
+        cost = job.cost
         lines.append(
-            f"  {job['model'].upper()}: {job['epochs']} epochs (recommended {job['recommended_epochs']}), "
-            f"lr {job['learning_rate']:g} (recommended {job['recommended_learning_rate']:g}): "
-            f"estimated ${cost['total_usd']:,.2f} (training ${cost['training_usd']:,.2f}, storage "
-            f"${cost['storage_usd_per_month']:,.2f} a month, evaluation ${cost['evaluation_usd']:,.2f})"
+            f"  {job.model.upper()}: {job.epochs} epochs (recommended {job.recommended_epochs}), "
+            f"lr {job.learning_rate:g} (recommended {job.recommended_learning_rate:g}): "
+            f"estimated ${cost.total_usd:,.2f} (training ${cost.training_usd:,.2f}, storage "
+            f"${cost.storage_usd_per_month:,.2f} a month, evaluation ${cost.evaluation_usd:,.2f})"
         )
-    lines.append(f"  total: {estimate_text(estimate['total_usd'], estimate.get('note'))}")
-    lines.extend(f"warning: {warning}" for warning in estimate.get("warnings") or [])
+    lines.append(f"  total: {estimate_text(estimate.total_usd, estimate.note)}")
+    lines.extend(f"warning: {warning}" for warning in estimate.warnings)
     return lines
 
 
 @jobs_app.command("list")
 def list_jobs(
     requested_by: str | None = typer.Option(None, help="Only jobs this person launched."),
-    status: str | None = typer.Option(None, help="Only jobs in this status (training, done, failed ...)."),
+    status: JobStatus | None = typer.Option(None, help="Only jobs in this status."),
     model: Model | None = typer.Option(None, help="Only this model size."),
     dataset_id: str | None = typer.Option(None, help="Only jobs on this dataset."),
     limit: int = typer.Option(20, min=1, max=200, help="How many, newest first."),
@@ -203,14 +216,14 @@ def list_jobs(
         before=before,
     )
     if as_json:
-        typer.echo(json.dumps(page, indent=2))
+        typer.echo(_json(page))
         return
-    if not page["jobs"]:
+    if not page.jobs:
         typer.echo("no jobs")
-    for job in page["jobs"]:
+    for job in page.jobs:
         typer.echo(_line(job))
-    if page["next_before"]:
-        typer.echo(f"more: tunebot jobs list --before {page['next_before']}")
+    if page.next_before:
+        typer.echo(f"more: tunebot jobs list --before {page.next_before}")
 
 
 @jobs_app.command("show")
@@ -221,21 +234,21 @@ def show(
     """One job: status, values used and recommended, failure and its likely fix, final losses."""
     job = _call(_client().get_job, job_id)
     if as_json:
-        typer.echo(json.dumps(job, indent=2))
+        typer.echo(_json(job))
         return
     typer.echo(_line(job))
-    typer.echo(f"bedrock job: {job['bedrock_job_name']} ({job['bedrock_status'] or 'not yet seen'})")
-    if job["failure_message"]:
-        typer.echo(f"failed: {job['failure_message']}")
-        typer.echo(f"fix: {job['failure_hint']}")
-    metrics = job.get("metrics") or {}
+    typer.echo(f"bedrock job: {job.bedrock_job_name} ({job.bedrock_status or 'not yet seen'})")
+    if job.failure_message:
+        typer.echo(f"failed: {job.failure_message}")
+        typer.echo(f"fix: {job.failure_hint}")
+    metrics = job.metrics or {}
     if metrics.get("final_training_loss") is not None:
         typer.echo(
             f"final training loss {metrics['final_training_loss']:.4g}, "
             f"validation loss {metrics.get('final_validation_loss') or float('nan'):.4g}"
         )
-    if job["loss_curve_path"]:
-        typer.echo(f"loss curve: {job['loss_curve_path']}")
+    if job.loss_curve_path:
+        typer.echo(f"loss curve: {job.loss_curve_path}")
 
 
 @jobs_app.command("compare")
@@ -247,17 +260,17 @@ def compare(
     """The 11B-vs-90B comparison of a launch of both sizes, once both are trained and evaluated."""
     client = _client()
     group = _call(client.get_group, group_id)
-    if not group.get("comparison"):
-        progress = ", ".join(f"{job['model'].upper()} {job['status']}" for job in group["jobs"])
+    if not group.comparison:
+        progress = ", ".join(f"{job.model.upper()} {job.status}" for job in group.jobs)
         typer.echo(
             f"no comparison yet for launch {group_id} ({progress}): it is made once both sizes are "
             "evaluated; try again later",
             err=True,
         )
         raise typer.Exit(1)
-    comparison = SizeComparison.model_validate(group["comparison"])
+    comparison = SizeComparison.model_validate(group.comparison)
     if as_json:
-        typer.echo(json.dumps(group["comparison"], indent=2))
+        typer.echo(json.dumps(group.comparison, indent=2))
     else:
         typer.echo(render_comparison_text(comparison))
     if chart is not None:
@@ -277,29 +290,29 @@ def cancel(
     """Cancel a waiting job, or stop a training one: it cannot resume and used tokens are billed."""
     job = _call(_client().cancel_job, job_id, requested_by or f"cli:{getpass.getuser()}")
     typer.echo(_line(job))
-    if job["status"] == "cancelling":
+    if job.status == JobStatus.CANCELLING:
         typer.echo(
             "Bedrock is stopping the job; a stopped job cannot resume and the tokens it used are billed."
         )
 
 
-def _dataset_line(dataset: dict[str, Any]) -> str:
-    counts = (dataset.get("report") or {}).get("counts") or {}
+def _dataset_line(dataset: DatasetOut) -> str:
+    counts = (dataset.report or {}).get("counts") or {}
     sizes = (
         f"{counts.get('accepted', 0)} accepted, {counts.get('rejected', 0)} rejected (train "
         f"{counts.get('train', 0)} / validation {counts.get('validation', 0)} / test {counts.get('test', 0)})"
         if counts
         else "no report yet"
     )
-    label = f" ({SANDBOX_LABEL})" if dataset.get("sandbox") else ""
-    return f"{dataset['id']}  {dataset['status']:<9}  {dataset.get('name') or ''}  {sizes}{label}"
+    label = f" ({SANDBOX_LABEL})" if dataset.sandbox else ""
+    return f"{dataset.id}  {dataset.status:<9}  {dataset.name}  {sizes}{label}"
 
 
-def _print_dataset(dataset: dict[str, Any]) -> None:
+def _print_dataset(dataset: DatasetOut) -> None:
     typer.echo(_dataset_line(dataset))
-    if dataset.get("error"):
-        typer.echo(f"failed: {dataset['error']}")
-    for finding in ((dataset.get("report") or {}).get("errors") or [])[:10]:
+    if dataset.error:
+        typer.echo(f"failed: {dataset.error}")
+    for finding in ((dataset.report or {}).get("errors") or [])[:10]:
         typer.echo(f"  {finding['code']}: {finding['record']}: {finding['message']}")
 
 
@@ -317,24 +330,25 @@ def check_dataset(
     client = _client()
     owner = created_by or f"cli:{getpass.getuser()}"
     if source.startswith("s3://"):
-        dataset = _call(client.dataset_from_uri, source, created_by=owner)
+        accepted = _call(client.dataset_from_uri, source, created_by=owner)
     else:
         path = Path(source)
         if not path.is_file():
             typer.echo(f"no file at {source}: give a dataset file or an s3:// prefix", err=True)
             raise typer.Exit(2)
-        dataset = _call(client.upload_dataset, str(path), path.name, created_by=owner)
+        accepted = _call(client.upload_dataset, str(path), path.name, created_by=owner)
     deadline = time.monotonic() + timeout
-    while wait and dataset["status"] == "checking" and time.monotonic() < deadline:
+    dataset = _call(client.get_dataset, accepted.id)
+    while wait and dataset.status == DatasetStatus.CHECKING and time.monotonic() < deadline:
         time.sleep(1)
-        dataset = _call(client.get_dataset, dataset["id"])
+        dataset = _call(client.get_dataset, accepted.id)
     if as_json:
-        typer.echo(json.dumps(dataset, indent=2))
+        typer.echo(_json(dataset))
     else:
         _print_dataset(dataset)
-        if dataset["status"] == "checking":
-            typer.echo(f"still checking: tunebot datasets show {dataset['id']}")
-    if dataset["status"] in ("unusable", "failed"):
+        if dataset.status == DatasetStatus.CHECKING:
+            typer.echo(f"still checking: tunebot datasets show {dataset.id}")
+    if dataset.status in (DatasetStatus.UNUSABLE, DatasetStatus.FAILED):
         raise typer.Exit(1)
 
 
@@ -347,7 +361,7 @@ def list_datasets(
     """Recent datasets with their status and record counts."""
     datasets = _call(_client().list_datasets, created_by=created_by, limit=limit)
     if as_json:
-        typer.echo(json.dumps(datasets, indent=2))
+        typer.echo(_json(datasets))
         return
     for dataset in datasets:
         typer.echo(_dataset_line(dataset))
@@ -363,6 +377,6 @@ def show_dataset(
     """One dataset: status, counts and its first errors with what to fix."""
     dataset = _call(_client().get_dataset, dataset_id)
     if as_json:
-        typer.echo(json.dumps(dataset, indent=2))
+        typer.echo(_json(dataset))
         return
     _print_dataset(dataset)

@@ -14,6 +14,7 @@ from typing import Any
 
 import typer
 
+from services.api.schemas import JobOut
 from services.jobs.cli import Model, _call, _client, _line, jobs_app
 from services.platform.labels import SANDBOX_LABEL
 from services.sweeps.model import SweepPlanError, parse_sizes
@@ -52,7 +53,7 @@ def sweep_lines(sweep: dict[str, Any]) -> list[str]:
     cost = estimate_text(sweep.get("cost_estimate_usd"), sweep.get("cost_note"))
     lines = [f"sweep {sweep['id']}  {sweep['status']:<9}  {sweep['dataset_name']}  {cost}{label}"]
     for cell in sweep["cells"]:
-        lines.append(f"  {cell['train_size']:>6,}  " + _line(cell["job"]))
+        lines.append(f"  {cell['train_size']:>6,}  " + _line(JobOut.model_validate(cell["job"])))
     lines.extend(f"  {line}" for line in sweep.get("lines") or [])
     return lines
 

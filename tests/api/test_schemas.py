@@ -70,10 +70,21 @@ def service(recording: Recording) -> Iterator[ServiceClient]:
     client.close()
 
 
-def round_trips(recording: Recording, model: type[BaseModel]) -> Any:
-    """The last raw answer, asserted to be exactly what ``model`` reads and writes."""
+def round_trips(recording: Recording, model: type[BaseModel], returned: Any) -> Any:
+    """The last raw answer, asserted to be exactly what ``model`` reads and writes, and what the client
+    returned (``returned``: that model, or the list a page model holds) to be that answer parsed."""
     raw = recording.answers[-1]
     assert model.model_validate(raw).model_dump(mode="json") == raw, model.__name__
+    items = returned if isinstance(returned, list) else [returned]
+    assert all(isinstance(item, BaseModel) for item in items), (
+        f"{model.__name__}: the client returned raw data"
+    )
+    dumped = [item.model_dump(mode="json") for item in items]
+    if isinstance(returned, list):  # a page's one list field: {"events": [...]}, {"datasets": [...]}
+        [listed] = raw.values()
+        assert dumped == listed, model.__name__
+    else:
+        assert dumped[0] == raw, model.__name__
     return raw
 
 
@@ -85,64 +96,71 @@ def test_every_answer_the_client_reads_round_trips_through_its_wire_schema(
 ) -> None:
     checked: set[str] = set()
 
-    def check(method: str, model: type[BaseModel]) -> Any:
+    def check(method: str, model: type[BaseModel], returned: Any) -> Any:
         checked.add(method)
-        return round_trips(recording, model)
+        return round_trips(recording, model, returned)
 
     dataset_id = add_dataset(sessions_of(api))
-    service.info()
-    check("info", ServiceInfo)
+    check("info", ServiceInfo, service.info())
     launched = service.launch_jobs(
         "contract", dataset_id=dataset_id, models=["11b", "90b"], requested_by="U1", slack_channel="C1"
     )
-    check("launch_jobs", LaunchOut)
-    service.list_jobs(requested_by="U1", status=launched["jobs"][0]["status"])
-    assert check("list_jobs", JobPage)["jobs"], "the filter by the job's own status found it"
-    job = service.get_job(launched["jobs"][0]["id"])
-    raw_job = check("get_job", JobOut)
-    service.set_job_message(job["id"], slack_channel="C1", slack_message_ts="1.2")
-    check("set_job_message", GroupOut)
-    service.get_group(launched["group_id"])
-    check("get_group", GroupOut)
-    service.estimate_launch(dataset_id=dataset_id, models=["11b", "90b"], epochs=3)
-    check("estimate_launch", EstimateOut)
-    service.recommendation(1200, "90b")
-    check("recommendation", Recommendation)
+    check("launch_jobs", LaunchOut, launched)
+    page = service.list_jobs(requested_by="U1", status=launched.jobs[0].status)
+    assert check("list_jobs", JobPage, page)["jobs"], "the filter by the job's own status found it"
+    job = service.get_job(launched.jobs[0].id)
+    raw_job = check("get_job", JobOut, job)
+    check(
+        "set_job_message",
+        GroupOut,
+        service.set_job_message(job.id, slack_channel="C1", slack_message_ts="1.2"),
+    )
+    check("get_group", GroupOut, service.get_group(launched.group_id))
+    estimate = service.estimate_launch(dataset_id=dataset_id, models=["11b", "90b"], epochs=3)
+    check("estimate_launch", EstimateOut, estimate)
+    check("recommendation", Recommendation, service.recommendation(1200, "90b"))
     events = service.claim_events("contract", limit=50)
-    check("claim_events", EventBatch)
-    service.ack_event(events[0]["id"], "contract")
-    check("ack_event", AckOut)
-    cancelled = service.cancel_job(job["id"], requested_by="U1")
-    raw_cancelled = check("cancel_job", JobOut)
+    check("claim_events", EventBatch, events)
+    service.ack_event(events[0].id, "contract")
+    checked.add("ack_event")  # answers nothing the client returns; its schema still round-trips
+    round_trips(recording, AckOut, AckOut.model_validate(recording.answers[-1]))
+    cancelled = service.cancel_job(job.id, requested_by="U1")
+    raw_cancelled = check("cancel_job", JobOut, cancelled)
     upload = tmp_path / "data.jsonl"
     upload.write_text('{"not": "checked yet"}\n')
     accepted = service.upload_dataset(str(upload), "data.jsonl", created_by="U1", slack_channel="C1")
-    check("upload_dataset", DatasetAccepted)
-    service.dataset_from_uri("s3://tunebot-test/raw/charts/", created_by="U1", slack_channel="C1")
-    check("dataset_from_uri", DatasetAccepted)
-    service.get_dataset(accepted["id"])
-    check("get_dataset", DatasetOut)
-    service.list_datasets(created_by="U1")
-    check("list_datasets", DatasetPage)
+    check("upload_dataset", DatasetAccepted, accepted)
+    from_uri = service.dataset_from_uri("s3://tunebot-test/raw/charts/", created_by="U1", slack_channel="C1")
+    check("dataset_from_uri", DatasetAccepted, from_uri)
+    check("get_dataset", DatasetOut, service.get_dataset(accepted.id))
+    check("list_datasets", DatasetPage, service.list_datasets(created_by="U1"))
+
+    def check_raw(method: str, model: type[BaseModel]) -> Any:
+        """The sweep methods still return the API's JSON as is: only its schema is checked."""
+        checked.add(method)
+        raw = recording.answers[-1]
+        assert model.model_validate(raw).model_dump(mode="json") == raw, model.__name__
+        return raw
+
     put_prepared_files(sessions_of(api), dataset_id)
     service.estimate_sweep(dataset_id=dataset_id, sizes=[100, "all"], models=["11b"])
-    check("estimate_sweep", SweepEstimateOut)
+    check_raw("estimate_sweep", SweepEstimateOut)
     sweep = service.start_sweep(
         "contract-sweep", dataset_id=dataset_id, sizes=[100, "all"], models=["11b"], requested_by="U1",
         slack_channel="C1",
     )  # fmt: skip
-    assert check("start_sweep", SweepOut)["cells"], "the sweep's jobs are in its answer"
+    assert check_raw("start_sweep", SweepOut)["cells"], "the sweep's jobs are in its answer"
     service.get_sweep(sweep["id"])
-    check("get_sweep", SweepOut)
+    check_raw("get_sweep", SweepOut)
     service.set_sweep_message(sweep["id"], slack_channel="C1", slack_message_ts="1.3")
-    check("set_sweep_message", SweepOut)
+    check_raw("set_sweep_message", SweepOut)
     service.cancel_sweep(sweep["id"], requested_by="U1")
-    assert check("cancel_sweep", SweepOut)["status"] == "cancelled"
+    assert check_raw("cancel_sweep", SweepOut)["status"] == "cancelled"
 
     public = {name for name, _ in inspect.getmembers(ServiceClient, inspect.isfunction) if name[0] != "_"}
     assert checked == public - NOT_SCHEMAS, "a client method without a contract check"
     # The rules the bot reads come from the service's state machine, as sent.
     assert (raw_job["cancellable"], raw_job["final"]) == (True, False)
-    assert cancelled["status"] in (JobStatus.CANCELLED, JobStatus.CANCELLING)
-    assert raw_cancelled["cancellable"] is False
-    assert raw_cancelled["final"] is (cancelled["status"] == JobStatus.CANCELLED)
+    assert cancelled.status in (JobStatus.CANCELLED, JobStatus.CANCELLING)
+    assert raw_cancelled["cancellable"] is False and cancelled.cancellable is False
+    assert cancelled.final is (cancelled.status == JobStatus.CANCELLED)

@@ -19,8 +19,8 @@ def test_a_completed_jobs_loss_curve_is_uploaded_named_after_the_job(bot: Bot) -
     )  # fmt: skip
     delivery = bot.delivery()
     delivery.run_once()
-    job = launched["jobs"][0]
-    finished = moto_jobs()[job["bedrock_job_name"]]
+    job = launched.jobs[0]
+    finished = moto_jobs()[job.bedrock_job_name]
     # Bedrock writes its metrics under the job's output prefix before it reports Completed.
     bucket, prefix = split_s3_uri(finished.output_data_config["s3Uri"])
     s3 = boto3.client("s3", region_name=REGION)
@@ -34,8 +34,8 @@ def test_a_completed_jobs_loss_curve_is_uploaded_named_after_the_job(bot: Bot) -
     delivery.run_once()
 
     uploads = [call.params for call in bot.stub.accepted("files.getUploadURLExternal")]
-    assert [upload["filename"] for upload in uploads] == [f"{job['name']}-loss-curve.png"]
-    assert job["name"].startswith("charts") and job["id"] not in uploads[0]["filename"]
-    parent = bot.service.get_group(str(launched["group_id"]))["slack_message_ts"]
+    assert [upload["filename"] for upload in uploads] == [f"{job.name}-loss-curve.png"]
+    assert job.name.startswith("charts") and job.id not in uploads[0]["filename"]
+    parent = bot.service.get_group(launched.group_id).slack_message_ts
     completed = bot.stub.accepted("files.completeUploadExternal")[0].params
     assert (completed["channel_id"], completed["thread_ts"]) == ("C1", parent)

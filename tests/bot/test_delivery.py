@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 from sqlalchemy import select
 
 from bot.delivery import Delivery, DeliveryLoop, Pacer, SlackDown
+from services.api.schemas import LaunchOut
 from services.client import ServiceError
 from services.jobs.poll import poll_once
 from services.platform.tables import Event
@@ -27,7 +28,7 @@ def parents(bot: Bot) -> list[dict[str, object]]:
     return [call.params for call in bot.stub.accepted("chat.postMessage") if not call.params.get("thread_ts")]
 
 
-def launch(bot: Bot, models: list[str], key: str = "k1", evaluate: bool = True) -> dict[str, object]:
+def launch(bot: Bot, models: list[str], key: str = "k1", evaluate: bool = True) -> LaunchOut:
     return bot.service.launch_jobs(
         key,
         dataset_id=bot.dataset(),
@@ -56,7 +57,7 @@ def test_a_launch_gets_one_card_and_its_events_in_the_thread_in_order(bot: Bot) 
 
     assert delivered == 4  # created and submitted, for each job
     assert len(parents(bot)) == 1
-    parent_ts = bot.service.get_group(str(launched["group_id"]))["slack_message_ts"]
+    parent_ts = bot.service.get_group(launched.group_id).slack_message_ts
     assert parent_ts is not None
     assert {reply["thread_ts"] for reply in thread_replies(bot)} == {parent_ts}
     assert any("training started on Bedrock" in str(reply["text"]) for reply in thread_replies(bot))
@@ -76,8 +77,8 @@ def test_the_card_is_updated_once_per_distinct_content(bot: Bot) -> None:
     assert one_at_a_time.run_once() == 1  # job.submitted: the card would not change
     assert bot.stub.calls_to("chat.update") == []
 
-    job = launched["jobs"][0]  # type: ignore[index]
-    moto_jobs()[job["bedrock_job_name"]].status = "Completed"
+    job = launched.jobs[0]
+    moto_jobs()[job.bedrock_job_name].status = "Completed"
     poll_once(bot.runtime.wiring.job_deps)
     assert one_at_a_time.run_once() == 1
 
@@ -90,8 +91,8 @@ def test_completion_mentions_the_requester_and_updates_the_card(bot: Bot) -> Non
     launched = launch(bot, ["11b"], evaluate=False)
     delivery = bot.delivery()
     delivery.run_once()
-    job = launched["jobs"][0]  # type: ignore[index]
-    moto_jobs()[job["bedrock_job_name"]].status = "Completed"
+    job = launched.jobs[0]
+    moto_jobs()[job.bedrock_job_name].status = "Completed"
 
     poll_once(bot.runtime.wiring.job_deps)
     delivery.run_once()
@@ -111,14 +112,14 @@ def test_the_requester_is_mentioned_once_when_the_launch_ends_not_at_each_step(b
     launched = launch(bot, ["11b", "90b"], evaluate=False)
     delivery = bot.delivery()
     delivery.run_once()
-    first, second = launched["jobs"]  # type: ignore[misc]
+    first, second = launched.jobs
 
-    moto_jobs()[first["bedrock_job_name"]].status = "Completed"
+    moto_jobs()[first.bedrock_job_name].status = "Completed"
     poll_once(bot.runtime.wiring.job_deps)
     delivery.run_once()
     assert mentions(bot) == []  # the other size still trains: the launch goes on
 
-    moto_jobs()[second["bedrock_job_name"]].status = "Failed"
+    moto_jobs()[second.bedrock_job_name].status = "Failed"
     poll_once(bot.runtime.wiring.job_deps)
     delivery.run_once()
     [mention] = mentions(bot)
@@ -129,8 +130,8 @@ def test_two_sizes_ending_in_one_poll_mention_the_requester_once(bot: Bot) -> No
     launched = launch(bot, ["11b", "90b"], evaluate=False)
     delivery = bot.delivery()
     delivery.run_once()
-    for job in launched["jobs"]:  # type: ignore[attr-defined]
-        moto_jobs()[job["bedrock_job_name"]].status = "Completed"
+    for job in launched.jobs:
+        moto_jobs()[job.bedrock_job_name].status = "Completed"
 
     poll_once(bot.runtime.wiring.job_deps)
     delivery.run_once()
@@ -151,12 +152,12 @@ def test_a_bot_that_dies_between_post_and_ack_neither_loses_nor_repeats_a_post(b
     assert restarted.run_once() == len(claimed) == 2
 
     # Each event is in the thread exactly once: the first was found by its metadata, not posted again.
-    assert sorted(event_ids(bot)) == [event["id"] for event in claimed]
+    assert sorted(event_ids(bot)) == [event.id for event in claimed]
     assert len(parents(bot)) == 1
     assert bot.stub.calls_to("conversations.replies")
     texts = [str(reply["text"]) for reply in thread_replies(bot)]
     for event in claimed:
-        assert sum(str(event["payload"]["message"]) in text for text in texts) == 1
+        assert sum(str(event.payload["message"]) in text for text in texts) == 1
     assert restarted.run_once() == 0
 
 
@@ -178,10 +179,10 @@ def test_a_card_posted_just_before_a_crash_is_found_not_posted_again(
     assert bot.delivery("slack:restarted").run_once() == 2
 
     assert len(parents(bot)) == 1
-    group = bot.service.get_group(str(launched["group_id"]))
+    group = bot.service.get_group(launched.group_id)
     [card] = [m for m in bot.stub.channel_messages("C1") if m.thread_ts is None]
-    assert group["slack_message_ts"] == card.ts
-    assert {reply["thread_ts"] for reply in thread_replies(bot)} == {group["slack_message_ts"]}
+    assert group.slack_message_ts == card.ts
+    assert {reply["thread_ts"] for reply in thread_replies(bot)} == {group.slack_message_ts}
 
 
 def test_a_post_slack_refuses_for_now_holds_back_the_rest_of_its_thread(bot: Bot) -> None:

@@ -89,7 +89,7 @@ def test_a_replayed_launch_click_launches_once(bot: Bot, caplog: pytest.LogCaptu
     assert skipped(caplog) == 2  # run once: not even a second "Already launched" reply
     assert bot.last_response(1)["text"].startswith(":rocket: Launched")
     assert len(bot.stub.calls_to("respond")) == 1
-    assert len(bot.service.list_jobs()["jobs"]) == 1
+    assert len(bot.service.list_jobs().jobs) == 1
 
 
 def test_a_retried_event_is_answered_once(bot: Bot, caplog: pytest.LogCaptureFixture) -> None:

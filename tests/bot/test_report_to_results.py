@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from services.api.schemas import DatasetStatus
 from services.jobs.poll import poll_once
 from tests.bot.conftest import Bot, wait_for
 from tests.bot.flows.test_launch import submit_form
@@ -38,7 +39,7 @@ def shared_report(bot: Bot) -> Message:
     content = sums_file()
     share(bot, "sums.jsonl", bot.stub.add_file("sums.jsonl", content), len(content))
     dataset = wait_for(lambda: bot.service.list_datasets(created_by="U1"), 10)[0]
-    wait_for(lambda: bot.service.get_dataset(dataset["id"])["status"] != "checking", 30)
+    wait_for(lambda: bot.service.get_dataset(dataset.id).status != DatasetStatus.CHECKING, 30)
     bot.delivery().run_once()
     return next(m for m in bot.stub.channel_messages("C1") if any(b["type"] == "actions" for b in m.blocks))
 
@@ -55,11 +56,11 @@ def follow_to_the_end(bot: Bot, group_id: str) -> list[str]:
     """Deliver the launch's events, let Bedrock finish its jobs, deliver again: the thread's texts."""
     delivery = bot.delivery()
     delivery.run_once()
-    for job in bot.service.get_group(group_id)["jobs"]:
-        moto_jobs()[job["bedrock_job_name"]].status = "Completed"
+    for job in bot.service.get_group(group_id).jobs:
+        moto_jobs()[job.bedrock_job_name].status = "Completed"
     poll_once(bot.runtime.wiring.job_deps)
     delivery.run_once()
-    parent = bot.service.get_group(group_id)["slack_message_ts"]
+    parent = bot.service.get_group(group_id).slack_message_ts
     return [m.text for m in bot.stub.channel_messages("C1") if m.thread_ts == parent]
 
 
@@ -75,9 +76,9 @@ def test_each_launch_button_on_the_report_launches_and_the_launch_reaches_its_re
     bot.click(pressed["action_id"], pressed["value"], message_ts=report.ts, block_id=pressed["block_id"])
 
     assert bot.last_response()["text"].startswith(":rocket: Launched")
-    jobs = bot.service.list_jobs(limit=10)["jobs"]
-    assert sorted(job["model"] for job in jobs) == models
-    thread = follow_to_the_end(bot, jobs[0]["group_id"])
+    jobs = bot.service.list_jobs(limit=10).jobs
+    assert sorted(job.model for job in jobs) == models
+    thread = follow_to_the_end(bot, jobs[0].group_id)
     assert sum("training completed" in text for text in thread) == len(models), thread
 
 
@@ -90,7 +91,7 @@ def test_the_command_launches_through_its_confirmation_card(bot: Bot) -> None:
     bot.click(confirm["action_id"], confirm["value"])
 
     assert bot.last_response(2)["text"].startswith(":rocket: Launched")
-    group_id = bot.service.list_jobs(limit=10)["jobs"][0]["group_id"]
+    group_id = bot.service.list_jobs(limit=10).jobs[0].group_id
     assert any("training completed" in text for text in follow_to_the_end(bot, group_id))
 
 
@@ -103,6 +104,6 @@ def test_the_form_launches_through_its_confirmation_card(bot: Bot) -> None:
     bot.click(confirm["action_id"], confirm["value"])
 
     assert bot.last_response()["text"].startswith(":rocket: Launched")
-    jobs = bot.service.list_jobs(limit=10)["jobs"]
-    assert [job["model"] for job in jobs] == ["90b"]
-    assert any("training completed" in text for text in follow_to_the_end(bot, jobs[0]["group_id"]))
+    jobs = bot.service.list_jobs(limit=10).jobs
+    assert [job.model for job in jobs] == ["90b"]
+    assert any("training completed" in text for text in follow_to_the_end(bot, jobs[0].group_id))

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from services.api.schemas import DatasetStatus
 from tests.bot.conftest import Bot, wait_for
 from tests.bot.test_report_to_results import sums_file
 from tests.bot.test_uploads import share
@@ -63,8 +64,8 @@ def test_a_sandbox_sweep_through_slack_ends_with_its_chart_and_verdict_once_in_i
     content = sums_file(1_500)
     share(bot, "sums.jsonl", bot.stub.add_file("sums.jsonl", content), len(content))
     dataset = wait_for(lambda: bot.service.list_datasets(created_by="U1"), 10)[0]
-    wait_for(lambda: bot.service.get_dataset(dataset["id"])["status"] != "checking", 60)
-    train = bot.service.get_dataset(dataset["id"])["report"]["counts"]["train"]
+    wait_for(lambda: bot.service.get_dataset(dataset.id).status != DatasetStatus.CHECKING, 60)
+    train = (bot.service.get_dataset(dataset.id).report or {})["counts"]["train"]
 
     bot.command("sweep last sizes=100,1000,all models=11b,90b")
     card = bot.last_response()
@@ -78,19 +79,19 @@ def test_a_sandbox_sweep_through_slack_ends_with_its_chart_and_verdict_once_in_i
     sweep_id = started["text"].split("`")[1]
 
     # A pair from the same dataset, launched with the command, for the gallery.
-    bot.command(f"launch {dataset['id']} model=both")
+    bot.command(f"launch {dataset.id} model=both")
     launch = card_button(bot.last_response(3))
     bot.click(launch["action_id"], launch["value"])
     assert bot.last_response(4)["text"].startswith(":rocket: Launched")
     pair_group = next(
-        job["group_id"] for job in bot.service.list_jobs(limit=20)["jobs"] if job["name"].startswith("sums-")
+        job.group_id for job in bot.service.list_jobs(limit=20).jobs if job.name.startswith("sums-")
     )
 
     deliver_until(
         bot,
         lambda: (
             bot.service.get_sweep(sweep_id)["status"] != "running"
-            and bot.service.get_group(pair_group)["comparison"] is not None
+            and bot.service.get_group(pair_group).comparison is not None
         ),
     )
     sweep = bot.service.get_sweep(sweep_id)
@@ -110,7 +111,7 @@ def test_a_sandbox_sweep_through_slack_ends_with_its_chart_and_verdict_once_in_i
     assert uploads_in(bot, parent) == [f"{sweep['dataset_name']}: learning curve"]
 
     # The pair's thread has its gallery: one image with helped, hurt and disagree.
-    pair_parent = bot.service.get_group(pair_group)["slack_message_ts"]
+    pair_parent = bot.service.get_group(pair_group).slack_message_ts
     assert any(title.endswith(": examples") for title in uploads_in(bot, pair_parent))
 
     bot.command(f"compare {sweep_id}")

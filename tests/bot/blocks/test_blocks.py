@@ -11,78 +11,32 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot import blocks
+from tests.bot import factories
 
-JOB: dict[str, Any] = {
-    "id": "job1",
-    "group_id": "grp1",
-    "dataset_id": "ds1",
-    "model": "90b",
-    "name": "charts-90b",
-    "status": "failed",
-    "requested_by": "U1",
-    "sandbox": True,
-    "epochs": 6,
-    "learning_rate": 1e-5,
-    "recommended_epochs": 8,
-    "recommended_learning_rate": 1e-5,
-    "cost_estimate_usd": 120.5,
-    "failure_message": "ValidationException: bad record",
-    "failure_hint": "Fix record 3",
-    "metrics": {"final_training_loss": 0.41, "final_validation_loss": 0.52},
-    "evaluations": [
-        {"variant": "base", "status": "done", "f1": 64.0},
-        {"variant": "fine_tuned", "status": "done", "f1": 71.25},
-    ],
-    "created_at": "2026-11-26T16:00:00Z",
-}
-NOTE = "placeholder prices: set real ones in TUNEBOT_PRICES_FILE"
-ESTIMATE: dict[str, Any] = {
-    "estimate": True,
-    "dataset_id": "ds1",
-    "dataset_name": "charts",
-    "examples": 800,
-    "sandbox": True,
-    "jobs": [
-        {"model": m, "epochs": 5, "learning_rate": 1e-5, "recommended_epochs": 5,
-         "recommended_learning_rate": 1e-5, "cost": {"total_usd": usd, "note": NOTE}}
-        for m, usd in (("11b", 3.0), ("90b", 9.5))
-    ],
-    "total_usd": 12.5,
-    "note": NOTE,
-    "cost_cap_usd": 10.0,
-    "approval_required": True,
-    "warnings": [],
-}  # fmt: skip
+JOB = factories.job(
+    failure_message="ValidationException: bad record",
+    failure_hint="Fix record 3",
+    metrics={"final_training_loss": 0.41, "final_validation_loss": 0.52},
+    evaluations=[factories.evaluation("base", 64.0), factories.evaluation("fine_tuned", 71.25)],
+)
+ESTIMATE = factories.estimate({"11b": 3.0, "90b": 9.5})
 FINDINGS = [{"record": f"data.jsonl:{i}", "code": f"code_{i % 14}", "message": "x" * 400} for i in range(300)]
-DATASET: dict[str, Any] = {
-    "id": "ds1",
-    "name": "charts",
-    "status": "ready",
-    "created_by": "U1",
-    "report": {
-        "usable": True,
-        "counts": {
-            "records": 1300,
-            "accepted": 1000,
-            "rejected": 300,
-            "train": 800,
-            "validation": 120,
-            "test": 80,
-        },
-        "errors": FINDINGS,
-        "error_counts": {f"code_{i}": 1000 for i in range(14)},
-        "warnings": [],
-        "recommendation": {
-            "model": "11b",
-            "examples": 800,
-            "epochs": 5,
-            "epochs_range": [5, 5],
-            "learning_rate": 1e-5,
-            "learning_rate_range": [1e-5, 1e-5],
-            "reasons": ["why"],
-        },
+REPORT: dict[str, Any] = {
+    "usable": True,
+    "counts": {
+        "records": 1300,
+        "accepted": 1000,
+        "rejected": 300,
+        "train": 800,
+        "validation": 120,
+        "test": 80,
     },
+    "errors": FINDINGS,
+    "error_counts": {f"code_{i}": 1000 for i in range(14)},
+    "warnings": [],
+    "recommendation": factories.advice(),
 }
+DATASET = factories.dataset(report=REPORT)
 
 
 def valid(message: list[blocks.Block]) -> str:
@@ -118,7 +72,7 @@ def test_a_long_report_is_cut_with_a_count_of_the_rest_and_offers_three_priced_b
 
 
 def test_an_unusable_dataset_gets_reasons_and_no_buttons() -> None:
-    unusable = {**DATASET, "status": "unusable", "error": "fewer than 100 records"}
+    unusable = factories.changed(DATASET, status="unusable", error="fewer than 100 records")
 
     text = valid(blocks.dataset_report_blocks(unusable, {}))
 
@@ -128,12 +82,12 @@ def test_an_unusable_dataset_gets_reasons_and_no_buttons() -> None:
 
 def test_a_history_line_shows_the_fine_tuned_f1_once_scored() -> None:
     assert "F1 71.2" in blocks.job_line(JOB)
-    assert "F1" not in blocks.job_line({**JOB, "evaluations": []})
-    assert "F1" not in blocks.job_line({**JOB, "evaluations": [{"variant": "base", "f1": 64.0}]})
+    assert "F1" not in blocks.job_line(factories.job(evaluations=[]))
+    assert "F1" not in blocks.job_line(factories.job(evaluations=[factories.evaluation("base", 64.0)]))
 
 
 def test_history_splits_long_pages_and_offers_more() -> None:
-    many = [{**JOB, "name": f"job-{i}-" + "n" * 150} for i in range(50)]
+    many = [factories.job(name=f"job-{i}-" + "n" * 150) for i in range(50)]
 
     message = blocks.history_blocks(many, '{"b":"x"}', "Jobs of everyone")
 
@@ -142,25 +96,18 @@ def test_history_splits_long_pages_and_offers_more() -> None:
 
 
 def test_the_other_messages_validate() -> None:
-    group = {
-        "id": "grp1",
-        "requested_by": "U1",
-        "dataset_id": "ds1",
-        "cost_estimate_usd": 10.0,
-        "jobs": [JOB, {**JOB, "model": "11b", "status": "training", "metrics": None}],
-    }
+    group = factories.group(
+        [JOB, factories.job(model="11b", status="training", cancellable=True, final=False)]
+    )
     plan = {
-        "dataset": DATASET,
         "dataset_id": "ds1",
-        "examples": 800,
         "models": ["11b", "90b"],
         "epochs": None,
         "learning_rate": None,
         "evaluate": True,
-        "estimate": ESTIMATE,
         "key": "card:t1",
     }
-    advice = {m: DATASET["report"]["recommendation"] for m in ("11b", "90b")}
+    advice = {m: factories.recommendation(model=m) for m in ("11b", "90b")}
     comparison = {
         "sandbox": True,
         "verdict": "Ship 11B.",
@@ -177,15 +124,15 @@ def test_the_other_messages_validate() -> None:
         blocks.help_blocks(),
         blocks.group_card(group),
         blocks.cancel_confirm_blocks(JOB),
-        blocks.launch_card(plan, advice, blocks.launch_value(plan)),
+        blocks.launch_card(DATASET, ESTIMATE, advice, blocks.launch_value(plan)),
         blocks.comparison_blocks(comparison),
         blocks.job_pair_blocks(JOB, JOB),
         blocks.datasets_blocks([DATASET], "Recent datasets"),
         blocks.approval_request_blocks("U1", "11B", ESTIMATE, "{}"),
-        blocks.recommendation_blocks(DATASET["report"]["recommendation"]),
+        blocks.recommendation_blocks(factories.recommendation()),
     ):
         valid(message)
-    card = json.dumps(blocks.launch_card(plan, advice, "v"))
+    card = json.dumps(blocks.launch_card(DATASET, ESTIMATE, advice, "v"))
     # The service's figures for the values typed, never "shown when launched".
     assert "estimated $3.00" in card and "estimated $9.50" in card and "Total*: estimated $12.50" in card
     assert "Costs are estimates from placeholder prices: set real ones in TUNEBOT_PRICES_FILE." in card

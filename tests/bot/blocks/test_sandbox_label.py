@@ -12,42 +12,26 @@ from collections.abc import Callable
 from typing import Any
 
 from bot import blocks
+from tests.bot import factories
 
 LABEL = "sandbox: simulated results"
-NOTE = "placeholder prices: set real ones in TUNEBOT_PRICES_FILE"
-JOB: dict[str, Any] = {
-    "id": "job11",
-    "group_id": "grp1",
-    "dataset_id": "ds1",
-    "model": "11b",
-    "name": "charts-11b",
-    "status": "done",
-    "requested_by": "U1",
-    "sandbox": True,
-    "epochs": 8,
-    "learning_rate": 1e-5,
-    "recommended_epochs": 8,
-    "recommended_learning_rate": 1e-5,
-    "cost_estimate_usd": 31.58,
-    "cost_note": NOTE,
-    "failure_message": None,
-    "failure_hint": None,
-    "metrics": {"final_training_loss": 0.4, "final_validation_loss": 0.5},
-    "evaluations": [
-        {"variant": "base", "status": "done", "f1": 64.1},
-        {"variant": "fine_tuned", "status": "done", "f1": 69.5},
-    ],
-    "created_at": "2026-12-01T09:00:00Z",
-}
-JOB_90B = {**JOB, "id": "job90", "model": "90b", "name": "charts-90b", "cost_estimate_usd": 73.54}
-GROUP = {
-    "id": "grp1",
-    "dataset_id": "ds1",
-    "requested_by": "U1",
-    "cost_estimate_usd": 105.12,
-    "cost_note": NOTE,
-    "jobs": [JOB, JOB_90B],
-}
+NOTE = factories.NOTE
+JOB = factories.job(
+    id="job11",
+    model="11b",
+    name="charts-11b",
+    status="done",
+    epochs=8,
+    recommended_epochs=8,
+    cost_estimate_usd=31.58,
+    cost_note=NOTE,
+    metrics={"final_training_loss": 0.4, "final_validation_loss": 0.5},
+    evaluations=[factories.evaluation("base", 64.1), factories.evaluation("fine_tuned", 69.5)],
+    created_at="2026-12-01T09:00:00Z",
+)
+JOB_90B = factories.changed(JOB, id="job90", model="90b", name="charts-90b", cost_estimate_usd=73.54)
+TRAINING = factories.changed(JOB, status="training", cancellable=True, final=False)
+GROUP = factories.group([JOB, JOB_90B], cost_estimate_usd=105.12, cost_note=NOTE)
 SIZE = {
     "size": "11B",
     "base_f1": 64.1,
@@ -62,13 +46,8 @@ COMPARISON = {
     "model_90b": {**SIZE, "size": "90B", "fine_tuned_f1": 71.9, "total_cost_usd": 73.54},
     "cost_note": NOTE,
 }
-DATASET = {
-    "id": "ds1",
-    "name": "charts",
-    "status": "ready",
-    "sandbox": True,
-    "created_by": "U1",
-    "report": {
+DATASET = factories.dataset(
+    report={
         "usable": True,
         "counts": {"records": 400, "accepted": 400, "train": 300, "validation": 60, "test": 40},
         "cost_by_model": {
@@ -76,34 +55,11 @@ DATASET = {
             "90b": {"model": "90b", "epochs": 8, "total_usd": 73.54, "note": NOTE},
         },
     },
-}
-ESTIMATE = {
-    "estimate": True,
-    "dataset_id": "ds1",
-    "dataset_name": "charts",
-    "examples": 300,
-    "sandbox": True,
-    "jobs": [
-        {
-            "model": job["model"], "epochs": 8, "learning_rate": 1e-5, "recommended_epochs": 8,
-            "recommended_learning_rate": 1e-5, "cost": {"total_usd": job["cost_estimate_usd"], "note": NOTE},
-        }
-        for job in (JOB, JOB_90B)
-    ],
-    "total_usd": 105.12,
-    "note": NOTE,
-    "cost_cap_usd": 500.0,
-    "approval_required": False,
-    "warnings": [],
-}  # fmt: skip
-PLAN = {
-    "dataset": DATASET,
-    "dataset_id": "ds1",
-    "models": ["11b", "90b"],
-    "evaluate": True,
-    "estimate": ESTIMATE,
-}
-ADVICE = {"11b": {"reasons": ["8 epochs because 300 examples."]}}
+)
+ESTIMATE = factories.estimate(
+    {"11b": 31.58, "90b": 73.54}, examples=300, cost_cap_usd=500.0, approval_required=False
+)
+ADVICE = {"11b": factories.recommendation(reasons=["8 epochs because 300 examples."])}
 SWEEP_ESTIMATE = {
     "estimate": True, "dataset_id": "ds1", "dataset_name": "charts", "train_records": 300, "test_records": 40,
     "sizes": [100, 300], "models": ["11b"], "sandbox": True, "total_usd": 41.2, "note": NOTE,
@@ -116,7 +72,7 @@ SWEEP_ESTIMATE = {
 SWEEP = {
     "id": "sw1", "dataset_id": "ds1", "dataset_name": "charts", "status": "evaluated", "sizes": [100, 300],
     "models": ["11b"], "requested_by": "U1", "sandbox": True, "cost_estimate_usd": 41.2, "cost_note": NOTE,
-    "created": True, "cells": [{"train_size": 100, "model": "11b", "job": JOB}],
+    "created": True, "cells": [{"train_size": 100, "model": "11b", "job": JOB.model_dump(mode="json")}],
     "lines": ["11B: +1.0 F1 per doubling of data (95 % CI +0.2 to +2.1)", "Next: more data — 11B on 600"],
     "verdict": {"headline": "Next: more data — 11B on 600"},
 }  # fmt: skip
@@ -125,9 +81,9 @@ SWEEP = {
 WALK: dict[str, Callable[[], Any]] = {
     "job_card": lambda: blocks.job_card(JOB),
     "history_blocks": lambda: blocks.history_blocks([JOB, JOB_90B], None, "Jobs of <@U1>"),
-    "cancel_confirm_blocks": lambda: blocks.cancel_confirm_blocks({**JOB, "status": "training"}),
-    "launch_card": lambda: blocks.launch_card(PLAN, ADVICE, "v"),
-    "launched_text": lambda: blocks.launched_text({"jobs": [JOB, JOB_90B]}, True),
+    "cancel_confirm_blocks": lambda: blocks.cancel_confirm_blocks(TRAINING),
+    "launch_card": lambda: blocks.launch_card(DATASET, ESTIMATE, ADVICE, "v"),
+    "launched_text": lambda: blocks.launched_text(factories.launched([JOB, JOB_90B])),
     "approval_request_blocks": lambda: blocks.approval_request_blocks("U1", "11B + 90B", ESTIMATE, "v"),
     "group_card": lambda: blocks.group_card(GROUP),
     "comparison_blocks": lambda: blocks.comparison_blocks(COMPARISON),
@@ -140,11 +96,7 @@ WALK: dict[str, Callable[[], Any]] = {
     "sweep_parent_blocks": lambda: blocks.sweep_parent_blocks(SWEEP),
     "verdict_blocks": lambda: blocks.verdict_blocks(SWEEP),
     "event_text": lambda: blocks.event_text(
-        {
-            "type": "job.completed",
-            "subject_id": "job11",
-            "payload": {"message": f"charts-11b: done ({LABEL})"},
-        }
+        factories.event("job.completed", "job11", {"message": f"charts-11b: done ({LABEL})"})
     ),
 }
 # Renderers that show no figure of their own, each with the reason.
@@ -187,13 +139,18 @@ def test_every_renderer_labels_a_sandbox_figure_and_only_then() -> None:
 
 
 def test_a_real_run_is_not_labelled() -> None:
-    real_job = {**JOB, "sandbox": False}
+    real_job = factories.changed(JOB, sandbox=False)
     real = [
         blocks.job_card(real_job),
         blocks.history_blocks([real_job], None, "Jobs"),
-        blocks.group_card({**GROUP, "jobs": [real_job]}),
+        blocks.group_card(factories.group([real_job])),
         blocks.comparison_blocks({**COMPARISON, "sandbox": False, "verdict": "90B leads"}),
-        blocks.launch_card({**PLAN, "estimate": {**ESTIMATE, "sandbox": False}}, ADVICE, "v"),
+        blocks.launch_card(
+            factories.changed(DATASET, sandbox=False),
+            factories.changed(ESTIMATE, sandbox=False),
+            ADVICE,
+            "v",
+        ),
         blocks.home_view([real_job], []),
         blocks.verdict_blocks({**SWEEP, "sandbox": False}),
         blocks.sweep_card({**SWEEP_ESTIMATE, "sandbox": False}, "v"),

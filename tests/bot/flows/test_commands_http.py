@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 import httpx
 
 from bot import blocks
+from services.api.schemas import JobStatus, LaunchOut
 from tests.bot.conftest import ADMIN, Bot, signed_headers
 
 
@@ -16,7 +17,7 @@ def text_of(message: dict[str, object]) -> str:
     return json.dumps(message)
 
 
-def launch_pair(bot: Bot, dataset_id: str, key: str = "k1", user: str = "U1") -> dict[str, object]:
+def launch_pair(bot: Bot, dataset_id: str, key: str = "k1", user: str = "U1") -> LaunchOut:
     return bot.service.launch_jobs(
         key,
         dataset_id=dataset_id,
@@ -66,14 +67,14 @@ def test_recommend_gives_values_and_reasons(bot: Bot) -> None:
 
 def test_status_finds_a_job_by_id_or_name_and_says_when_there_is_none(bot: Bot) -> None:
     launched = launch_pair(bot, bot.dataset())
-    job = launched["jobs"][0]  # type: ignore[index]
+    job = launched.jobs[0]
 
-    bot.command(f"status {job['id']}")
+    bot.command(f"status {job.id}")
     by_id = bot.last_response(1)
     bot.command("status nothing-like-it")
     missing = bot.last_response(2)
 
-    assert f"`{job['id']}`" in text_of(by_id)
+    assert f"`{job.id}`" in text_of(by_id)
     assert "*Model:* Llama 3.2 11B" in text_of(by_id)
     assert "No job has the id or name `nothing-like-it`" in missing["text"]
     assert "/finetune history all" in missing["text"]
@@ -109,36 +110,36 @@ def test_history_lists_newest_first_filters_and_pages_with_more(bot: Bot) -> Non
 
 def test_cancel_asks_first_refuses_a_non_owner_and_lets_an_admin(bot: Bot) -> None:
     launched = launch_pair(bot, bot.dataset())
-    job = launched["jobs"][0]  # type: ignore[index]
+    job = launched.jobs[0]
 
-    bot.command(f"cancel {job['id']}", user="U2")
+    bot.command(f"cancel {job.id}", user="U2")
     refused = bot.last_response(1)
-    bot.command(f"cancel {job['id']}", user="U1")
+    bot.command(f"cancel {job.id}", user="U1")
     confirm = bot.last_response(2)
-    bot.click(blocks.CANCEL_CONFIRM, job["id"], user="U3")
+    bot.click(blocks.CANCEL_CONFIRM, job.id, user="U3")
     refused_click = bot.last_response(3)
 
-    assert f"Only <@U1> (who launched {job['name']}) or <@UADMIN1> can cancel it" in refused["text"]
+    assert f"Only <@U1> (who launched {job.name}) or <@UADMIN1> can cancel it" in refused["text"]
     assert "stopping cannot be undone" in text_of(confirm) or "nothing is billed" in text_of(confirm)
     assert "Only <@U1>" in refused_click["text"]
-    assert bot.service.get_job(job["id"])["status"] not in ("cancelled", "cancelling")
+    assert bot.service.get_job(job.id).status not in (JobStatus.CANCELLED, JobStatus.CANCELLING)
 
-    bot.click(blocks.CANCEL_CONFIRM, job["id"], user=ADMIN)
+    bot.click(blocks.CANCEL_CONFIRM, job.id, user=ADMIN)
     done = bot.last_response(4)
-    assert bot.service.get_job(job["id"])["status"] in ("cancelled", "cancelling")
+    assert bot.service.get_job(job.id).status in (JobStatus.CANCELLED, JobStatus.CANCELLING)
     assert done["replace_original"] is True
     assert "Updates follow in its launch thread" in done["text"]
 
 
 def test_compare_waits_for_finished_jobs(bot: Bot) -> None:
     launched = launch_pair(bot, bot.dataset())
-    first, second = launched["jobs"]  # type: ignore[misc]
+    first, second = launched.jobs
 
-    bot.command(f"compare {launched['group_id']}")
+    bot.command(f"compare {launched.group_id}")
     group_reply = bot.last_response(1)
-    bot.command(f"compare {first['id']} {second['id']}")
+    bot.command(f"compare {first.id} {second.id}")
     jobs_reply = bot.last_response(2)
-    same = bot.command(f"compare {first['id']} {first['id']}").json()
+    same = bot.command(f"compare {first.id} {first.id}").json()
 
     assert "No comparison yet" in group_reply["text"] and "training" in group_reply["text"]
     assert "Compare needs finished jobs" in jobs_reply["text"]

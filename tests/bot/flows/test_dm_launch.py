@@ -19,6 +19,6 @@ def test_an_operator_may_allow_launches_in_dms(bot: Bot) -> None:
     bot.click(blocks.report_launch_id("11b"), f"{dataset_id}:11b", channel="D0DIRECT")
 
     assert ":rocket: Launched" in bot.last_response()["text"]
-    assert [job["model"] for job in bot.service.list_jobs()["jobs"]] == ["11b"]
+    assert [job.model for job in bot.service.list_jobs().jobs] == ["11b"]
     bot.click(blocks.report_launch_id("11b"), f"{dataset_id}:11b", channel="COTHER", message_ts="2.2")
     assert "Launches happen only in <#CLAUNCH>" in bot.last_response(2)["text"]

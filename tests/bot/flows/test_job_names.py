@@ -7,23 +7,24 @@ import json
 import re
 
 from bot import blocks
+from services.api.schemas import JobOut
 from tests.bot.conftest import Bot
 
 PYDANTIC = re.compile(r"should match pattern|String should|Input should|Field required")
 
 
-def launch_twice_from_reports(bot: Bot) -> list[dict[str, object]]:
+def launch_twice_from_reports(bot: Bot) -> list[JobOut]:
     dataset_id = bot.dataset()  # the dataset is called "charts"
     bot.click(blocks.report_launch_id("11b"), f"{dataset_id}:11b", message_ts="1700.1")
     bot.click(blocks.report_launch_id("11b"), f"{dataset_id}:11b", message_ts="1700.2")
     assert all(reply["text"].startswith(":rocket: Launched") for reply in bot.responses(2))
-    jobs: list[dict[str, object]] = bot.service.list_jobs()["jobs"]
+    jobs = bot.service.list_jobs().jobs
     return jobs
 
 
 def test_two_launches_of_one_dataset_get_names_people_can_type(bot: Bot) -> None:
     newest, oldest = launch_twice_from_reports(bot)
-    assert (oldest["name"], newest["name"]) == ("charts-11b", "charts-11b-2")
+    assert (oldest.name, newest.name) == ("charts-11b", "charts-11b-2")
 
 
 def test_status_cancel_and_compare_take_a_job_name(bot: Bot) -> None:
@@ -54,7 +55,7 @@ def test_a_name_no_job_has_is_answered_in_plain_words(bot: Bot) -> None:
 
 def test_a_chosen_name_that_is_taken_is_refused_with_a_free_one(bot: Bot) -> None:
     launch_twice_from_reports(bot)
-    dataset_id = bot.service.list_jobs()["jobs"][0]["dataset_id"]
+    dataset_id = bot.service.list_jobs().jobs[0].dataset_id
 
     bot.command(f"launch {dataset_id} model=11b name=charts-11b", trigger="trig-name")
     card = bot.last_response(3)
@@ -65,4 +66,4 @@ def test_a_chosen_name_that_is_taken_is_refused_with_a_free_one(bot: Bot) -> Non
     assert "a job called `charts-11b` exists already" in refusal
     assert "e.g. `charts-11b-3`" in refusal  # charts-11b-2 is taken too
     assert "Launch again with `name=`" in refusal
-    assert len(bot.service.list_jobs()["jobs"]) == 2
+    assert len(bot.service.list_jobs().jobs) == 2

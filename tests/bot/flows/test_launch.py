@@ -19,7 +19,7 @@ def card_value(dataset_id: str, key: str = "card:trigger-1", models: tuple[str, 
 
 
 def groups_of(bot: Bot) -> set[str]:
-    return {job["group_id"] for job in bot.service.list_jobs(limit=50)["jobs"]}
+    return {job.group_id for job in bot.service.list_jobs(limit=50).jobs}
 
 
 def test_launch_replies_with_a_card_of_recommended_and_chosen_values(bot: Bot) -> None:
@@ -56,12 +56,12 @@ def test_the_report_buttons_launch_once_per_message_and_choice(bot: Bot) -> None
     bot.click(blocks.report_launch_id("both"), f"{dataset_id}:both", message_ts="1700.1")
     replies = bot.responses(2)
 
-    jobs = bot.service.list_jobs(limit=50)["jobs"]
-    assert sorted(job["model"] for job in jobs) == ["11b", "90b"]
+    jobs = bot.service.list_jobs(limit=50).jobs
+    assert sorted(job.model for job in jobs) == ["11b", "90b"]
     assert replies[0]["text"].startswith(":rocket: Launched")
     assert replies[1]["text"].startswith("Already launched")
-    group = bot.service.get_group(jobs[0]["group_id"])
-    assert group["slack_channel"] == "C1"
+    group = bot.service.get_group(jobs[0].group_id)
+    assert group.slack_channel == "C1"
 
 
 def test_launch_refusals_say_what_to_do(bot: Bot) -> None:
@@ -124,8 +124,8 @@ def test_launch_of_an_s3_uri_checks_it_first_and_reports_to_the_channel(bot: Bot
 
     reply = bot.last_response()
     dataset = bot.service.list_datasets(created_by="U1")[0]
-    assert f"as dataset `{dataset['id']}`" in reply["text"]
-    assert dataset["slack_channel"] == "C7"
+    assert f"as dataset `{dataset.id}`" in reply["text"]
+    assert dataset.slack_channel == "C7"
     assert groups_of(bot) == set()
 
 
@@ -136,17 +136,17 @@ def test_review_cost_for_typed_epochs_shows_the_figure_the_launch_then_stores(bo
     card = wait_for(lambda: bot.stub.calls_to("chat.postEphemeral"))[0].params
     text = json.dumps(card["blocks"])
     estimate = bot.service.estimate_launch(dataset_id=dataset_id, models=["11b", "90b"], epochs=3)
-    by_model = {job["model"]: job["cost"]["total_usd"] for job in estimate["jobs"]}
+    by_model = {job.model: job.cost.total_usd for job in estimate.jobs}
 
     assert "shown when launched" not in text and "unknown" not in text
     chosen = "epochs 3 (recommended 8), learning rate 1e-05 (recommended 1e-05)"
     assert f"{chosen}; estimated ${by_model['11b']:,.2f}" in text
-    assert f"estimated ${by_model['90b']:,.2f}" in text and f"estimated ${estimate['total_usd']:,.2f}" in text
+    assert f"estimated ${by_model['90b']:,.2f}" in text and f"estimated ${estimate.total_usd:,.2f}" in text
     assert "Costs are estimates from placeholder prices: set real ones in TUNEBOT_PRICES_FILE." in text
 
     launch = next(b for b in card["blocks"] if b["type"] == "actions")["elements"][0]
     bot.click(blocks.LAUNCH_CONFIRM, launch["value"])
-    jobs = wait_for(lambda: bot.service.list_jobs(limit=10)["jobs"])
+    jobs = wait_for(lambda: bot.service.list_jobs(limit=10).jobs)
     # The card's figures are the ones the launch stored (and compared with the cost cap).
-    assert {job["model"]: job["cost_estimate_usd"] for job in jobs} == by_model
-    assert f"estimated ${estimate['total_usd']:,.2f}" in bot.last_response(1)["text"]
+    assert {job.model: job.cost_estimate_usd for job in jobs} == by_model
+    assert f"estimated ${estimate.total_usd:,.2f}" in bot.last_response(1)["text"]

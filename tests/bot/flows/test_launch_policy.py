@@ -21,7 +21,7 @@ def test_a_launch_outside_the_allowed_channels_is_refused(bot: Bot) -> None:
     bot.click(blocks.report_launch_id("11b"), f"{dataset_id}:11b", channel="COTHER")
 
     assert "Launches happen only in <#CLAUNCH>" in bot.last_response()["text"]
-    assert bot.service.list_jobs()["jobs"] == []
+    assert bot.service.list_jobs().jobs == []
 
 
 def test_above_the_cost_cap_an_admin_approves_by_dm(bot: Bot) -> None:
@@ -37,18 +37,18 @@ def test_above_the_cost_cap_an_admin_approves_by_dm(bot: Bot) -> None:
     assert dm["channel"] == ADMIN
     # The admin sees the figure the requester saw and the cap compared, never "estimated unknown".
     asked = json.dumps(dm["blocks"])
-    assert f"estimated ${estimate['total_usd']:,.2f}: above the cost cap of $0.00" in asked
+    assert f"estimated ${estimate.total_usd:,.2f}: above the cost cap of $0.00" in asked
     assert "Costs are estimates from placeholder prices: set real ones in TUNEBOT_PRICES_FILE." in asked
     assert "unknown" not in asked
-    assert bot.service.list_jobs()["jobs"] == []
+    assert bot.service.list_jobs().jobs == []
 
     bot.click(blocks.APPROVE, approve["value"], user="U1", channel=ADMIN)
     assert "Only admins" in bot.last_response(2)["text"]
     bot.click(blocks.APPROVE, approve["value"], user=ADMIN, channel=ADMIN)
     approved = bot.last_response(3)
 
-    jobs = bot.service.list_jobs()["jobs"]
-    assert [(job["model"], job["requested_by"]) for job in jobs] == [("11b", "U1")]
+    jobs = bot.service.list_jobs().jobs
+    assert [(job.model, job.requested_by) for job in jobs] == [("11b", "U1")]
     assert approved["text"].startswith("Approved by <@UADMIN1>. :rocket: Launched")
     told = wait_for(lambda: bot.stub.calls_to("chat.postEphemeral"))[0].params
     assert (told["channel"], told["user"]) == ("CLAUNCH", "U1")
@@ -65,7 +65,7 @@ def test_a_dm_is_no_way_around_the_allowed_channels(bot: Bot) -> None:
 
     assert "Launches happen only in <#CLAUNCH>" in by_command["text"]
     assert "Launches happen only in <#CLAUNCH>" in by_button["text"]
-    assert bot.service.list_jobs()["jobs"] == []
+    assert bot.service.list_jobs().jobs == []
 
 
 def test_a_dataset_shared_in_a_dm_outside_the_allowed_channels_is_pointed_there(bot: Bot) -> None:
