@@ -175,7 +175,7 @@ class Job(LeaseColumns, Base):
     group_id: Mapped[str] = mapped_column(ForeignKey("job_groups.id"), index=True)
     dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), index=True)
     model: Mapped[str] = mapped_column(String(8))  # "11b" | "90b"
-    name: Mapped[str] = mapped_column(String(200), unique=True)  # what users type (migration 0005)
+    name: Mapped[str] = mapped_column(String(200), unique=True, index=True)  # what users type (0005)
     # pending|queued|submitting|training|evaluating|done|failed|cancelling|cancelled
     status: Mapped[str] = mapped_column(String(16), default=JobStatus.PENDING)
     requested_by: Mapped[str] = mapped_column(String(64), index=True)

@@ -1,5 +1,7 @@
 """Migration 0005 makes job names unique and carries older rows over: a duplicate name gets -2, -3 …
-Runs on SQLite, and on PostgreSQL when TUNEBOT_TEST_DATABASE_URL is set."""
+Runs on SQLite, and on PostgreSQL when TUNEBOT_TEST_DATABASE_URL is set. The database holds an
+evaluation, as any database of a deployment that scored a job does: on SQLite a rebuild of `jobs`
+would fail on its foreign key."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.platform.db import make_engine, make_session_factory, unit_of_work
 from services.platform.migrate import current_revision, head_revision, upgrade
-from services.platform.tables import Dataset, Job, JobGroup, new_id, utcnow
+from services.platform.tables import Dataset, Evaluation, Job, JobGroup, new_id, utcnow
 
 
 def _job(group: JobGroup, name: str, number: int) -> Job:
@@ -54,7 +56,14 @@ def test_older_duplicate_names_are_numbered_and_new_duplicates_refused(database_
         group = JobGroup(id=group_id, dataset_id=dataset.id)
         # Before 0005 a name was not unique, and "charts.zip-11b-2" is already somebody's name.
         names = ["charts.zip-11b", "charts.zip-11b", "charts.zip-11b-2", "charts.zip-11b", "other"]
-        session.add_all(_job(group, name, number) for number, name in enumerate(names))
+        jobs = [_job(group, name, number) for number, name in enumerate(names)]
+        session.add_all(jobs)
+        session.flush()
+        session.execute(
+            insert(Evaluation.__table__).values(
+                id=new_id(), job_id=jobs[0].id, variant="fine_tuned", status="done", f1=61.5, count=10
+            )
+        )
 
     upgrade(engine)
 
@@ -62,6 +71,9 @@ def test_older_duplicate_names_are_numbered_and_new_duplicates_refused(database_
     with sessions() as session:
         kept = list(session.scalars(select(Job.name).order_by(Job.created_at)))
     assert kept == ["charts.zip-11b", "charts.zip-11b-3", "charts.zip-11b-2", "charts.zip-11b-4", "other"]
+    with sessions() as session:
+        scored = session.scalars(select(Evaluation)).one()
+        assert (scored.job_id, scored.f1) == (jobs[0].id, 61.5)  # the evaluation came through untouched
     with pytest.raises(IntegrityError), unit_of_work(sessions) as session:
         group_row = session.scalars(select(JobGroup)).one()
         session.add(_job(group_row, "other", 99))

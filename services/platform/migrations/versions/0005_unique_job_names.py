@@ -32,10 +32,10 @@ def upgrade() -> None:
         taken.add(renamed)
         seen.add(renamed)
         connection.execute(sa.update(jobs).where(jobs.c.id == job_id).values(name=renamed))
-    with op.batch_alter_table("jobs", schema=None) as batch_op:
-        batch_op.create_unique_constraint(batch_op.f("uq_jobs_name"), ["name"])
+    # A unique index, not a unique constraint: on SQLite a constraint means rebuilding `jobs`, and the
+    # rebuild's DROP TABLE fails while `evaluations` rows point at it with foreign keys on.
+    op.create_index(op.f("ix_jobs_name"), "jobs", ["name"], unique=True)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("jobs", schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f("uq_jobs_name"), type_="unique")
+    op.drop_index(op.f("ix_jobs_name"), table_name="jobs")
