@@ -117,4 +117,6 @@ def build_app(
     app.event("app_mention")(on.app_mention)
     app.event("app_home_opened")(on.home_opened)
     # slack/manifest.yml subscribes to exactly these events (tests/bot/test_events_subscribed.py).
+    for home_button in (blocks.HOME_LAUNCH, blocks.HOME_DATASETS, blocks.HOME_HISTORY):
+        app.action(home_button)(on.home_button)
     return app

@@ -54,10 +54,12 @@ class Help:
 
 @dataclass(frozen=True)
 class UsageError:
-    """What the user typed does not parse; ``usage`` is the closest valid form."""
+    """What the user typed does not parse; ``usage`` is the closest valid form, ``field`` the option (or
+    ``dataset``) at fault when one is, so a form can put the message on that field."""
 
     message: str
     usage: str
+    field: str | None = None
 
 
 @dataclass(frozen=True)
@@ -133,9 +135,10 @@ Command = (
 
 
 class _Bad(Exception):
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.field = field
 
 
 def parse(text: str, user_id: str) -> Command:
@@ -157,7 +160,7 @@ def parse(text: str, user_id: str) -> Command:
     try:
         return parser(args, user_id)
     except _Bad as bad:
-        return UsageError(bad.message, SUBCOMMANDS[name])
+        return UsageError(bad.message, SUBCOMMANDS[name], bad.field)
 
 
 def _options(args: list[str], allowed: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
@@ -170,11 +173,13 @@ def _options(args: list[str], allowed: tuple[str, ...]) -> tuple[list[str], dict
             continue
         key = key.lower()
         if key not in allowed:
-            raise _Bad(f"`{key}=` is not an option here (options: {', '.join(k + '=' for k in allowed)}).")
+            raise _Bad(
+                f"`{key}=` is not an option here (options: {', '.join(k + '=' for k in allowed)}).", key
+            )
         if not value:
-            raise _Bad(f"`{key}=` needs a value.")
+            raise _Bad(f"`{key}=` needs a value.", key)
         if key in options:
-            raise _Bad(f"`{key}=` is given twice.")
+            raise _Bad(f"`{key}=` is given twice.", key)
         options[key] = value
     return positional, options
 
@@ -185,14 +190,14 @@ def _models(value: str) -> tuple[str, ...]:
         return MODELS
     if value in MODELS:
         return (value,)
-    raise _Bad(f"model `{value}` is not 11b, 90b or both.")
+    raise _Bad(f"model `{value}` is not 11b, 90b or both.", "model")
 
 
 def _one_model(value: str | None) -> str | None:
     if value is None:
         return None
     if value.lower() not in MODELS:
-        raise _Bad(f"model `{value}` is not 11b or 90b.")
+        raise _Bad(f"model `{value}` is not 11b or 90b.", "model")
     return value.lower()
 
 
@@ -200,27 +205,27 @@ def _int(value: str, what: str, low: int, high: int) -> int:
     try:
         number = int(value.replace(",", "").replace("_", ""))
     except ValueError:
-        raise _Bad(f"{what} `{value}` is not a whole number.") from None
+        raise _Bad(f"{what} `{value}` is not a whole number.", what) from None
     if not low <= number <= high:
-        raise _Bad(f"{what} must be between {low:,} and {high:,}; got {number:,}.")
+        raise _Bad(f"{what} must be between {low:,} and {high:,}; got {number:,}.", what)
     return number
 
 
 def _identifier(value: str, what: str) -> str:
     if not _ID.match(value):
-        raise _Bad(f"`{value}` is not a {what} id or name.")
+        raise _Bad(f"`{value}` is not a {what} id or name.", what)
     return value
 
 
 def _dataset(positional: list[str]) -> str:
     if len(positional) != 1:
-        raise _Bad("Give exactly one dataset: its id, an s3:// URI, or `last` (your last upload).")
+        raise _Bad("Give exactly one dataset: its id, an s3:// URI, or `last` (your last upload).", "dataset")
     dataset = positional[0]
     if dataset.lower() == "last":
         return "last"
     if dataset.startswith("s3://"):
         if not _S3.match(dataset):
-            raise _Bad(f"`{dataset}` is not a valid s3://bucket/prefix URI.")
+            raise _Bad(f"`{dataset}` is not a valid s3://bucket/prefix URI.", "dataset")
         return dataset
     return _identifier(dataset, "dataset")
 
@@ -235,12 +240,12 @@ def _launch(args: list[str], _user: str) -> Command:
         try:
             learning_rate = float(options["lr"])
         except ValueError:
-            raise _Bad(f"lr `{options['lr']}` is not a number such as 1e-5.") from None
+            raise _Bad(f"lr `{options['lr']}` is not a number such as 1e-5.", "lr") from None
         if not 0 < learning_rate < 1:
-            raise _Bad(f"lr `{options['lr']}` must be between 0 and 1, such as 1e-5.")
+            raise _Bad(f"lr `{options['lr']}` must be between 0 and 1, such as 1e-5.", "lr")
     evaluate = options.get("eval", "on").lower()
     if evaluate not in ("on", "off"):
-        raise _Bad(f"eval `{evaluate}` is not on or off.")
+        raise _Bad(f"eval `{evaluate}` is not on or off.", "eval")
     return Launch(
         dataset=dataset,
         models=_models(options.get("model", "11b")),

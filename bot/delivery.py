@@ -25,13 +25,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import blocks
+from bot import blocks, home
 from services.api.schemas import EventOut, GroupOut, JobStatus
 from services.client import ServiceClient, ServiceError
 
@@ -110,6 +111,7 @@ class Delivery:
         self.lease_seconds = lease_seconds
         self.batch = batch
         self.pacer = pacer or Pacer()
+        self.homes_to_refresh: set[str] = set()  # whose App Home shows a job that moved this pass
         self.updates = updates or update_pacer()
         self._cards: dict[tuple[str, str], str] = {}  # (channel, ts) -> the card content last shown
 
@@ -128,6 +130,9 @@ class Delivery:
             for event in done:
                 self.service.ack_event(event.id, self.consumer)
                 delivered += 1
+        # Once per pass and person, however many of their jobs moved: views.publish is Tier 4.
+        while self.homes_to_refresh:
+            home.publish_home(self.service, self.slack, self.homes_to_refresh.pop())
         return delivered
 
     def deliver(self, event: Event) -> None:
@@ -165,14 +170,17 @@ class Delivery:
         if not group.slack_channel:
             delivered.extend(events)  # launched outside Slack (CLI, API): nobody to tell
             return
+        self.homes_to_refresh.add(group.requested_by)
         try:
             parent = self._parent(group, events[0])
         except SlackApiError as error:
             if not self._postpone(events[0], error):
                 delivered.extend(events)  # the card is refused for good: its thread goes with it
             return
+        # A launch from a report has its card in the report's thread, and its story next to it there.
+        thread = group.slack_thread_ts or parent
         for event in events:
-            if not self._attempt(event, partial(self._thread_post, event, group, parent)):
+            if not self._attempt(event, partial(self._thread_post, event, group, thread)):
                 break  # the rest of the launch waits too, so the thread keeps event order
             delivered.append(event)
         if delivered:
@@ -315,17 +323,19 @@ class Delivery:
         if group.slack_message_ts:
             return group.slack_message_ts
         channel = str(group.slack_channel)
-        card, text = blocks.group_card(group), blocks.group_text(group)
+        card, text = blocks.group_card(group, datetime.now(UTC)), blocks.group_text(group)
         metadata = {"event_type": CARD_METADATA, "event_payload": {"group_id": group.id}}
         ts = None
+        thread = group.slack_thread_ts  # a launch from a report: its card goes in the report's thread
         if first.attempts > 1:  # an earlier attempt may have posted it before dying
-            ts = self._find(channel, None, CARD_METADATA, "group_id", group.id)
+            ts = self._find(channel, thread, CARD_METADATA, "group_id", group.id)
         if ts is None:
             self.pacer.wait(channel)
-            ts = str(
-                self.slack.chat_postMessage(channel=channel, text=text, blocks=card, metadata=metadata)["ts"]
+            posted = self.slack.chat_postMessage(
+                channel=channel, thread_ts=thread, text=text, blocks=card, metadata=metadata
             )
-            self._cards[(channel, ts)] = _content(text, card)
+            ts = str(posted["ts"])
+            self._cards[(channel, ts)] = _content(text, blocks.group_card(group))
         # The API records a group's message through any of its jobs.
         self.service.set_job_message(group.jobs[0].id, slack_channel=channel, slack_message_ts=ts)
         return ts
@@ -333,10 +343,11 @@ class Delivery:
     def _update_card(self, group: GroupOut, ts: str) -> None:
         """Show the launch as it is now, unless the card already shows exactly that."""
         channel = str(group.slack_channel)
-        card, text = blocks.group_card(group), blocks.group_text(group)
-        content = _content(text, card)
+        # Compared without the running clock: an update only when the launch changed, showing the clock then.
+        content = _content(blocks.group_text(group), blocks.group_card(group))
         if self._cards.get((channel, ts)) == content:
             return
+        card, text = blocks.group_card(group, datetime.now(UTC)), blocks.group_text(group)
         self.updates.wait("chat.update")
         self.slack.chat_update(channel=channel, ts=ts, text=text, blocks=card)
         self._cards[(channel, ts)] = content

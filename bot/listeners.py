@@ -15,7 +15,8 @@ from typing import Any
 
 from slack_bolt import Ack, Respond
 
-from bot.flows import Flows, Reply, SeenIds
+from bot.blocks import HOME_DATASETS, HOME_HISTORY, HOME_LAUNCH
+from bot.flows import Flows, Reply, ReportMessage, SeenIds
 from bot.uploads import UploadWorker
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,15 @@ class Listeners:
     def launch_from_report(self, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
         user, channel, message_ts = _where(body)
-        self.later(respond, self.flows.launch_from_report, _action(body)["value"], user, channel, message_ts)
+        # Slack sends the clicked message; a report in a thread carries that thread's ts.
+        thread_ts = (
+            (body.get("message") or {}).get("thread_ts")
+            or (body.get("container") or {}).get("thread_ts")
+            or message_ts
+        )
+        shown = "message" in body and not (body.get("container") or {}).get("is_ephemeral")
+        report = ReportMessage(channel, message_ts, thread_ts, shown)
+        self.later(respond, self.flows.launch_from_report, _action(body)["value"], user, report)
 
     def dismiss(self, ack: Ack, respond: Respond) -> None:
         ack()
@@ -138,6 +147,16 @@ class Listeners:
         ack()
         if not event.get("files"):  # a mention on a shared file is answered by the file's message event
             self.later(None, self.flows.greet, event["channel"], event.get("thread_ts") or event["ts"])
+
+    def home_button(self, ack: Ack, body: dict[str, Any]) -> None:
+        """Launch, Datasets or History on App Home: each opens its modal with the click's trigger."""
+        ack()
+        opens = {
+            HOME_LAUNCH: self.flows.home_launch,
+            HOME_DATASETS: self.flows.home_datasets,
+            HOME_HISTORY: self.flows.home_history,
+        }[_action(body)["action_id"]]
+        self.later(None, opens, body["trigger_id"], body["user"]["id"])
 
     def home_opened(self, ack: Ack, event: dict[str, Any]) -> None:
         ack()

@@ -78,6 +78,7 @@ class ServiceClient:
         approved_by: str | None = None,
         slack_channel: str | None = None,
         slack_thread_ts: str | None = None,
+        slack_message_ts: str | None = None,
         name: str | None = None,
     ) -> LaunchOut:
         """Launch once per ``idempotency_key``: repeating the call returns the same group and jobs."""
@@ -93,6 +94,7 @@ class ServiceClient:
             "approved_by": approved_by,
             "slack_channel": slack_channel,
             "slack_thread_ts": slack_thread_ts,
+            "slack_message_ts": slack_message_ts,
             "name": name,
         }
         body.update({key: value for key, value in optional.items() if value is not None})

@@ -130,9 +130,29 @@ def _plain_text_input(item: Mapping[str, Any], pointer: str, errors: list[str]) 
         text_object(item["placeholder"], f"{pointer}/placeholder", errors, 150, plain_only=True)
 
 
+def _conversations_select(item: Mapping[str, Any], pointer: str, errors: list[str]) -> None:
+    # https://docs.slack.dev/reference/block-kit/block-elements/select-menu-element (conversations list)
+    allowed = {"type", "action_id", "initial_conversation", "default_to_current_conversation", "confirm"}
+    allowed |= {"response_url_enabled", "filter", "focus_on_load", "placeholder"}
+    _closed(item, allowed, pointer, errors)
+    if "filter" in item:
+        _closed(
+            item["filter"],
+            {"include", "exclude_external_shared_channels", "exclude_bot_users"},
+            pointer + "/filter",
+            errors,
+        )
+        for kind in item["filter"].get("include", []):
+            if kind not in ("im", "mpim", "private", "public"):
+                _error(errors, "must be one of im, mpim, private, public", f"{pointer}/filter/include")
+    if "placeholder" in item:
+        text_object(item["placeholder"], f"{pointer}/placeholder", errors, 150, plain_only=True)
+
+
 ELEMENTS: dict[str, Callable[[Mapping[str, Any], str, list[str]], None]] = {
     "button": _button,
     "static_select": _static_select,
+    "conversations_select": _conversations_select,
     "plain_text_input": _plain_text_input,
 }
 

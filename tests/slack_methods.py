@@ -118,12 +118,17 @@ class WebApiMethods:
         return _ok(ts=params.get("ts"), channel=params.get("channel"))
 
     def _chat_getPermalink(self, params: dict[str, Any]) -> Answer:
+        """https://api.slack.com/methods/chat.getPermalink: ``{"ok", "channel", "permalink"}``; a reply
+        in a thread gets ``?thread_ts=<parent>&cid=<channel>`` on its link ("the permalink format
+        changes"); an unknown ts is ``message_not_found``, an ephemeral message has no permalink."""
         channel, ts = str(params.get("channel")), str(params.get("message_ts"))
-        if (channel, ts) not in self.messages:
+        message = self.messages.get((channel, ts))
+        if message is None or message.user is not None:
             return _refuse("message_not_found")
-        return _ok(
-            channel=channel, permalink=f"https://acme.slack.com/archives/{channel}/p{ts.replace('.', '')}"
-        )
+        link = f"https://acme.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+        if message.thread_ts and message.thread_ts != ts:
+            link += f"?thread_ts={message.thread_ts}&cid={channel}"
+        return _ok(channel=channel, permalink=link)
 
     def _conversations_replies(self, params: dict[str, Any]) -> Answer:
         """A thread, oldest first: its parent and the replies. ``ts`` must be an existing message

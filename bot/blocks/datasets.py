@@ -8,6 +8,7 @@ from typing import Any
 from bot.blocks.kit import (
     MAX_BLOCKS,
     MAX_LISTED_ERRORS,
+    REPORT_LAUNCH_ROW,
     SECTION_LIMIT,
     STATUS_ICONS,
     Block,
@@ -87,35 +88,61 @@ def dataset_report_blocks(dataset: DatasetOut, costs: Mapping[str, float | None]
     if usable and advice:
         blocks += recommendation_blocks(Recommendation.model_validate(advice))
     if usable:
-        value = dataset.id
+        blocks += _launch_row(dataset, costs)
+    return blocks[: MAX_BLOCKS - 1] + sandbox_note(dataset)
+
+
+def fitting_sizes(dataset: DatasetOut) -> tuple[str, ...]:
+    """The model sizes every accepted record fits, as the service's check found them."""
+    fit = (dataset.report or {}).get("model_fit")
+    if not fit:
+        return ("11b", "90b")  # a report from before the per-size check: the service still refuses a misfit
+    return tuple(size for size in ("11b", "90b") if size in fit.get("fits", []))
+
+
+def _launch_row(dataset: DatasetOut, costs: Mapping[str, float | None]) -> list[Block]:
+    """One Launch button per size the data fits, "both" only when it fits both; a line saying why not."""
+    sizes = fitting_sizes(dataset)
+    if not sizes:
+        return []
+    value = dataset.id
+    # Slack refuses two buttons of one block with the same action_id (invalid_blocks): one id each.
+    buttons = [
+        button(
+            f"Launch {size.upper()} (est. {money(costs.get(size))})",
+            report_launch_id(size),
+            f"{value}:{size}",
+        )
+        for size in sizes
+    ]
+    if len(sizes) == 2:
         both = [costs.get("11b"), costs.get("90b")]
         both_cost = None if None in both else sum(c for c in both if c is not None)
-        # Slack refuses two buttons of one block with the same action_id (invalid_blocks): one id each.
-        blocks.append(
-            actions(
-                *(
-                    button(
-                        f"Launch {size.upper()} (est. {money(costs.get(size))})",
-                        report_launch_id(size),
-                        f"{value}:{size}",
-                    )
-                    for size in ("11b", "90b")
-                ),
-                button(
-                    f"Launch both and compare (est. {money(both_cost)})",
-                    report_launch_id("both"),
-                    f"{value}:both",
-                    style="primary",
-                ),
+        buttons.append(
+            button(
+                f"Launch both and compare (est. {money(both_cost)})",
+                report_launch_id("both"),
+                f"{value}:both",
+                style="primary",
             )
         )
-        note = note_of(*(estimate.get("note") for estimate in report_estimates(dataset).values()))
-        blocks.append(
+    row = [{**actions(*buttons), "block_id": REPORT_LAUNCH_ROW}]
+    if len(sizes) < 2:
+        summary = str(((dataset.report or {}).get("model_fit") or {}).get("summary", ""))
+        missing = next(size for size in ("11b", "90b") if size not in sizes).upper()
+        row.append(
             context(
-                "Button prices are estimates at the recommended epochs" + (f", from {note}." if note else ".")
+                f":warning: No {missing} launch: the data {summary}. Shorten or split those records and "
+                f"share the file again to train {missing}."
             )
         )
-    return blocks[: MAX_BLOCKS - 1] + sandbox_note(dataset)
+    note = note_of(*(estimate.get("note") for estimate in report_estimates(dataset).values()))
+    row.append(
+        context(
+            "Button prices are estimates at the recommended epochs" + (f", from {note}." if note else ".")
+        )
+    )
+    return row
 
 
 def _findings_by_code(findings: Sequence[Mapping[str, Any]], totals: Mapping[str, int]) -> str:
@@ -145,3 +172,8 @@ def _findings_by_code(findings: Sequence[Mapping[str, Any]], totals: Mapping[str
 
 def checking_text(filename: str) -> str:
     return f":mag: Checking `{filename}`… I will post the report in this thread."
+
+
+def report_launched(report: Sequence[Block], line: str) -> list[Block]:
+    """``report`` with its Launch buttons' row replaced by ``line``; every other block as it was."""
+    return [context(line) if block.get("block_id") == REPORT_LAUNCH_ROW else dict(block) for block in report]

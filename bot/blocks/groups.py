@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.blocks.kit import STATUS_ICONS, Block, context, cut, estimated, note_of, sandbox_note, section
-from services.api.schemas import EventOut, GroupOut, JobOut
+from services.api.schemas import EventOut, GroupOut, JobOut, JobStatus
+
+STAGES = {
+    JobStatus.PENDING: "waiting to be submitted",
+    JobStatus.QUEUED: "waiting for a free Bedrock training slot",
+    JobStatus.SUBMITTING: "being submitted to Bedrock",
+    JobStatus.TRAINING: "on Bedrock",
+    JobStatus.EVALUATING: "scoring the base and fine-tuned models with SQuAD F1",
+    JobStatus.CANCELLING: "stopping on Bedrock",
+}
 
 
 def _f1(job: JobOut) -> str:
@@ -14,12 +24,38 @@ def _f1(job: JobOut) -> str:
     return "" if f1 is None else f" · F1 {f1:.1f}"
 
 
-def group_card(group: GroupOut) -> list[Block]:
-    """The parent message of a launch, updated in place as its jobs move."""
+def duration_text(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    if minutes < 1:
+        return "under a minute"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # the service stores UTC
+
+
+def job_progress(job: JobOut, now: datetime | None) -> str:
+    """The stage a job is at and how long it has taken: ``training (on Bedrock), 12 min so far``."""
+    stage = f"{job.status} ({STAGES[job.status]})" if job.status in STAGES else str(job.status)
+    started = _utc(job.created_at)
+    if job.final and job.finished_at is not None:
+        return f"{stage}, took {duration_text((_utc(job.finished_at) - started).total_seconds())}"
+    if now is None:
+        return stage
+    return f"{stage}, {duration_text((now - started).total_seconds())} so far"
+
+
+def group_card(group: GroupOut, now: datetime | None = None) -> list[Block]:
+    """The parent message of a launch, updated in place as its jobs move: each job's stage and elapsed
+    time as of ``now`` (the moment of the update, which the card says). Without ``now``: the card with
+    no running clock, which changes only when the launch does (delivery compares those)."""
     jobs = group.jobs
     title = " + ".join(job.model.upper() for job in jobs) or "launch"
     lines = [
-        f"{STATUS_ICONS.get(job.status, '')} *{job.name}* ({job.model.upper()}): {job.status}{_f1(job)}"
+        f"{STATUS_ICONS.get(job.status, '')} *{job.name}* ({job.model.upper()}): "
+        f"{job_progress(job, now)}{_f1(job)}"
         for job in jobs
     ]
     notes = note_of(group.cost_note, *(job.cost_note for job in jobs))
@@ -29,7 +65,9 @@ def group_card(group: GroupOut) -> list[Block]:
             f"{estimated(group.cost_estimate_usd, notes)}"
         ),
         section("\n".join(lines) or "No jobs."),
-        context(f"group `{group.id}` · details in the thread"),
+        context(
+            f"group `{group.id}`" + (f" · as of {now:%H:%M} UTC" if now else "") + " · details in the thread"
+        ),
     ]
     return blocks + sandbox_note(group)
 

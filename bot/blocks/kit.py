@@ -44,6 +44,12 @@ DECLINE = "decline_launch"
 SWEEP_CONFIRM = "sweep_confirm"
 
 
+HOME_LAUNCH = "home_launch"
+HOME_DATASETS = "home_datasets"
+HOME_HISTORY = "home_history"
+REPORT_LAUNCH_ROW = "report_launch"  # block_id of a report's Launch buttons, the row a launch replaces
+
+
 def report_launch_id(choice: str) -> str:
     """The action_id of a report's Launch button: ``launch_from_report:11b`` (bot.app routes the prefix)."""
     return f"{LAUNCH_FROM_REPORT}:{choice}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.blocks.kit import (
@@ -93,15 +93,48 @@ def launch_value(plan: Mapping[str, Any]) -> str:
     return json.dumps({key: plan[key] for key in keys if plan.get(key) is not None}, separators=(",", ":"))
 
 
-def launched_text(result: LaunchOut) -> str:
+def launched_text(result: LaunchOut, card_link: str | None = None) -> str:
+    """The launcher's private answer, with a link to the launch's card and thread when there is one."""
     names = ", ".join(f"*{job.name}* ({job.model.upper()})" for job in result.jobs)
+    thread = f"<{card_link}|its thread>" if card_link else "the launch thread"
     if not result.created:
-        return f"Already launched: {names}. Follow it in the launch thread."
+        return f"Already launched: {names}. Follow it in {thread}."
     cost = round(sum(job.cost_estimate_usd or 0.0 for job in result.jobs), 2)
     return (
         f":rocket: Launched {names}, {estimated(cost, note_of(*(job.cost_note for job in result.jobs)))}. "
-        f"Progress follows in the launch thread.{sandbox_suffix(*result.jobs)}"
+        f"Progress follows in {thread}.{sandbox_suffix(*result.jobs)}"
     )
+
+
+def sizes_text(models: Sequence[str]) -> str:
+    return " and ".join(str(model).upper() for model in models)
+
+
+def launching_text(plan: Mapping[str, Any], user: str) -> str:
+    """The launch's card before the service has answered: delivery replaces it with the group's card."""
+    return (
+        f":rocket: <@{user}> is launching fine-tuning of Llama 3.2 {sizes_text(plan['models'])} on dataset "
+        f"`{plan['dataset_id']}`…"
+    )
+
+
+def waiting_text(plan: Mapping[str, Any], user: str) -> str:
+    return (
+        f":hourglass: <@{user}>'s launch of Llama 3.2 {sizes_text(plan['models'])} on dataset "
+        f"`{plan['dataset_id']}` is above the cost cap and waits for an admin's approval."
+    )
+
+
+def declined_text(plan: Mapping[str, Any], user: str, admin: str) -> str:
+    return (
+        f":no_entry_sign: <@{admin}> declined <@{user}>'s launch of Llama 3.2 {sizes_text(plan['models'])} "
+        f"on dataset `{plan['dataset_id']}`."
+    )
+
+
+def launched_line(user: str, models: Sequence[str], card_link: str) -> str:
+    """What a report's buttons' row becomes once someone launched from it."""
+    return f":rocket: <@{user}> launched {sizes_text(models)} — <{card_link}|thread>"
 
 
 def approval_request_blocks(

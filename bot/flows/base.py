@@ -40,6 +40,7 @@ class Reply:
     text: str
     blocks: list[blocks.Block] | None = None
     replace_original: bool | None = None
+    card_link: str | None = None  # a launch's card, once a launch created one (not sent to Slack)
 
     def kwargs(self) -> dict[str, Any]:
         values: dict[str, Any] = {"text": self.text, "response_type": "ephemeral"}

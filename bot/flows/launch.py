@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import json
 import logging
-import shlex
 from collections.abc import Mapping
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
 from bot import blocks, commands, policy
-from bot.flows.base import BaseFlows, Reply, replies_errors
+from bot.flows.base import Reply, replies_errors
+from bot.flows.cards import CardFlows, ReportMessage, Where
 from services.api.schemas import DatasetOut, DatasetStatus, EstimateOut, Recommendation
 from services.client import ServiceError
 
 log = logging.getLogger(__name__)
 
 
-class LaunchFlows(BaseFlows):
+class LaunchFlows(CardFlows):
     @replies_errors
     def recommend(self, command: commands.Recommend) -> Reply:
         advice = self.service.recommendation(command.examples, command.model)
@@ -108,20 +108,36 @@ class LaunchFlows(BaseFlows):
         if not self.launch_allowed_in(channel):
             return self._refuse_channel()
         plan = json.loads(value)
-        return self.start_launch(plan, plan.pop("key"), user, channel)
+        # The card was the clicker's own ephemeral message: replacing it rewrites nobody else's view.
+        return self.start_launch(plan, plan.pop("key"), user, Where(channel), replace_card=True)
 
     @replies_errors
-    def launch_from_report(self, value: str, user: str, channel: str, message_ts: str) -> Reply:
-        if not self.launch_allowed_in(channel):
+    def launch_from_report(self, value: str, user: str, report: ReportMessage) -> Reply:
+        """A Launch button of a shared report: the report stays; its buttons' row says who launched
+        what, the launch's card starts in the report's thread, and the clicker is told privately."""
+        if not self.launch_allowed_in(report.channel):
             return self._refuse_channel()
         dataset_id, _, choice = value.partition(":")
         models = ["11b", "90b"] if choice == "both" else [choice]
         plan = {"dataset_id": dataset_id, "models": models, "evaluate": True}
-        return self.start_launch(plan, f"report:{channel}:{message_ts}:{choice}", user, channel)
+        key = f"report:{report.channel}:{report.ts}:{choice}"
+        launched = self.start_launch(plan, key, user, Where(report.channel, report.thread_ts))
+        if launched.card_link is not None and report.shown:
+            self.mark_report_launched(report, dataset_id, user, models, launched.card_link)
+        return launched
 
     def start_launch(
-        self, plan: dict[str, Any], key: str, user: str, channel: str, approved_by: str | None = None
+        self,
+        plan: dict[str, Any],
+        key: str,
+        user: str,
+        where: Where,
+        approved_by: str | None = None,
+        replace_card: bool = False,
     ) -> Reply:
+        """Launch once per ``key``. The card is posted first (in ``where``'s thread when it has one) and
+        handed to the launch, so delivery updates that very message and the reply can link to it."""
+        card_ts = where.card_ts or self.post_card_placeholder(plan, user, where)
         try:
             result = self.service.launch_jobs(
                 key,
@@ -132,21 +148,33 @@ class LaunchFlows(BaseFlows):
                 learning_rate=plan.get("learning_rate"),
                 evaluate=plan.get("evaluate", True),
                 name=plan.get("name"),
-                slack_channel=channel or None,
+                slack_channel=where.channel or None,
+                slack_thread_ts=where.thread_ts,
+                slack_message_ts=card_ts,
                 approved_by=approved_by,
             )
         except ServiceError as error:
-            if error.code != "approval_required":
+            if error.code != "approval_required" or not policy.approval_can_be_asked(self.settings.admins):
+                self.withdraw_card(where.channel, card_ts)
                 raise
-            return self.ask_approval(plan, key, user, channel, error.message)
-        return Reply(blocks.launched_text(result), replace_original=True)
+            # The card stays and says what it waits for; the admin's approval launches into it.
+            self.revise_card(where.channel, card_ts, blocks.waiting_text(plan, user))
+            waiting = Where(where.channel, where.thread_ts, card_ts)
+            return self.ask_approval(plan, key, user, waiting, error.message, replace_card)
+        if not result.created:
+            # A second click (or a retry) of the same launch: the first click's card stands.
+            self.withdraw_card(where.channel, card_ts)
+            card_ts = self.service.get_group(result.group_id).slack_message_ts
+        link = self.permalink(where.channel, card_ts)
+        text = blocks.launched_text(result, link)
+        return Reply(text, replace_original=replace_card, card_link=link if result.created else None)
 
-    def ask_approval(self, plan: Mapping[str, Any], key: str, user: str, channel: str, why: str) -> Reply:
-        if not policy.approval_can_be_asked(self.settings.admins):
-            return Reply(blocks.error_text(why), replace_original=False)
-        value = json.dumps(
-            {"plan": plan, "key": key, "user": user, "channel": channel}, separators=(",", ":")
-        )
+    def ask_approval(
+        self, plan: Mapping[str, Any], key: str, user: str, where: Where, why: str, replace_card: bool = False
+    ) -> Reply:
+        request: dict[str, Any] = {"plan": plan, "key": key, "user": user, "channel": where.channel}
+        request |= {"thread": where.thread_ts, "card": where.card_ts}
+        value = json.dumps(request, separators=(",", ":"))
         summary = f"{' + '.join(m.upper() for m in plan['models'])} on dataset `{plan['dataset_id']}`"
         # The same estimate the requester saw (and the cap compared), computed again by the service.
         estimate = self.estimate(plan)
@@ -159,7 +187,7 @@ class LaunchFlows(BaseFlows):
             )
         return Reply(
             f":hourglass: {why.split(':')[0]}. I asked the admins to approve it; you will hear back here.",
-            replace_original=True,
+            replace_original=replace_card,
         )
 
     def decide_approval(self, value: str, admin: str, approve: bool) -> Reply:
@@ -170,6 +198,8 @@ class LaunchFlows(BaseFlows):
             )
         request = json.loads(value)
         if not approve:
+            declined = blocks.declined_text(request["plan"], request["user"], admin)
+            self.revise_card(request["channel"], request.get("card"), declined)
             self._tell(request["channel"], request["user"], f"<@{admin}> declined your launch.")
             return Reply(f"Declined; <@{request['user']}> is told.", replace_original=True)
         outcome = self._approved(request, admin)
@@ -179,8 +209,9 @@ class LaunchFlows(BaseFlows):
 
     @replies_errors
     def _approved(self, request: Mapping[str, Any], admin: str) -> Reply:
+        where = Where(request["channel"], request.get("thread"), request.get("card"))
         return self.start_launch(
-            dict(request["plan"]), request["key"], request["user"], request["channel"], approved_by=admin
+            dict(request["plan"]), request["key"], request["user"], where, approved_by=admin
         )
 
     def _tell(self, channel: str, user: str, text: str) -> None:
@@ -207,37 +238,3 @@ class LaunchFlows(BaseFlows):
         metadata = json.dumps({"channel": channel})
         view = blocks.launch_modal(dataset_id, advice, metadata)
         self.slack.views_update(view_id=opened["view"]["id"], view=view)
-
-    def modal_command(self, view: Mapping[str, Any], user: str) -> commands.Command:
-        """The form's fields as the command a user would have typed, parsed by the same grammar."""
-        state = view["state"]["values"]
-
-        def field(name: str) -> str:
-            entry = state.get(name, {}).get(name, {})
-            return str(entry.get("value") or (entry.get("selected_option") or {}).get("value") or "").strip()
-
-        words = ["launch", shlex.quote(field("dataset") or "?")]
-        words += [
-            f"{key}={shlex.quote(field(key))}"
-            for key in ("model", "epochs", "lr", "eval", "name")
-            if field(key)
-        ]
-        return commands.parse(" ".join(words), user)
-
-    def modal_errors(self, view: Mapping[str, Any], user: str) -> dict[str, Any]:
-        """``ack`` arguments: the field to fix and why, or nothing when the form is valid."""
-        parsed = self.modal_command(view, user)
-        if not isinstance(parsed, commands.UsageError):
-            return {}
-        message = parsed.message
-        name = next((key for key in ("epochs", "lr", "model", "eval", "name") if key in message), "dataset")
-        return {"response_action": "errors", "errors": {name: blocks.cut(message, 150)}}
-
-    def modal_submitted(self, view: Mapping[str, Any], user: str) -> None:
-        parsed = self.modal_command(view, user)
-        if not isinstance(parsed, commands.Launch):
-            return
-        channel = json.loads(view.get("private_metadata") or "{}").get("channel", "")
-        reply = self.launch(parsed, user, channel, f"view:{view.get('id', '')}")
-        if reply is not None:
-            self.slack.chat_postEphemeral(channel=channel, user=user, text=reply.text, blocks=reply.blocks)

@@ -11,11 +11,11 @@ from bot.flows.datasets import DatasetFlows
 from bot.flows.greeting import GreetingFlows
 from bot.flows.home import HomeFlows
 from bot.flows.jobs import JobFlows
-from bot.flows.launch import LaunchFlows
+from bot.flows.modal import ModalFlows
 from bot.flows.sweeps import SweepFlows
 
 
-class Flows(SweepFlows, JobFlows, DatasetFlows, LaunchFlows, HomeFlows, GreetingFlows):
+class Flows(SweepFlows, JobFlows, DatasetFlows, ModalFlows, HomeFlows, GreetingFlows):
     def acknowledgement(self, command: Mapping[str, Any]) -> dict[str, Any]:
         """What the HTTP answer itself carries: pure replies at once, an empty ack otherwise."""
         parsed = commands.parse(command.get("text", ""), command.get("user_id", ""))

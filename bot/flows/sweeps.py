@@ -9,6 +9,7 @@ from typing import Any
 
 from bot import blocks, commands, policy
 from bot.flows.base import Reply, replies_errors
+from bot.flows.cards import Where
 from bot.flows.jobs import JobFlows
 from bot.flows.launch import LaunchFlows
 from services.client import ServiceError
@@ -53,13 +54,16 @@ class SweepFlows(JobFlows, LaunchFlows):
         except ServiceError as error:
             if error.code != "approval_required":
                 raise
-            return self.ask_approval({**plan, "sweep": True}, key, user, channel, error.message)
+            return self.ask_approval({**plan, "sweep": True}, key, user, Where(channel), error.message, True)
         return Reply(blocks.sweep_started_text(sweep), replace_original=True)
 
-    def ask_approval(self, plan: Mapping[str, Any], key: str, user: str, channel: str, why: str) -> Reply:
+    def ask_approval(
+        self, plan: Mapping[str, Any], key: str, user: str, where: Where, why: str, replace_card: bool = False
+    ) -> Reply:
         """A sweep above the cap goes to the admins like a launch, with the whole sweep's estimate."""
         if not plan.get("sweep"):
-            return super().ask_approval(plan, key, user, channel, why)
+            return super().ask_approval(plan, key, user, where, why, replace_card)
+        channel = where.channel
         if not policy.approval_can_be_asked(self.settings.admins):
             return Reply(blocks.error_text(why), replace_original=False)
         value = json.dumps(

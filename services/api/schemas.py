@@ -217,6 +217,8 @@ class LaunchIn(BaseModel):
     approved_by: str | None = Field(None, min_length=1, max_length=64, pattern=NO_NUL)
     slack_channel: SlackId | None = None
     slack_thread_ts: SlackId | None = None
+    # The bot posts the launch's card before launching, so the first event updates it in place.
+    slack_message_ts: SlackId | None = None
     name: str | None = Field(None, min_length=1, max_length=200, pattern=NO_NUL)
 
 

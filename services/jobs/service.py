@@ -47,6 +47,7 @@ class LaunchRequest:
     approved_by: str | None = None
     slack_channel: str | None = None
     slack_thread_ts: str | None = None
+    slack_message_ts: str | None = None
     name: str | None = None
     sweep_id: str | None = None  # set by a learning-curve sweep, one launch per training size
     sweep_train_size: int | None = None
@@ -139,6 +140,7 @@ def _create_group(session: Session, deps: JobDeps, request: LaunchRequest) -> La
         approved_by=request.approved_by,
         slack_channel=request.slack_channel,
         slack_thread_ts=request.slack_thread_ts,
+        slack_message_ts=request.slack_message_ts,
         cost_estimate_usd=plan.total_usd,
         sweep_id=request.sweep_id,
         sweep_train_size=request.sweep_train_size,

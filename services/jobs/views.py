@@ -83,6 +83,7 @@ def launch(
         approved_by=body.approved_by,
         slack_channel=body.slack_channel,
         slack_thread_ts=body.slack_thread_ts,
+        slack_message_ts=body.slack_message_ts,
         name=body.name,
     )
     result = launch_jobs(deps, request)  # a DomainError: the one mapping in services.api.errors answers it

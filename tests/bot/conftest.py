@@ -115,6 +115,17 @@ class Bot:
                 }
             ],
         }
+        if shown is not None and shown.user is None:
+            # Slack sends the clicked channel message along, with thread_ts when it is a reply
+            # (https://docs.slack.dev/reference/interaction-payloads/block_actions-payload).
+            payload["message"] = {
+                "type": "message",
+                "ts": shown.ts,
+                "text": shown.text,
+                "blocks": shown.blocks,
+            }
+            if shown.thread_ts:
+                payload["message"]["thread_ts"] = shown.thread_ts
         return self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
 
     def event(self, event: dict[str, Any], event_id: str, **headers: str) -> httpx.Response:

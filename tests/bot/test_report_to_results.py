@@ -60,8 +60,10 @@ def follow_to_the_end(bot: Bot, group_id: str) -> list[str]:
         moto_jobs()[job.bedrock_job_name].status = "Completed"
     poll_once(bot.runtime.wiring.job_deps)
     delivery.run_once()
-    parent = bot.service.get_group(group_id).slack_message_ts
-    return [m.text for m in bot.stub.channel_messages("C1") if m.thread_ts == parent]
+    group = bot.service.get_group(group_id)
+    # A launch from a report has its card and story in the report's thread; any other in the card's.
+    thread = group.slack_thread_ts or group.slack_message_ts
+    return [m.text for m in bot.stub.channel_messages("C1") if m.thread_ts == thread]
 
 
 @pytest.mark.parametrize(("choice", "models"), [("11b", ["11b"]), ("90b", ["90b"]), ("both", ["11b", "90b"])])

@@ -286,3 +286,26 @@ def test_malformed_metadata_is_refused(slack_stub: SlackStub) -> None:
         slack_stub, "chat_postMessage", channel="C1", text="x", metadata={"event_payload": {"event_id": 1}}
     )
     assert answer["error"] == "invalid_metadata_format"
+
+
+def test_a_permalink_opens_a_threaded_reply_in_its_thread_and_an_unknown_ts_is_refused(
+    slack_stub: SlackStub,
+) -> None:
+    # https://api.slack.com/methods/chat.getPermalink: {"ok", "channel", "permalink"}; "When the provided
+    # message_ts is part of a thread, the permalink format changes" (?thread_ts=<parent>&cid=<channel>).
+    web = client(slack_stub)
+    parent = web.chat_postMessage(channel="C1", text="parent")["ts"]
+    reply = web.chat_postMessage(channel="C1", text="reply", thread_ts=parent)["ts"]
+
+    top = web.chat_getPermalink(channel="C1", message_ts=parent)
+    inner = web.chat_getPermalink(channel="C1", message_ts=reply)
+
+    assert top["channel"] == "C1"
+    assert top["permalink"] == f"https://acme.slack.com/archives/C1/p{parent.replace('.', '')}"
+    assert inner["permalink"] == (
+        f"https://acme.slack.com/archives/C1/p{reply.replace('.', '')}?thread_ts={parent}&cid=C1"
+    )
+    assert (
+        refusal(slack_stub, "chat_getPermalink", channel="C1", message_ts="1.2")["error"]
+        == "message_not_found"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot import blocks
+from services.api.schemas import JobStatus
 from tests.bot import factories
 
 JOB = factories.job(
@@ -136,9 +138,24 @@ def test_the_other_messages_validate() -> None:
     # The service's figures for the values typed, never "shown when launched".
     assert "estimated $3.00" in card and "estimated $9.50" in card and "Total*: estimated $12.50" in card
     assert "Costs are estimates from placeholder prices: set real ones in TUNEBOT_PRICES_FILE." in card
-    View(**blocks.home_view([JOB], [JOB])).validate_json()
+    View(**blocks.home_view([JOB], {JobStatus.TRAINING: [JOB]})).validate_json()
 
 
 def test_a_button_value_over_slacks_limit_is_refused_here() -> None:
     with pytest.raises(ValueError, match="2000"):
         blocks.button("Go", "a", "x" * 2_001)
+
+
+def test_a_launch_card_shows_each_jobs_stage_and_elapsed_time() -> None:
+    now = datetime(2026, 11, 26, 17, 5, tzinfo=UTC)
+    training = factories.changed(JOB, model="11b", status="training", final=False, finished_at=None)
+    done = factories.changed(
+        JOB, name="charts-90b", model="90b", status="done", final=True, finished_at="2026-11-26T16:40:30Z"
+    )
+    group = factories.group([training, done])
+
+    text = valid(blocks.group_card(group, now))
+
+    assert "(11B): training (on Bedrock), 1 h 05 min so far" in text
+    assert "(90B): done, took 40 min" in text
+    assert "as of 17:05 UTC" in text

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot import blocks
+from services.api.schemas import JobStatus
 from tests.bot import factories
 
 LABEL = "sandbox: simulated results"
@@ -90,7 +91,7 @@ WALK: dict[str, Callable[[], Any]] = {
     "job_pair_blocks": lambda: blocks.job_pair_blocks(JOB, JOB_90B),
     "datasets_blocks": lambda: blocks.datasets_blocks([DATASET], "Recent datasets"),
     "dataset_report_blocks": lambda: blocks.dataset_report_blocks(DATASET, blocks.dataset_costs(DATASET)),
-    "home_view": lambda: blocks.home_view([JOB], [JOB_90B]),
+    "home_view": lambda: blocks.home_view([JOB], {JobStatus.TRAINING: [JOB_90B]}),
     "sweep_card": lambda: blocks.sweep_card(SWEEP_ESTIMATE, "v"),
     "sweep_started_text": lambda: blocks.sweep_started_text(SWEEP),
     "sweep_parent_blocks": lambda: blocks.sweep_parent_blocks(SWEEP),
@@ -118,6 +119,14 @@ EXEMPT = {
     "not_here_text": "a refusal",
     "sweep_text": "the notification fallback of sweep_parent_blocks, which carries the label",
     "sweep_value": "a button payload",
+    "sizes_text": "model sizes' names",
+    "launching_text": "the card's placeholder before the launch exists: no figure",
+    "waiting_text": "a launch waiting for approval: no figure",
+    "declined_text": "a declined launch: no figure",
+    "launched_line": "who launched which sizes, with a link: no figure",
+    "checking_view": "the form while its values are checked: no figure",
+    "listing_view": "a modal around datasets_blocks or history_blocks, which carry the label",
+    "reviewed_view": "points to the confirmation card (launch_card), which carries the label",
 }
 RENDERER_SUFFIXES = ("_blocks", "_card", "_view", "_text", "_line", "_value", "_modal")
 
@@ -151,7 +160,7 @@ def test_a_real_run_is_not_labelled() -> None:
             ADVICE,
             "v",
         ),
-        blocks.home_view([real_job], []),
+        blocks.home_view([real_job], {}),
         blocks.verdict_blocks({**SWEEP, "sandbox": False}),
         blocks.sweep_card({**SWEEP_ESTIMATE, "sandbox": False}, "v"),
     ]

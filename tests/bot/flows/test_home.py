@@ -3,24 +3,133 @@
 from __future__ import annotations
 
 import json
+from typing import Any
+from urllib.parse import urlencode
 
+from bot import blocks
+from services.jobs.poll import poll_once
+from services.platform.db import unit_of_work
+from services.platform.tables import Job
 from tests.bot.conftest import Bot, wait_for
+from tests.jobs.conftest import moto_jobs
 
 
-def test_app_home_shows_the_viewers_jobs_and_the_teams_running_ones(bot: Bot) -> None:
+def published_home(bot: Bot, user: str, count: int = 1) -> dict[str, Any]:
+    """The ``count``-th App Home published to ``user``, once it is."""
+    calls = wait_for(
+        lambda: [c for c in bot.stub.accepted("views.publish") if c.params["user_id"] == user][count - 1 :]
+    )
+    view = calls[0].params["view"]
+    return view if isinstance(view, dict) else dict(json.loads(view))
+
+
+def under(view: dict[str, Any], heading: str) -> str:
+    """The text of the section right after the one that starts with ``heading``."""
+    texts = [block.get("text", {}).get("text", "") for block in view["blocks"]]
+    at = next(i for i, text in enumerate(texts) if text.startswith(heading))
+    return texts[at + 1]
+
+
+def set_status(bot: Bot, job_id: str, status: str) -> None:
+    with unit_of_work(bot.sessions) as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        job.status = status
+
+
+def test_app_home_lists_the_viewers_jobs_and_the_teams_queued_training_and_evaluating_ones(bot: Bot) -> None:
     dataset_id = bot.dataset()
-    bot.service.launch_jobs("a", dataset_id=dataset_id, models=["11b"], requested_by="U1", name="mine")
-    bot.service.launch_jobs("b", dataset_id=dataset_id, models=["90b"], requested_by="U2", name="theirs")
+    mine = bot.service.launch_jobs("a", dataset_id=dataset_id, models=["11b"], requested_by="U1", name="mine")
+    theirs = bot.service.launch_jobs(
+        "b", dataset_id=dataset_id, models=["90b"], requested_by="U2", name="theirs"
+    )
+    waiting = bot.service.launch_jobs(
+        "c", dataset_id=dataset_id, models=["11b"], requested_by="U3", name="later"
+    )
+    set_status(bot, mine.jobs[0].id, "training")
+    set_status(bot, theirs.jobs[0].id, "evaluating")
+    set_status(bot, waiting.jobs[0].id, "queued")
 
     answer = bot.event({"type": "app_home_opened", "user": "U1", "tab": "home"}, "EvHome")
 
     assert answer.status_code == 200
-    published = wait_for(lambda: bot.stub.calls_to("views.publish"))[0].params
-    view = published["view"] if isinstance(published["view"], dict) else json.loads(published["view"])
-    mine, running = view["blocks"][2]["text"]["text"], view["blocks"][5]["text"]["text"]
-    assert published["user_id"] == "U1"
-    assert "mine" in mine and "theirs" not in mine
-    assert "mine" in running and "theirs" in running
+    view = published_home(bot, "U1")
+    assert "mine" in under(view, "*Your recent jobs*") and "theirs" not in under(view, "*Your recent jobs*")
+    assert "*later*" in under(view, "*Queued* (1)")
+    assert "*mine*" in under(view, "*Training* (1)")
+    assert "*theirs*" in under(view, "*Evaluating* (1)")
+    buttons = next(block for block in view["blocks"] if block["type"] == "actions")["elements"]
+    assert [b["text"]["text"] for b in buttons] == ["Launch", "Datasets", "History"]
+
+
+def test_the_home_buttons_open_the_launch_form_the_datasets_and_the_history(bot: Bot) -> None:
+    dataset_id = bot.dataset()
+    bot.service.launch_jobs("a", dataset_id=dataset_id, models=["11b"], requested_by="U1", name="mine")
+
+    bot.click(blocks.HOME_DATASETS, "datasets")
+    listed = wait_for(lambda: bot.stub.accepted("views.update"))[0].params["view"]
+    assert f"`{dataset_id}`" in json.dumps(listed) and "Your datasets" in json.dumps(listed)
+
+    bot.click(blocks.HOME_HISTORY, "history")
+    history = wait_for(lambda: bot.stub.accepted("views.update")[1:])[0].params["view"]
+    assert "*mine*" in json.dumps(history)
+
+    bot.click(blocks.HOME_LAUNCH, "launch")
+    form = wait_for(lambda: bot.stub.accepted("views.update")[2:])[0].params
+    shown = form["view"] if isinstance(form["view"], dict) else json.loads(form["view"])
+    assert shown["callback_id"] == blocks.LAUNCH_MODAL
+    assert shown["blocks"][0]["block_id"] == "channel"  # Home is no channel: the form asks where to post
+    assert shown["blocks"][0]["element"]["type"] == "conversations_select"
+
+    # Submitted with a channel chosen, the confirmation card with the cost goes there.
+    payload = {
+        "type": "view_submission",
+        "user": {"id": "U1"},
+        "team": {"id": "T1"},
+        "view": {
+            "id": form["view_id"],
+            "type": "modal",
+            "callback_id": blocks.LAUNCH_MODAL,
+            "private_metadata": shown["private_metadata"],
+            "state": {
+                "values": {
+                    "channel": {"channel": {"selected_conversation": "C7"}},
+                    "dataset": {"dataset": {"value": dataset_id}},
+                    "model": {"model": {"selected_option": {"value": "11b"}}},
+                    "eval": {"eval": {"selected_option": {"value": "on"}}},
+                }
+            },
+        },
+    }
+    bot.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+    card = wait_for(lambda: bot.stub.accepted("chat.postEphemeral"))[0].params
+    assert (card["channel"], card["user"]) == ("C7", "U1") and "Launch fine-tuning" in json.dumps(
+        card["blocks"]
+    )
+
+
+def test_app_home_is_published_again_when_the_viewers_job_moves(bot: Bot) -> None:
+    dataset_id = bot.dataset(train=300)
+    bot.command(f"launch {dataset_id} model=11b")
+    confirm = next(b for b in bot.last_response()["blocks"] if b["type"] == "actions")["elements"][0]
+    bot.click(confirm["action_id"], confirm["value"])
+    bot.last_response(2)
+    job = bot.service.list_jobs(limit=1).jobs[0]
+
+    bot.delivery().run_once()
+    first = published_home(bot, "U1")
+    for moto_job in moto_jobs().values():
+        moto_job.status = "Completed"
+    poll_once(bot.runtime.wiring.job_deps)
+    bot.delivery().run_once()
+    second = published_home(bot, "U1", 2)
+
+    assert f"*{job.name}*" in under(first, "*Your recent jobs*")
+    assert "· training ·" in under(first, "*Your recent jobs*") or "· queued ·" in under(
+        first, "*Your recent jobs*"
+    )
+    assert "· evaluating ·" in under(second, "*Your recent jobs*")
+    assert f"*{job.name}*" in under(second, "*Evaluating* (1)")
 
 
 def test_plain_channel_messages_are_acknowledged_and_not_answered(bot: Bot) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 from urllib.parse import urlencode
 
 from slack_sdk.models.views import View
@@ -49,28 +50,22 @@ def test_a_double_click_on_launch_starts_one_launch(bot: Bot) -> None:
     assert any(text.startswith("Already launched") for text in texts)
 
 
-def test_the_report_buttons_launch_once_per_message_and_choice(bot: Bot) -> None:
-    dataset_id = bot.dataset()
-
-    bot.click(blocks.report_launch_id("both"), f"{dataset_id}:both", message_ts="1700.1")
-    bot.click(blocks.report_launch_id("both"), f"{dataset_id}:both", message_ts="1700.1")
-    replies = bot.responses(2)
-
-    jobs = bot.service.list_jobs(limit=50).jobs
-    assert sorted(job.model for job in jobs) == ["11b", "90b"]
-    assert replies[0]["text"].startswith(":rocket: Launched")
-    assert replies[1]["text"].startswith("Already launched")
-    group = bot.service.get_group(jobs[0].group_id)
-    assert group.slack_channel == "C1"
-
-
 def test_launch_refusals_say_what_to_do(bot: Bot) -> None:
     bot.click(blocks.LAUNCH_CONFIRM, card_value("nosuchdataset"))
 
     assert "List datasets with `/finetune datasets all`" in bot.last_response()["text"]
 
 
-def submit_form(bot: Bot, **fields: str) -> dict[str, object]:
+def open_form(bot: Bot) -> str:
+    """`/finetune launch` with no arguments, as a user opens the form; the id Slack gave the form."""
+    opened = len(bot.stub.accepted("views.update"))
+    bot.command("launch")
+    return str(wait_for(lambda: bot.stub.accepted("views.update")[opened:])[0].params["view_id"])
+
+
+def submit_form(bot: Bot, **fields: str) -> dict[str, Any]:
+    """Open the form, type ``fields`` and press Review cost; Slack's answer to the submission."""
+    view_id = open_form(bot)
     values: dict[str, dict[str, dict[str, object]]] = {}
     for name, value in fields.items():
         entry: dict[str, object] = (
@@ -83,7 +78,7 @@ def submit_form(bot: Bot, **fields: str) -> dict[str, object]:
         "team": {"id": "T1"},
         "trigger_id": "t-form",
         "view": {
-            "id": "V0001",
+            "id": view_id,
             "type": "modal",
             "callback_id": blocks.LAUNCH_MODAL,
             "private_metadata": json.dumps({"channel": "C1"}),
@@ -93,6 +88,13 @@ def submit_form(bot: Bot, **fields: str) -> dict[str, object]:
     answer = bot.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
     assert answer.status_code == 200
     return answer.json() if answer.content else {}
+
+
+def form_shown(bot: Bot, after: int) -> dict[str, Any]:
+    """The form as Slack shows it once the bot updated it after the submission's "checking" answer."""
+    update = wait_for(lambda: bot.stub.accepted("views.update")[after:])[0].params
+    view = update["view"]
+    return view if isinstance(view, dict) else dict(json.loads(view))
 
 
 def test_launch_without_arguments_opens_a_loading_modal_then_the_form(bot: Bot) -> None:
@@ -114,7 +116,7 @@ def test_the_form_names_the_field_to_fix_and_a_valid_one_replies_in_the_channel(
     assert invalid["response_action"] == "errors"
     assert invalid["errors"] == {"epochs": "epochs must be between 1 and 10; got 12."}
 
-    submit_form(bot, dataset="nosuchdataset", model="both", eval="off")
+    assert submit_form(bot, dataset=bot.dataset(), model="both", eval="off")["response_action"] == "update"
     told = wait_for(lambda: bot.stub.calls_to("chat.postEphemeral"))[0].params
     assert (told["channel"], told["user"]) == ("C1", "U1")
 

@@ -29,7 +29,8 @@ def test_above_the_cost_cap_an_admin_approves_by_dm(bot: Bot) -> None:
 
     bot.click(blocks.report_launch_id("11b"), f"{dataset_id}:11b", channel="CLAUNCH", message_ts="9.9")
     waiting = bot.last_response(1)
-    dm = wait_for(lambda: bot.stub.calls_to("chat.postMessage"))[0].params
+    to_admin = lambda: [c for c in bot.stub.calls_to("chat.postMessage") if c.params["channel"] == ADMIN]  # noqa: E731
+    dm = wait_for(to_admin)[0].params
     approve = dm["blocks"][-1]["elements"][0]
     estimate = bot.service.estimate_launch(dataset_id=dataset_id, models=["11b"])
 
@@ -52,6 +53,12 @@ def test_above_the_cost_cap_an_admin_approves_by_dm(bot: Bot) -> None:
     assert approved["text"].startswith("Approved by <@UADMIN1>. :rocket: Launched")
     told = wait_for(lambda: bot.stub.calls_to("chat.postEphemeral"))[0].params
     assert (told["channel"], told["user"]) == ("CLAUNCH", "U1")
+    # The channel saw one card: waiting for the approval, then the launch's own (the same message).
+    cards = bot.stub.channel_messages("CLAUNCH")
+    assert len(cards) == 1 and cards[0].ts == bot.service.get_group(jobs[0].group_id).slack_message_ts
+    assert "waits for an admin's approval" in cards[0].text
+    bot.delivery().run_once()
+    assert "*Fine-tuning 11B* for <@U1>" in json.dumps(bot.stub.messages[("CLAUNCH", cards[0].ts)].blocks)
 
 
 def test_a_dm_is_no_way_around_the_allowed_channels(bot: Bot) -> None:
