@@ -178,7 +178,7 @@ def main() -> None:
         "commands": list(COMMANDS),
         "check": {
             "status": status,
-            "error": dataset.get("error"),
+            "error": dataset.error,
             "records": args.records,
             "accepted": accepted,
             "seconds": round(check_seconds, 2),
