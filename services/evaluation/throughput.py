@@ -28,6 +28,12 @@ from services.tuning.pricing import PriceTable
 
 log = logging.getLogger(__name__)
 
+NEVER_READY = (
+    "its Provisioned Throughput never became ready ({detail}) within TUNEBOT_EVAL_MAX_HOURS of the "
+    "evaluation's start, so tunebot deleted it and stopped; Bedrock may be short of capacity for this "
+    "model: launch again later, or ask an admin to raise TUNEBOT_EVAL_MAX_HOURS"
+)
+
 
 @dataclass
 class ProvisionedThroughput:
@@ -73,17 +79,28 @@ class ProvisionedThroughput:
         )
 
     def wait(self) -> None:
-        """Wait for InService in slices, renewing the lease between them."""
+        """Wait for InService in slices, renewing the lease between them.
+
+        The wait ends at ``throughput_wait_seconds`` (retryable: a later try may find capacity) or at the
+        evaluation's own deadline, whichever comes first; at the deadline the evaluation is over, since
+        ``TUNEBOT_EVAL_MAX_HOURS`` is the bound a user is promised for ``evaluating``.
+        """
         assert self.arn is not None
         deadline = time.monotonic() + self.options.throughput_wait_seconds
+        bounded = self.options.deadline is not None and self.options.deadline < deadline
+        if self.options.deadline is not None:
+            deadline = min(deadline, self.options.deadline)
         slice_seconds = max(1.0, self.options.lease_seconds / 3)
         while True:
             remaining = deadline - time.monotonic()
             try:
                 self.inference.wait_in_service(self.arn, min(slice_seconds, max(remaining, 0.0)))
                 return
-            except ThroughputNotReady:
+            except ThroughputNotReady as error:
                 if remaining <= slice_seconds:
+                    if bounded:
+                        message = NEVER_READY.format(detail=error.message)
+                        raise EvaluationFailed(message, retryable=False) from None
                     raise
             store_results(self.sessions, self.evaluation_id, self.owner, [], self.options.lease_seconds)
 
