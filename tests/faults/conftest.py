@@ -18,9 +18,11 @@ from moto.server import ThreadedMotoServer
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import free_port
+from tests.evaluation.factories import chart_answers
+from tests.faults.bedrock_standin import BedrockStandIn
 from tests.faults.harness import Counts, Replica, service_env
 from tests.faults.proxy import FaultProxy
-from tests.jobs.conftest import BUCKET, REGION, add_dataset
+from tests.jobs.conftest import BUCKET, REGION, add_dataset, moto_jobs
 from tests.slack_stub import SlackStub
 
 _COUNTS: list[Counts] = []
@@ -65,7 +67,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         f"bedrock_jobs={sum(sum(c.bedrock_jobs_per_job.values()) for c in _COUNTS)} "
         f"job.completed={sum(sum(c.completed_events_per_job.values()) for c in _COUNTS)} "
         f"slack_posts={sum(sum(c.slack_posts_per_event.values()) for c in _COUNTS)} "
-        f"non_final={sum(c.non_final for c in _COUNTS)} scenarios_off={len(bad)}"
+        f"non_final={sum(c.non_final for c in _COUNTS)} "
+        f"throughputs_left={sum(c.throughputs_left or 0 for c in _COUNTS)} scenarios_off={len(bad)}"
     )
 
 
@@ -94,11 +97,28 @@ def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
     boto3.client("s3", region_name=REGION, endpoint_url=url).create_bucket(
         Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
     )
-    fault_proxy = FaultProxy(url)
+    fault_proxy = FaultProxy(url, BedrockStandIn(_custom_models, chart_answers))
     yield fault_proxy
     fault_proxy.close()
     httpx.post(url + "/moto-api/reset", timeout=10)
     server.stop()
+
+
+def _custom_models() -> set[str]:
+    """The custom models Bedrock has: those of the jobs that completed (on moto)."""
+    return {job.output_model_arn for job in moto_jobs().values() if job.status == "Completed"}
+
+
+@pytest.fixture
+def moto_url(proxy: FaultProxy) -> str:
+    """moto itself, behind the proxy: for the scenarios' own set-up, which no fault may touch."""
+    return f"http://{proxy.upstream}"
+
+
+@pytest.fixture
+def service_settings() -> dict[str, str]:
+    """Environment the replicas get on top of the suite's (a scenario parametrizes it to change a bound)."""
+    return {}
 
 
 @pytest.fixture
@@ -109,10 +129,17 @@ def replica_count(database_url: str) -> int:
 
 @pytest.fixture
 def replicas(
-    database_url: str, tmp_path: Path, proxy: FaultProxy, replica_count: int, sessions: sessionmaker[Session]
+    database_url: str,
+    tmp_path: Path,
+    proxy: FaultProxy,
+    replica_count: int,
+    sessions: sessionmaker[Session],
+    service_settings: dict[str, str],
 ) -> Iterator[list[Replica]]:
-    """The service's replicas, started (a test that needs other settings restarts them with its own)."""
-    env = service_env(database_url, tmp_path / "data", proxy.url, TUNEBOT_MAX_CONCURRENT_JOBS="2")
+    """The service's replicas, started, with ``service_settings`` on top of the suite's environment."""
+    env = service_env(
+        database_url, tmp_path / "data", proxy.url, TUNEBOT_MAX_CONCURRENT_JOBS="2", **service_settings
+    )
     started = [Replica(env, tmp_path / f"replica-{n}.log") for n in range(replica_count)]
     try:
         for replica in started:

@@ -101,9 +101,14 @@ class Replica:
         return self.log.read_text()[-3000:] if self.log.exists() else "(no log)"
 
     def launch(
-        self, dataset_id: str, key: str, models: tuple[str, ...] = ("11b",), **extra: str
+        self, dataset_id: str, key: str, models: tuple[str, ...] = ("11b",), **extra: str | bool
     ) -> httpx.Response:
-        body = {"dataset_id": dataset_id, "models": list(models), "requested_by": "U1", "evaluate": False}
+        body: dict[str, object] = {
+            "dataset_id": dataset_id,
+            "models": list(models),
+            "requested_by": "U1",
+            "evaluate": False,
+        }
         body.update(extra)
         return httpx.post(
             self.base + "/api/v1/jobs", json=body, headers={**AUTH, "Idempotency-Key": key}, timeout=60
@@ -168,6 +173,8 @@ class Counts:
     # event id -> accepted Slack posts carrying it in their metadata (scenarios with Slack delivery)
     slack_posts_per_event: dict[str, int] = field(default_factory=dict)
     throughputs_left: int | None = None  # Provisioned Throughputs still there (scenarios with evaluations)
+    # job id -> evaluation.completed events, one per variant (base, fine-tuned) (scenarios with evaluations)
+    evaluations_completed_per_job: dict[str, int] = field(default_factory=dict)
 
     def line(self) -> str:
         per_job = sorted(set(self.bedrock_jobs_per_job.values())) or [0]
@@ -184,6 +191,11 @@ class Counts:
             f"job.completed_per_done_job={completed} non_final={self.non_final} "
             f"statuses={dict(sorted(self.statuses.items()))}{takeover}{slack}"
             + (f" throughputs_left={self.throughputs_left}" if self.throughputs_left is not None else "")
+            + (
+                f" evaluation.completed_per_job={sorted(set(self.evaluations_completed_per_job.values()))}"
+                if self.evaluations_completed_per_job
+                else ""
+            )
         )
 
 

@@ -6,7 +6,12 @@ Bedrock's error answers are shaped as Bedrock sends them (REST-JSON: the HTTP st
 API reference: ThrottlingException 429, InternalServerException 500, ServiceUnavailableException 503,
 ServiceQuotaExceededException 400, ValidationException 400, AccessDeniedException 403,
 ResourceNotFoundException 404 (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_CreateModelCustomizationJob.html,
-https://docs.aws.amazon.com/bedrock/latest/APIReference/CommonErrors.html).
+https://docs.aws.amazon.com/bedrock/latest/APIReference/CommonErrors.html). S3's are restXml: an ``<Error>``
+document with its ``Code`` and ``Message``, e.g. 503 SlowDown
+(https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html).
+
+What moto lacks (Provisioned Throughput, bedrock-runtime's Converse) the proxy answers itself through
+tests.faults.bedrock_standin; faults apply to those calls as to moto's.
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
+from urllib.parse import unquote
 
 from tests.conftest import free_port
+from tests.faults.bedrock_standin import BedrockStandIn
 
 # (status, x-amzn-ErrorType) of each injected Bedrock error, from Bedrock's API reference (module docstring)
 ERRORS = {
@@ -33,15 +40,29 @@ ERRORS = {
     "validation": (400, "ValidationException"),
     "access": (403, "AccessDeniedException"),
 }
+# (status, Code, Message) of each injected S3 error, from S3's error responses (module docstring)
+S3_ERRORS = {"slowdown": (503, "SlowDown", "Please reduce your request rate.")}
+S3 = "S3"  # the operation name the proxy gives every S3 request
 _JOB_PATH = re.compile(r"^/model-customization-jobs(?:/(?P<name>[^/?]+))?(?P<stop>/stop)?(?:\?.*)?$")
 
 
 def bedrock_operation(method: str, path: str, authorization: str) -> str | None:
-    """The Bedrock control-plane operation of a request (REST paths of Bedrock's API), or None."""
+    """The operation of a request (REST paths of Bedrock's and Bedrock Runtime's APIs; both sign as
+    ``bedrock``), ``S3`` for any S3 request, or None."""
+    if "/s3/aws4_request" in authorization:
+        return S3
     if "/bedrock/" not in authorization:
-        return None  # S3 and others pass straight through
-    if method == "GET" and path.split("?")[0] == "/provisioned-model-throughputs":
+        return None  # others pass straight through
+    bare = path.split("?")[0]
+    if method == "GET" and bare == "/provisioned-model-throughputs":
         return "ListProvisionedModelThroughputs"
+    if bare.startswith("/provisioned-model-throughput"):
+        verbs = {"POST": "Create", "GET": "Get", "DELETE": "Delete", "PATCH": "Update"}
+        return f"{verbs.get(method, method)}ProvisionedModelThroughput"
+    if bare == "/listTagsForResource":
+        return "ListTagsForResource"
+    if bare.startswith("/model/") and bare.endswith("/converse"):
+        return "Converse"
     match = _JOB_PATH.match(path)
     if match is None:
         return None
@@ -57,7 +78,8 @@ class Rule:
     """What the proxy does to the next ``times`` calls of ``operation`` (-1: every call)."""
 
     operation: str
-    error: str | None = None  # a key of ERRORS
+    error: str | None = None  # a key of ERRORS (S3_ERRORS for the S3 operation)
+    path_contains: str | None = None  # only calls whose (decoded) path has this, e.g. a model id
     hold: Literal["before", "after"] | None = None  # hold the call before / after moto saw it
     times: int = 1
     arrived: threading.Event = field(default_factory=threading.Event)
@@ -68,8 +90,9 @@ class Rule:
 class FaultProxy:
     """A loopback HTTP proxy in front of moto: the service's AWS_ENDPOINT_URL."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, bedrock: BedrockStandIn | None = None) -> None:
         self.upstream = upstream.removeprefix("http://")
+        self.bedrock = bedrock
         self.rules: list[Rule] = []
         self.calls: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -108,10 +131,11 @@ class FaultProxy:
         self._server.shutdown()
         self._server.server_close()
 
-    def _rule_for(self, operation: str | None) -> Rule | None:
+    def _rule_for(self, operation: str | None, path: str) -> Rule | None:
         with self._lock:
             for rule in self.rules:
-                if rule.operation == operation and rule.times != 0:
+                matches = rule.path_contains is None or rule.path_contains in unquote(path)
+                if rule.operation == operation and matches and rule.times != 0:
                     rule.times -= 1 if rule.times > 0 else 0
                     rule.hits += 1
                     return rule
@@ -123,36 +147,35 @@ class FaultProxy:
         operation = bedrock_operation(request.command, request.path, request.headers.get("Authorization", ""))
         if operation:
             self.calls[operation] += 1
-        rule = self._rule_for(operation)
-        if operation == "ListProvisionedModelThroughputs" and rule is None:
-            # moto has no Provisioned Throughput (it answers 500 with a traceback in its log); the suite's
-            # scenarios make none, so Bedrock's answer for an account without any stands in:
-            # https://docs.aws.amazon.com/bedrock/latest/APIReference/API_ListProvisionedModelThroughputs.html
-            self._reply(
-                request, 200, {"Content-Type": "application/json"}, b'{"provisionedModelSummaries": []}'
-            )
-            return
+        rule = self._rule_for(operation, request.path)
         if rule is not None and rule.error is not None:
-            status, code = ERRORS[rule.error]
-            self._reply(
-                request,
-                status,
-                {"x-amzn-ErrorType": code},
-                json.dumps({"message": f"{code} (injected)"}).encode(),
-            )
+            self._reply(request, *self._error(operation, rule.error))
             return
         if rule is not None and rule.hold == "before":
             rule.arrived.set()
             rule.release.wait(120)
             request.close_connection = True  # the caller is gone: answer nothing
             return
-        status, headers, payload = self._forward(request, body)
+        answer = self.bedrock.handle(request.command, request.path, body) if self.bedrock else None
+        status, headers, payload = answer or self._forward(request, body)
         if rule is not None and rule.hold == "after":
-            rule.arrived.set()  # moto has done it; the answer never reaches the caller
+            rule.arrived.set()  # it is done; the answer never reaches the caller
             rule.release.wait(120)
             request.close_connection = True
             return
         self._reply(request, status, headers, payload)
+
+    @staticmethod
+    def _error(operation: str | None, name: str) -> tuple[int, dict[str, str], bytes]:
+        if operation == S3:
+            status, code, message = S3_ERRORS[name]
+            document = (
+                f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}'
+                "</Message><RequestId>4442587FB7D0A2F9</RequestId></Error>"
+            )
+            return status, {"Content-Type": "application/xml"}, document.encode()
+        status, code = ERRORS[name]
+        return status, {"x-amzn-ErrorType": code}, json.dumps({"message": f"{code} (injected)"}).encode()
 
     def _forward(self, request: BaseHTTPRequestHandler, body: bytes) -> tuple[int, dict[str, str], bytes]:
         connection = http.client.HTTPConnection(self.upstream, timeout=60)

@@ -1,8 +1,9 @@
 """Dependencies going away mid-run, with the service and its Slack bot as real processes: PostgreSQL
-restarting (a proxy in front of it cut and restored; the shared server itself is never touched) and the
-Slack Web API down (shortened from a minute). The service keeps answering /healthz, says on /readyz whether
-it can work, recovers by itself without a restart, and loses nothing: every event of the launch reaches
-Slack once, in order, when Slack answers again."""
+restarting (a proxy in front of it cut and restored; the shared server itself is never touched), the
+Slack Web API down (shortened from a minute), and S3 answering 503 SlowDown when a job completes. The
+service keeps answering /healthz, says on /readyz whether it can work, recovers by itself without a
+restart, and loses nothing: every event of the launch reaches Slack once, in order, when Slack answers
+again; the completed job's metrics are read once S3 answers."""
 
 from __future__ import annotations
 
@@ -23,13 +24,16 @@ from tests.faults.harness import (
     check,
     complete_on_bedrock,
     count,
+    events_of,
     events_of_launch,
     finish,
+    jobs_in,
     posts_in_order,
     posts_per_event,
     wait_until,
 )
-from tests.faults.proxy import TcpCut
+from tests.faults.proxy import S3, FaultProxy, Rule, TcpCut
+from tests.faults.s3_files import write_metrics
 from tests.slack_stub import SlackStub
 
 OUTAGE_SECONDS = 15  # long enough for several poll ticks and delivery passes to fail
@@ -141,3 +145,45 @@ def test_postgresql_restarted_mid_run(
     counts.takeover_seconds = time.monotonic() - back
     record_counts.append(counts)
     check_slack(counts, slack_stub)
+
+
+def test_s3_answering_503_when_a_job_completes(
+    replicas: list[Replica],
+    proxy: FaultProxy,
+    moto_url: str,
+    sessions: sessionmaker[Session],
+    dataset: str,
+    record_counts: list[Counts],
+) -> None:
+    answer = replicas[0].launch(dataset, "s3-503")
+    assert answer.status_code == 201, answer.text
+    [job_id] = [job["id"] for job in answer.json()["jobs"]]
+    write_metrics(moto_url, sessions, job_id)
+    slow_down = proxy.add(Rule(S3, error="slowdown", times=-1))  # every S3 request, every replica
+    down = time.monotonic()
+    assert complete_on_bedrock() == 1
+    # The replica reading the completed job's metrics says it cannot work; every replica stays alive.
+    wait_until(lambda: 503 in [health(r, "/readyz") for r in replicas], BOUND_SECONDS, replicas[0].tail)
+    time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - down)))
+    assert [health(r, "/healthz") for r in replicas] == [200] * len(replicas)
+    assert 503 in [health(r, "/readyz") for r in replicas]
+    assert slow_down.hits >= 2, "S3 was asked again, not given up on"
+    assert [job.status for job in jobs_in(sessions)] == ["training"], "the completion waits for S3"
+    assert events_of(sessions, "job.completed") == []
+
+    proxy.clear()
+    back = time.monotonic()
+    finish(sessions, replicas)
+    for replica in replicas:
+        wait_until(lambda r=replica: health(r, "/readyz") == 200, BOUND_SECONDS, replica.tail)
+
+    counts = count(sessions, f"S3 503 SlowDown {OUTAGE_SECONDS} s at a completion ({len(replicas)} replicas)")
+    counts.takeover_seconds = time.monotonic() - back
+    record_counts.append(counts)
+    check(counts, 1)
+    [job] = jobs_in(sessions)
+    assert job.metrics is not None and job.metrics["final_training_loss"] == pytest.approx(1.3)
+    assert [point["loss"] for point in job.metrics["validation"]] == [2.1, 1.7, 1.5]
+    [completed] = events_of(sessions, "job.completed")
+    assert completed.payload["final_training_loss"] == pytest.approx(1.3)
+    assert "could not be read" not in completed.payload["message"]
