@@ -52,7 +52,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.section("fault suite counts")
     for counts in sorted(_COUNTS, key=lambda c: c.scenario):
         terminalreporter.write_line(counts.line())
-    # Off: a job left non-final, a job made twice on Bedrock, or a job announced completed twice.
+    # Off: a job left non-final, a job made twice on Bedrock, a job announced completed twice, a post
+    # made twice, a Provisioned Throughput left running, or an evaluation scored twice.
     bad = [
         c
         for c in _COUNTS
@@ -61,6 +62,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         or max(c.completed_events_per_job.values(), default=0) > 1
         or max(c.slack_posts_per_event.values(), default=1) != 1
         or c.throughputs_left
+        or max(c.evaluations_completed_per_job.values(), default=2) != 2  # one per variant
     ]
     terminalreporter.write_line(
         f"scenarios={len(_COUNTS)} jobs={sum(c.jobs for c in _COUNTS)} "
