@@ -32,7 +32,7 @@ from services.datasets.split import SplitPlan
 from services.platform import outbox
 from services.platform.config import Settings
 from services.platform.db import unit_of_work
-from services.platform.errors import Forbidden, Invalid, NotFound, TooLarge
+from services.platform.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
 from services.platform.tables import Dataset, new_id, utcnow
 from services.tuning.pricing import PriceTable, load_prices
 from services.tuning.recommend import ModelSize
@@ -343,13 +343,34 @@ def _finish(
 # --- reads ------------------------------------------------------------------------------------------
 
 
+_NO_SUCH_DATASET = (
+    "no dataset has that id: list them with `tunebot datasets list` (`/finetune datasets` in Slack)"
+)
+
+
 def get_dataset(sessions: sessionmaker[Session], dataset_id: str) -> Dataset:
     with sessions() as session:
         dataset = session.get(Dataset, dataset_id)
     if dataset is None:
-        raise NotFound(
-            "dataset_not_found",
-            "no dataset has that id: list them with `tunebot datasets list` (`/finetune datasets` in Slack)",
+        raise NotFound("dataset_not_found", _NO_SUCH_DATASET)
+    return dataset
+
+
+def ready_dataset(session: Session, dataset_id: str) -> Dataset:
+    """The dataset a launch, an estimate or a sweep trains on, read in the caller's unit of work.
+
+    Refuses a missing dataset, and one not both ready and uploaded to S3 (Bedrock reads it there).
+    """
+    dataset = session.get(Dataset, dataset_id)
+    if dataset is None:
+        raise NotFound("dataset_not_found", _NO_SUCH_DATASET, "dataset_id")
+    if dataset.status != DatasetStatus.READY or not dataset.s3_uri:
+        state = dataset.status if dataset.status != DatasetStatus.READY else "ready but not uploaded to S3"
+        raise Conflict(
+            "dataset_not_ready",
+            f"dataset {dataset.id} ({dataset.name}) is {state}: only a ready dataset uploaded to S3 can be "
+            f"trained; its report says what to fix (`tunebot datasets show {dataset.id}`)",
+            "dataset_id",
         )
     return dataset
 

@@ -14,11 +14,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from services.datasets.model import DatasetStatus
+from services.datasets.service import ready_dataset
 from services.jobs.deps import JobDeps
 from services.platform.config import Settings
-from services.platform.errors import Conflict, Forbidden, Invalid, NotFound
-from services.platform.tables import Dataset
+from services.platform.errors import Conflict, Forbidden, Invalid
 from services.tuning.costs import CostEstimate, estimate_cost
 from services.tuning.recommend import MODEL_SIZES, ModelSize, Recommendation, check_override, recommend
 
@@ -82,29 +81,10 @@ def plan_launch(
     evaluate: bool,
 ) -> LaunchPlan:
     """The jobs a launch would create and what each is estimated to cost; refuses what launch refuses."""
-    if not models or len(set(models)) != len(models):
-        raise Invalid("invalid_models", 'models: give ["11b"], ["90b"] or ["11b", "90b"]', "models")
-    sizes: list[ModelSize] = []
-    for model in models:
-        if model not in MODEL_SIZES:
-            raise Invalid("invalid_models", f"models: {model!r} is not 11b or 90b", "models")
-        sizes.append(model)
-    dataset = session.get(Dataset, dataset_id)
-    if dataset is None:
-        raise NotFound(
-            "dataset_not_found",
-            "no dataset has that id: list them with `tunebot datasets list`",
-            "dataset_id",
-        )
-    if dataset.status != DatasetStatus.READY or not dataset.s3_uri:
-        raise Conflict(
-            "dataset_not_ready",
-            f"dataset {dataset.id} is {dataset.status} and not uploaded to S3: launch only a ready dataset "
-            "(see its report for what to fix)",
-            "dataset_id",
-        )
+    sizes = chosen_models(models)
+    dataset = ready_dataset(session, dataset_id)
     report = dataset.report or {}
-    _refuse_sizes_the_data_does_not_fit(report, sizes)
+    refuse_sizes_the_data_does_not_fit(report, sizes)
     counts = report.get("counts") or {}
     tokens = report.get("tokens") or {}
     train = int(counts.get("train", 0))
@@ -144,7 +124,19 @@ def plan_launch(
     )
 
 
-def _refuse_sizes_the_data_does_not_fit(report: dict[str, Any], models: Sequence[ModelSize]) -> None:
+def chosen_models(models: Sequence[str]) -> list[ModelSize]:
+    """The model sizes a launch or a sweep asked for, each once, else a refusal naming the field."""
+    if not models or len(set(models)) != len(models):
+        raise Invalid("invalid_models", 'models: give ["11b"], ["90b"] or ["11b", "90b"]', "models")
+    sizes: list[ModelSize] = []
+    for model in models:
+        if model not in MODEL_SIZES:
+            raise Invalid("invalid_models", f"models: {model!r} is not 11b or 90b", "models")
+        sizes.append(model)
+    return sizes
+
+
+def refuse_sizes_the_data_does_not_fit(report: dict[str, Any], models: Sequence[ModelSize]) -> None:
     """A size some records are too long for would fail at Bedrock: refuse it, naming the records."""
     fit = report.get("model_fit") or {}
     fits = fit.get("fits")

@@ -16,8 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from services.datasets.model import DatasetStatus
-from services.jobs.estimate import _refuse_sizes_the_data_does_not_fit, guard_cost
+from services.datasets.service import ready_dataset
+from services.jobs.estimate import chosen_models, guard_cost, refuse_sizes_the_data_does_not_fit
 from services.jobs.model import can_cancel
 from services.jobs.service import LaunchRequest, cancel_job, launch_jobs
 from services.platform import outbox
@@ -84,37 +84,13 @@ class SweepView:
     created: bool = False
 
 
-def _models(models: Sequence[str]) -> tuple[ModelSize, ...]:
-    if not models or len(set(models)) != len(models):
-        raise Invalid("invalid_models", 'models: give ["11b"], ["90b"] or ["11b", "90b"]', "models")
-    chosen: list[ModelSize] = []
-    for model in models:
-        if model not in MODEL_SIZES:
-            raise Invalid("invalid_models", f"models: {model!r} is not 11b or 90b", "models")
-        chosen.append(model)
-    return tuple(sorted(chosen, key=MODEL_SIZES.index))
-
-
 def _plan(
     session: Session, deps: SweepDeps, dataset_id: str, sizes: Sequence[int | str], models: Sequence[str]
 ) -> tuple[SweepPlan, Dataset]:
-    chosen = _models(models)
-    dataset = session.get(Dataset, dataset_id)
-    if dataset is None:
-        raise NotFound(
-            "dataset_not_found",
-            "no dataset has that id: list them with `tunebot datasets list`",
-            "dataset_id",
-        )
-    if dataset.status != DatasetStatus.READY or not dataset.s3_uri:
-        raise Conflict(
-            "dataset_not_ready",
-            f"dataset {dataset.name} is {dataset.status} and not uploaded to S3: sweep only a ready dataset "
-            "(see its report for what to fix)",
-            "dataset_id",
-        )
+    chosen = tuple(sorted(chosen_models(models), key=MODEL_SIZES.index))
+    dataset = ready_dataset(session, dataset_id)
     report = dict(dataset.report or {})
-    _refuse_sizes_the_data_does_not_fit(report, chosen)
+    refuse_sizes_the_data_does_not_fit(report, chosen)
     try:
         resolved = resolve_sizes(sizes, train_records(report))
     except SweepPlanError as error:

@@ -114,6 +114,10 @@ def test_a_dataset_that_is_not_ready_cannot_be_launched(deps: JobDeps) -> None:
     with pytest.raises(DomainError) as refused:
         launch_jobs(deps, launch_request(checking))
     assert (refused.value.kind, refused.value.field) == (ErrorKind.CONFLICT, "dataset_id")
+    assert refused.value.message == (
+        f"dataset {checking} (charts) is checking: only a ready dataset uploaded to S3 can be trained; "
+        f"its report says what to fix (`tunebot datasets show {checking}`)"
+    )
     with pytest.raises(DomainError) as missing:
         launch_jobs(deps, launch_request("nope"))
     assert missing.value.code == "dataset_not_found"

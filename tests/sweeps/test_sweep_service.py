@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.aws.clients import make_s3_client
 from services.jobs.deps import JobDeps
-from services.platform.errors import Forbidden
+from services.platform.errors import Conflict, Forbidden, NotFound
 from services.platform.tables import Dataset, Job
 from services.sweeps.deps import SweepDeps
 from services.sweeps.plan import subset_tokens
@@ -64,6 +64,22 @@ def test_a_sweep_above_the_cap_needs_an_admin_and_each_job_stores_its_share(
     # Two slots (the default quota): two jobs on Bedrock, the other two queued.
     assert len(moto_jobs()) == 2
     assert sorted(cell.job.status for cell in view.cells) == ["queued", "queued", "training", "training"]
+
+
+def test_a_sweep_refuses_a_dataset_not_ready_with_the_launchs_words(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    unusable = add_dataset(sessions, status="unusable")
+    with pytest.raises(Conflict) as refused:
+        estimate_sweep(sweep_deps(sessions, tmp_path), unusable, (100, "all"), ("11b",))
+    assert (refused.value.code, refused.value.field) == ("dataset_not_ready", "dataset_id")
+    assert refused.value.message == (
+        f"dataset {unusable} (charts) is unusable: only a ready dataset uploaded to S3 can be trained; "
+        f"its report says what to fix (`tunebot datasets show {unusable}`)"
+    )
+    with pytest.raises(NotFound) as missing:
+        estimate_sweep(sweep_deps(sessions, tmp_path), "nope", (100, "all"), ("11b",))
+    assert (missing.value.code, missing.value.field) == ("dataset_not_found", "dataset_id")
 
 
 def test_a_retry_of_the_same_sweep_makes_no_second_subset_or_job(
