@@ -81,6 +81,7 @@ from bot.blocks.kit import (
 )
 from bot.blocks.launch import (
     approval_request_blocks,
+    approval_request_text,
     declined_text,
     launch_card,
     launch_value,
@@ -137,6 +138,7 @@ __all__ = [
     "Block",
     "actions",
     "approval_request_blocks",
+    "approval_request_text",
     "button",
     "cancel_confirm_blocks",
     "checking_text",

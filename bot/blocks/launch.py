@@ -137,12 +137,23 @@ def launched_line(user: str, models: Sequence[str], card_link: str) -> str:
     return f":rocket: <@{user}> launched {sizes_text(models)} — <{card_link}|thread>"
 
 
+def _figures(estimate: EstimateOut | Mapping[str, Any]) -> Mapping[str, Any]:
+    """A launch's typed estimate or a sweep's plain JSON, read the same way."""
+    return estimate.model_dump() if isinstance(estimate, EstimateOut) else estimate
+
+
+def approval_request_text(summary: str, estimate: EstimateOut | Mapping[str, Any]) -> str:
+    """The admins' DM as a notification reads it."""
+    figures = _figures(estimate)
+    return f"Approval needed: {summary}, {estimated(figures.get('total_usd'), figures.get('note'))}"
+
+
 def approval_request_blocks(
     requester: str, summary: str, estimate: EstimateOut | Mapping[str, Any], value: str
 ) -> list[Block]:
     """The admins' DM: the same estimate the requester saw (a launch's, or a sweep's plain JSON), and the
     cap it is above."""
-    figures = estimate.model_dump() if isinstance(estimate, EstimateOut) else estimate
+    figures = _figures(estimate)
     note = figures.get("note")
     return [
         section(

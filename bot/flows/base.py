@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec
 
 from slack_sdk import WebClient
 
 from bot import blocks
+from services.api.schemas import EstimateOut
 from services.client import ServiceClient, ServiceError
 from services.platform.config import Settings
 
@@ -95,3 +96,25 @@ class BaseFlows:
         self.settings = settings
         self.service = service
         self.slack = slack
+
+    def ask_admins(
+        self,
+        requester: str,
+        summary: str,
+        estimate: EstimateOut | Mapping[str, Any],
+        value: str,
+        why: str,
+        replace_card: bool,
+    ) -> Reply:
+        """DM every admin the estimate above the cap with Approve/Decline (``value`` comes back on the
+        click), and tell the requester they will hear back."""
+        for admin in self.settings.admins:
+            self.slack.chat_postMessage(
+                channel=admin,
+                text=blocks.approval_request_text(summary, estimate),
+                blocks=blocks.approval_request_blocks(requester, summary, estimate, value),
+            )
+        return Reply(
+            f":hourglass: {why.split(':')[0]}. I asked the admins to approve it; you will hear back here.",
+            replace_original=replace_card,
+        )

@@ -177,18 +177,7 @@ class LaunchFlows(CardFlows):
         value = json.dumps(request, separators=(",", ":"))
         summary = f"{' + '.join(m.upper() for m in plan['models'])} on dataset `{plan['dataset_id']}`"
         # The same estimate the requester saw (and the cap compared), computed again by the service.
-        estimate = self.estimate(plan)
-        figure = blocks.estimated(estimate.total_usd, estimate.note)
-        for admin in self.settings.admins:
-            self.slack.chat_postMessage(
-                channel=admin,
-                text=f"Approval needed: {summary}, {figure}",
-                blocks=blocks.approval_request_blocks(user, summary, estimate, value),
-            )
-        return Reply(
-            f":hourglass: {why.split(':')[0]}. I asked the admins to approve it; you will hear back here.",
-            replace_original=replace_card,
-        )
+        return self.ask_admins(user, summary, self.estimate(plan), value, why, replace_card)
 
     def decide_approval(self, value: str, admin: str, approve: bool) -> Reply:
         if not policy.may_approve(admin, self.settings.admins):

@@ -76,17 +76,7 @@ class SweepFlows(JobFlows, LaunchFlows):
             f"a sweep of {len(estimate['jobs'])} jobs (sizes {', '.join(f'{s:,}' for s in estimate['sizes'])}"
             f" × {' and '.join(m.upper() for m in estimate['models'])}) on dataset `{plan['dataset_id']}`"
         )
-        figure = blocks.estimated(estimate["total_usd"], estimate["note"])
-        for admin in self.settings.admins:
-            self.slack.chat_postMessage(
-                channel=admin,
-                text=f"Approval needed: {summary}, {figure}",
-                blocks=blocks.approval_request_blocks(user, summary, estimate, value),
-            )
-        return Reply(
-            f":hourglass: {why.split(':')[0]}. I asked the admins to approve it; you will hear back here.",
-            replace_original=True,
-        )
+        return self.ask_admins(user, summary, estimate, value, why, replace_card=True)
 
     @replies_errors
     def _approved(self, request: Mapping[str, Any], admin: str) -> Reply | None:

@@ -118,6 +118,7 @@ EXEMPT = {
     "no_download_text": "a refusal",
     "not_here_text": "a refusal",
     "sweep_text": "the notification fallback of sweep_parent_blocks, which carries the label",
+    "approval_request_text": "the notification fallback of approval_request_blocks, which carries the label",
     "sweep_value": "a button payload",
     "sizes_text": "model sizes' names",
     "launching_text": "the card's placeholder before the launch exists: no figure",

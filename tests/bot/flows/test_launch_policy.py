@@ -8,6 +8,7 @@ import pytest
 
 from bot import blocks
 from tests.bot.conftest import ADMIN, Bot, wait_for
+from tests.sweeps.files import put_prepared_files
 
 
 @pytest.fixture
@@ -59,6 +60,33 @@ def test_above_the_cost_cap_an_admin_approves_by_dm(bot: Bot) -> None:
     assert "waits for an admin's approval" in cards[0].text
     bot.delivery().run_once()
     assert "*Fine-tuning 11B* for <@U1>" in json.dumps(bot.stub.messages[("CLAUNCH", cards[0].ts)].blocks)
+
+
+def test_above_the_cost_cap_an_admin_approves_a_sweep_by_dm(bot: Bot) -> None:
+    dataset_id = bot.dataset(train=300)
+    put_prepared_files(bot.sessions, dataset_id)
+
+    bot.command(f"sweep {dataset_id} sizes=100,all models=11b", channel="CLAUNCH")
+    start = next(b for b in bot.last_response()["blocks"] if b["type"] == "actions")["elements"][0]
+    bot.click(start["action_id"], start["value"], channel="CLAUNCH")
+    waiting = bot.last_response(2)
+    to_admin = lambda: [c for c in bot.stub.calls_to("chat.postMessage") if c.params["channel"] == ADMIN]  # noqa: E731
+    dm = wait_for(to_admin)[0].params
+    estimate = bot.service.estimate_sweep(dataset_id=dataset_id, sizes=[100, "all"], models=["11b"])
+
+    assert "I asked the admins to approve it" in waiting["text"]
+    summary = f"a sweep of 2 jobs (sizes 100, 300 × 11B) on dataset `{dataset_id}`"
+    assert dm["text"].startswith(f"Approval needed: {summary}, estimated ${estimate['total_usd']:,.2f}")
+    assert f"estimated ${estimate['total_usd']:,.2f}: above the cost cap of $0.00" in json.dumps(dm["blocks"])
+    assert bot.service.list_jobs().jobs == []
+
+    approve = dm["blocks"][-1]["elements"][0]
+    bot.click(blocks.APPROVE, approve["value"], user=ADMIN, channel=ADMIN)
+
+    assert bot.last_response(3)["text"].startswith("Approved by <@UADMIN1>. :chart_with_upwards_trend: Sweep")
+    jobs = bot.service.list_jobs().jobs
+    assert sorted((job.model, job.requested_by) for job in jobs) == [("11b", "U1"), ("11b", "U1")]
+    assert not bot.stub.unexpected_refusals()
 
 
 def test_a_dm_is_no_way_around_the_allowed_channels(bot: Bot) -> None:
