@@ -26,12 +26,14 @@ def publish_home(service: ServiceClient, slack: WebClient, user: str) -> bool:
     """Publish ``user``'s App Home; False (logged) when the service or Slack cannot now."""
     try:
         mine = service.list_jobs(requested_by=user, limit=10).jobs
-        stages = {
-            stage: service.list_jobs(status=stage, limit=LISTED_PER_STAGE).jobs for stage in IN_PROGRESS
-        }
+        # One call for every stage, capped per stage so a long queue does not hide the training jobs.
+        team = service.list_jobs(
+            status=IN_PROGRESS, per_status=LISTED_PER_STAGE, limit=LISTED_PER_STAGE * len(IN_PROGRESS)
+        ).jobs
     except ServiceError as error:
         log.warning("home not refreshed", extra={"code": error.code})
         return False
+    stages = {stage: [job for job in team if job.status == stage] for stage in IN_PROGRESS}
     try:
         slack.views_publish(user_id=user, view=blocks.home_view(mine, stages))
     except SlackApiError as error:

@@ -6,6 +6,7 @@ so a field the API renames or drops fails here, and in mypy at every reader, not
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -122,19 +123,24 @@ class ServiceClient:
         *,
         requested_by: str | None = None,
         name: str | None = None,
-        status: JobStatus | None = None,
+        status: JobStatus | Sequence[JobStatus] | None = None,
         model: str | None = None,
         dataset_id: str | None = None,
+        per_status: int | None = None,
         limit: int = 50,
         before: str | None = None,
     ) -> JobPage:
-        """A page of jobs, newest first; ``next_before`` is the ``before`` of the next (older) page."""
+        """A page of jobs, newest first; ``next_before`` is the ``before`` of the next (older) page.
+
+        ``status`` may be several (jobs in any of them); ``per_status`` caps how many of each are listed.
+        """
         filters = {
             "requested_by": requested_by,
             "name": name,
-            "status": status,
+            "status": [status] if isinstance(status, JobStatus) else status,
             "model": model,
             "dataset_id": dataset_id,
+            "per_status": per_status,
             "before": before,
         }
         params: dict[str, Any] = {key: value for key, value in filters.items() if value is not None}

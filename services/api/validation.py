@@ -68,7 +68,10 @@ def describe(error: Mapping[str, Any]) -> str:
 
 def field_and_message(error: Mapping[str, Any]) -> tuple[str | None, str]:
     """The field at fault (dotted, without "body"/"query"/"path") and the sentence a user reads."""
-    location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")]
+    where = tuple(error.get("loc", ()))
+    location = [str(part) for part in where if part not in ("body", "query", "path")]
+    if where[:1] == ("query",):  # a repeated query parameter (?status=a&status=b) is named as typed
+        location = [part for part in location if not part.isdigit()]
     # Malformed JSON is located by its character offset ("body", 12): the field at fault is the body.
     field = "body" if error.get("type") == "json_invalid" else ".".join(location) or None
     what = describe(error)

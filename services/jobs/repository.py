@@ -87,30 +87,37 @@ def group(session: Session, group_id: str) -> JobGroup | None:
 class JobFilter:
     requested_by: str | None = None
     name: str | None = None  # the job's name or its Bedrock job name
-    status: JobStatus | None = None
+    statuses: tuple[JobStatus, ...] = ()  # in any of these; none given, in any status
     model: str | None = None
     dataset_id: str | None = None
+    per_status: int | None = None  # at most this many of each status (the newest), so none crowds out another
 
 
 def newest_jobs(session: Session, where: JobFilter, limit: int, before: Job | None) -> list[Job]:
     """Up to ``limit`` jobs matching ``where``, newest first, older than ``before`` when given."""
-    query = select(Job).options(selectinload(Job.evaluations))
+    conditions = []
     if where.requested_by is not None:
-        query = query.where(Job.requested_by == where.requested_by)
+        conditions.append(Job.requested_by == where.requested_by)
     if where.name is not None:
-        query = query.where((Job.name == where.name) | (Job.bedrock_job_name == where.name))
-    if where.status is not None:
-        query = query.where(Job.status == where.status)
+        conditions.append((Job.name == where.name) | (Job.bedrock_job_name == where.name))
+    if where.statuses:
+        conditions.append(Job.status.in_(where.statuses))
     if where.model is not None:
-        query = query.where(Job.model == where.model)
+        conditions.append(Job.model == where.model)
     if where.dataset_id is not None:
-        query = query.where(Job.dataset_id == where.dataset_id)
+        conditions.append(Job.dataset_id == where.dataset_id)
     if before is not None:
-        query = query.where(
+        conditions.append(
             (Job.created_at < before.created_at)
             | ((Job.created_at == before.created_at) & (Job.id < before.id))
         )
-    return list(session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)))
+    newest_first = (Job.created_at.desc(), Job.id.desc())
+    query = select(Job).options(selectinload(Job.evaluations)).where(*conditions)
+    if where.per_status is not None:
+        rank = func.row_number().over(partition_by=Job.status, order_by=newest_first).label("rank")
+        ranked = select(Job.id, rank).where(*conditions).subquery()
+        query = query.where(Job.id.in_(select(ranked.c.id).where(ranked.c.rank <= where.per_status)))
+    return list(session.scalars(query.order_by(*newest_first).limit(limit)))
 
 
 def on_bedrock_named(session: Session, bedrock_job_name: str) -> tuple[str, str | None] | None:

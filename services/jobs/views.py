@@ -143,15 +143,20 @@ def list_jobs(
     name: Annotated[
         str | None, Query(max_length=200, pattern=NO_NUL, description="The job's name or Bedrock job name")
     ] = None,
-    status: JobStatus | None = None,
+    status: Annotated[
+        list[JobStatus] | None, Query(description="Repeat it for jobs in any of several statuses")
+    ] = None,
     model: ModelName | None = None,
     dataset_id: Annotated[str | None, Query(max_length=32, pattern=NO_NUL)] = None,
+    per_status: Annotated[
+        int | None, Query(ge=1, le=200, description="At most this many jobs of each status, the newest")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     before: Annotated[
         str | None, Query(max_length=32, pattern=NO_NUL, description="A job id from `next_before`")
     ] = None,
 ) -> JobPage:
-    where = JobFilter(requested_by, name, status, model, dataset_id)
+    where = JobFilter(requested_by, name, tuple(status or ()), model, dataset_id, per_status)
     page = find_jobs(sessions, where, limit, before)
     return JobPage(jobs=[JobOut.model_validate(job) for job in page.jobs], next_before=page.next_before)
 

@@ -113,6 +113,29 @@ def test_jobs_are_listed_newest_first_filtered_and_paged(client: TestClient) -> 
     assert (bad.status_code, bad.json()["error"]["field"]) == (422, "status")
 
 
+def test_jobs_of_several_statuses_come_in_one_page_capped_per_status(client: TestClient) -> None:
+    dataset_id = add_dataset(sessions_of(client))
+    for index in range(4):  # two slots: the two oldest train, the two newest wait
+        launch(client, dataset_id, key=f"k{index}", models=["11b"])
+    newest_first = [job["id"] for job in client.get("/api/v1/jobs", headers=AUTH).json()["jobs"]]
+
+    both = client.get("/api/v1/jobs?status=queued&status=training", headers=AUTH).json()
+    capped = client.get("/api/v1/jobs?status=queued&status=training&per_status=1", headers=AUTH).json()
+    only_training = client.get("/api/v1/jobs?status=training&per_status=1", headers=AUTH).json()
+
+    assert [job["id"] for job in both["jobs"]] == newest_first
+    # The newest of each: the queue does not crowd the training jobs out of the page.
+    assert [(job["id"], job["status"]) for job in capped["jobs"]] == [
+        (newest_first[0], "queued"), (newest_first[2], "training"),
+    ]  # fmt: skip
+    assert [job["id"] for job in only_training["jobs"]] == [newest_first[2]]
+    zero = client.get("/api/v1/jobs?status=queued&per_status=0", headers=AUTH)
+    assert (zero.status_code, zero.json()["error"]["field"]) == (422, "per_status")
+    bad = client.get("/api/v1/jobs?status=queued&status=sleeping", headers=AUTH)
+    assert (bad.status_code, bad.json()["error"]["field"]) == (422, "status")
+    assert bad.json()["error"]["message"].startswith("status: must be one of")
+
+
 def test_a_job_is_found_by_its_name_or_bedrock_name(client: TestClient) -> None:
     dataset_id = add_dataset(sessions_of(client))
     first = launch(client, dataset_id, key="n1", models=["11b"], name="charts-v1").json()["jobs"][0]

@@ -6,11 +6,17 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
+
 from bot import blocks
+from bot.app import web_client
+from bot.home import publish_home
+from services.client import ServiceClient
 from services.jobs.poll import poll_once
+from services.platform.config import load_settings
 from services.platform.db import unit_of_work
 from services.platform.tables import Job
-from tests.bot.conftest import Bot, wait_for
+from tests.bot.conftest import API_TOKEN, Bot, wait_for
 from tests.jobs.conftest import moto_jobs
 
 
@@ -60,6 +66,44 @@ def test_app_home_lists_the_viewers_jobs_and_the_teams_queued_training_and_evalu
     assert "*theirs*" in under(view, "*Evaluating* (1)")
     buttons = next(block for block in view["blocks"] if block["type"] == "actions")["elements"]
     assert [b["text"]["text"] for b in buttons] == ["Launch", "Datasets", "History"]
+
+
+class RecordingTransport(httpx.HTTPTransport):
+    """The bot's requests to the job service, as they go on the wire."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[httpx.Request] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append(request)
+        return super().handle_request(request)
+
+
+def test_a_home_publish_asks_the_service_once_for_every_stage_of_the_team(bot: Bot) -> None:
+    dataset_id = bot.dataset()
+    stages = ("training", "evaluating", "queued")
+    launched = [
+        bot.service.launch_jobs(
+            key, dataset_id=dataset_id, models=["11b"], requested_by="U2", name=f"{key}-job"
+        )
+        for key in stages
+    ]
+    for launch, status in zip(launched, stages, strict=True):
+        set_status(bot, launch.jobs[0].id, status)
+    wire = RecordingTransport()
+    service = ServiceClient(bot.base, API_TOKEN, transport=wire)
+
+    assert publish_home(service, web_client(load_settings()), "U1")
+
+    view = published_home(bot, "U1")
+    for status, title in (("queued", "Queued"), ("training", "Training"), ("evaluating", "Evaluating")):
+        assert f"*{status}-job*" in under(view, f"*{title}* (1)")
+    listed = [request.url for request in wire.sent if request.url.path == "/api/v1/jobs"]
+    team = [url for url in listed if "requested_by" not in url.params]
+    assert len(listed) == 2 and len(team) == 1  # the viewer's own jobs, and the team's in one call
+    assert team[0].params.get_list("status") == ["queued", "training", "evaluating"]
+    service.close()
 
 
 def test_the_home_buttons_open_the_launch_form_the_datasets_and_the_history(bot: Bot) -> None:
