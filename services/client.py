@@ -191,8 +191,16 @@ class ServiceClient:
             ) from None
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._send(method, path, **kwargs)
+        if response.is_success:
+            return response.json()
+        raise _refusal(
+            response, f"the job service answered HTTP {response.status_code}: try again in a minute"
+        )
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
-            response = self._http.request(method, path, **kwargs)
+            return self._http.request(method, path, **kwargs)
         except httpx.HTTPError as error:
             # httpx's own wording (errno, socket text) means nothing to a user: name the failure's kind.
             raise ServiceError(
@@ -200,19 +208,6 @@ class ServiceClient:
                 "service_unreachable",
                 f"cannot reach the job service ({type(error).__name__}): try again in a minute",
             ) from None
-        if response.is_success:
-            return response.json()
-        try:
-            body = response.json()["error"]
-        except (ValueError, KeyError, TypeError):
-            # Not tunebot's error body (a proxy's page, say): its text is not for users.
-            body = {
-                "code": "http_error",
-                "message": f"the job service answered HTTP {response.status_code}: try again in a minute",
-            }
-        raise ServiceError(
-            response.status_code, body.get("code", "http_error"), body.get("message", ""), body.get("field")
-        )
 
     # --- added for the bot ---------------------------------------------------------------------------
     # Dataset routes and the two PNG routes are the job service's to define; these follow DESIGN §1.
@@ -335,24 +330,23 @@ class ServiceClient:
         return self._png(f"/api/v1/groups/{quote(group_id, safe='')}/gallery/{quote(which, safe='')}.png")
 
     def _png(self, path: str) -> bytes | None:
-        try:
-            response = self._http.get(path)
-        except httpx.HTTPError as error:
-            # httpx's own wording (errno, socket text) means nothing to a user: name the failure's kind.
-            raise ServiceError(
-                503,
-                "service_unreachable",
-                f"cannot reach the job service ({type(error).__name__}): try again in a minute",
-            ) from None
+        response = self._send("GET", path)
         if response.status_code == 404:
             return None
         if not response.is_success:
-            try:
-                body = response.json()["error"]
-            except (ValueError, KeyError, TypeError):
-                body = {"code": "http_error", "message": "the service did not return a PNG"}
-            code, message = body.get("code", "http_error"), body.get("message", "")
-            raise ServiceError(response.status_code, code, message, body.get("field"))
+            raise _refusal(response, "the service did not return a PNG")
         if not response.headers.get("content-type", "").startswith("image/png"):
             raise ServiceError(response.status_code, "http_error", "the service did not return a PNG")
         return response.content
+
+
+def _refusal(response: httpx.Response, otherwise: str) -> ServiceError:
+    """The service's error body as a ``ServiceError``; ``otherwise`` when the body is not tunebot's (a
+    proxy's page, say: its text is not for users)."""
+    try:
+        body = response.json()["error"]
+    except (ValueError, KeyError, TypeError):
+        body = {"code": "http_error", "message": otherwise}
+    return ServiceError(
+        response.status_code, body.get("code", "http_error"), body.get("message", ""), body.get("field")
+    )
