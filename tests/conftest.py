@@ -4,8 +4,6 @@ TUNEBOT_TEST_DATABASE_URL is set), free ports, and helpers to run the real `tune
 from __future__ import annotations
 
 import os
-import socket
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,12 +15,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.platform.db import make_engine, make_session_factory
 from services.platform.migrate import upgrade
 from tests.aws.http_answers import retry_delays
+from tests.servers import TUNEBOT_BIN, free_port, moto_on_loopback
 from tests.slack_stub import SlackStub
 
-__all__ = ["retry_delays"]  # a fixture for every test that counts botocore's retries
+# retry_delays: a fixture for every test that counts botocore's retries; the others, imported from here.
+__all__ = ["TUNEBOT_BIN", "free_port", "retry_delays"]
 
 PG_ENV = "TUNEBOT_TEST_DATABASE_URL"
-TUNEBOT_BIN = str(Path(sys.executable).with_name("tunebot"))
 _OWN_PREFIXES = ("TUNEBOT_", "SLACK_", "AWS_")
 
 
@@ -92,10 +91,11 @@ def sessions(engine: Engine) -> sessionmaker[Session]:
     return make_session_factory(engine)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+@pytest.fixture
+def moto_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """moto on loopback with AWS pointed at it, for what runs outside this process (tests.servers)."""
+    with moto_on_loopback(monkeypatch) as url:
+        yield url
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from services.evaluation.runner import BASE_MODEL_PROFILES, evaluate_job, evalua
 from services.evaluation.testset import TestSetError, parse_test_record, read_test_examples
 from services.evaluation.variant import RunOptions, run_variant
 from services.platform.db import unit_of_work
-from services.platform.tables import Evaluation, EvaluationExample, Event, Job, utcnow
+from services.platform.tables import Evaluation, EvaluationExample, Job, utcnow
 from services.tuning.pricing import load_prices
 from tests.evaluation.factories import (
     FAST,
@@ -40,6 +40,7 @@ from tests.evaluation.factories import (
     settings_for,
 )
 from tests.evaluation.fake_bedrock import FakeBedrock
+from tests.jobs.conftest import events
 
 BASE_11B = BASE_MODEL_PROFILES["11b"]
 
@@ -58,14 +59,6 @@ def stored_ids(sessions: sessionmaker[Session], evaluation_id: str) -> list[str]
                 select(EvaluationExample.example_id).where(EvaluationExample.evaluation_id == evaluation_id)
             )
         )
-
-
-def events(sessions: sessionmaker[Session], type_: str | None = None) -> list[Event]:
-    with sessions() as session:
-        query = select(Event).order_by(Event.id)
-        if type_ is not None:
-            query = query.where(Event.type == type_)
-        return list(session.scalars(query))
 
 
 def job_status(sessions: sessionmaker[Session], job_id: str) -> str:

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from moto import mock_aws
 from moto.backends import get_backend
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.api.app import create_app
 from services.aws.bedrock import BedrockJobs
 from services.aws.clients import make_bedrock_client, make_s3_client
 from services.aws.s3 import JobOutputs
@@ -21,15 +21,11 @@ from services.jobs.deps import JobDeps
 from services.jobs.service import LaunchRequest, launch_jobs
 from services.platform.config import Settings, load_settings
 from services.platform.db import unit_of_work
-from services.platform.tables import Dataset, Job
+from services.platform.tables import Dataset, Event, Job, utcnow
 from services.tuning.pricing import load_prices
+from tests.servers import ACCOUNT, AUTH, BUCKET, REGION, ROLE_ARN, TOKEN, ready_service, service_env, set_env
 
-ACCOUNT = "123456789012"
-REGION: Final = "us-west-2"
-BUCKET = "tunebot-test"
-ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/TunebotBedrock"
-TOKEN = "jobs-api-token-0123456789"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
+__all__ = ["ACCOUNT", "AUTH", "BUCKET", "REGION", "ROLE_ARN", "TOKEN"]  # the tests' names, from tests.servers
 
 
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -143,26 +139,34 @@ def launch_one(deps: JobDeps, dataset_id: str, key: str = "k", **overrides: Any)
 def client(
     aws: None, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[TestClient]:
-    for name, value in {
-        "TUNEBOT_DATABASE_URL": database_url,
-        "TUNEBOT_API_TOKEN": TOKEN,
-        "TUNEBOT_BACKEND": "bedrock",
-        "TUNEBOT_S3_URI": f"s3://{BUCKET}/tunebot",
-        "TUNEBOT_ROLE_ARN": ROLE_ARN,
-        "TUNEBOT_DATA_DIR": str(tmp_path / "data"),
-        "TUNEBOT_POLL_SECONDS": "3600",
-        # moto runs in this process (mock_aws): a check's worker process could not reach it.
-        "TUNEBOT_CHECK_RUNS_IN": "server",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with TestClient(create_app(load_settings(), role="service")) as client:
-        deadline = time.monotonic() + 30
-        while client.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline, client.get("/readyz").json()
-            time.sleep(0.05)
+    # moto runs in this process (mock_aws): a check's worker process could not reach it.
+    set_env(monkeypatch, service_env(database_url, tmp_path, TUNEBOT_CHECK_RUNS_IN="server"))
+    with ready_service() as client:
         yield client
 
 
 def sessions_of(client: TestClient) -> sessionmaker[Session]:
     sessions: sessionmaker[Session] = client.app.state.runtime.sessions  # type: ignore[attr-defined]
     return sessions
+
+
+def as_if_unreadable_for(sessions: sessionmaker[Session], job_id: str, seconds: float) -> None:
+    """The clock, moved: the job has been unreadable for ``seconds`` and its next read is due now."""
+    with unit_of_work(sessions) as session:
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id)
+            .values(
+                status_unreadable_since=utcnow() - timedelta(seconds=seconds),
+                status_next_read_at=utcnow() - timedelta(seconds=1),
+            )
+        )
+
+
+def events(sessions: sessionmaker[Session], type_: str | None = None) -> list[Event]:
+    """The outbox's events (of ``type_`` when given), oldest first."""
+    with sessions() as session:
+        query = select(Event).order_by(Event.id)
+        if type_ is not None:
+            query = query.where(Event.type == type_)
+        return list(session.scalars(query))

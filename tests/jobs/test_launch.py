@@ -16,24 +16,17 @@ from services.jobs.deps import JobDeps
 from services.jobs.service import launch_jobs
 from services.jobs.submit import submit_ready
 from services.platform.errors import DomainError, ErrorKind
-from services.platform.tables import Event, Job, JobGroup
+from services.platform.tables import Job, JobGroup
 from tests.jobs.conftest import (
     REGION,
     ROLE_ARN,
     add_dataset,
+    events,
     launch_request,
     make_deps,
     moto_jobs,
     settings_for,
 )
-
-
-def events(sessions: sessionmaker[Session], type_: str | None = None) -> list[Event]:
-    with sessions() as session:
-        query = select(Event).order_by(Event.id)
-        if type_ is not None:
-            query = query.where(Event.type == type_)
-        return list(session.scalars(query))
 
 
 def job_rows(sessions: sessionmaker[Session]) -> list[Job]:

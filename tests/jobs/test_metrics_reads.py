@@ -5,13 +5,11 @@ botocore's send boundary (tests/aws/http_answers.py), so botocore's retry mode j
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.aws.bedrock import BedrockJobs
@@ -19,14 +17,15 @@ from services.aws.clients import ClientOptions, bedrock_client, s3_client
 from services.aws.s3 import JobOutputs
 from services.jobs.deps import JobDeps
 from services.jobs.poll import poll_once
-from services.platform.db import unit_of_work
-from services.platform.tables import Event, Job, utcnow
+from services.platform.tables import utcnow
 from services.tuning.pricing import load_prices
 from tests.aws.http_answers import HttpAnswers, s3_error
 from tests.jobs.conftest import (
     AUTH,
     REGION,
     add_dataset,
+    as_if_unreadable_for,
+    events,
     launch_one,
     moto_jobs,
     sessions_of,
@@ -57,24 +56,6 @@ def deps(aws: None, sessions: sessionmaker[Session], tmp_path: Path, s3: Any) ->
     )
 
 
-def completed_events(sessions: sessionmaker[Session]) -> list[Event]:
-    with sessions() as session:
-        return list(session.scalars(select(Event).where(Event.type == "job.completed").order_by(Event.id)))
-
-
-def as_if_waiting_for(sessions: sessionmaker[Session], job_id: str, seconds: float) -> None:
-    """The clock, moved: S3 has failed this job's reads for ``seconds`` and its next read is due now."""
-    with unit_of_work(sessions) as session:
-        session.execute(
-            update(Job)
-            .where(Job.id == job_id)
-            .values(
-                status_unreadable_since=utcnow() - timedelta(seconds=seconds),
-                status_next_read_at=utcnow() - timedelta(seconds=1),
-            )
-        )
-
-
 def test_a_503_burst_longer_than_botocores_retries_holds_the_completion_and_keeps_the_metrics(
     deps: JobDeps, dataset_id: str, s3: Any, retry_delays: list[float]
 ) -> None:
@@ -91,7 +72,7 @@ def test_a_503_burst_longer_than_botocores_retries_holds_the_completion_and_keep
     assert len(retry_delays) == ATTEMPTS - 1
     held = the_job(deps.sessions, job.id)
     assert held.status == "training", "not done without its metrics"
-    assert first.changed == [] and completed_events(deps.sessions) == []
+    assert first.changed == [] and events(deps.sessions, "job.completed") == []
     assert held.status_read_error is not None and "SlowDown" in held.status_read_error
     assert held.status_next_read_at is not None and held.status_next_read_at > utcnow()
     assert deps.outputs.unavailable() == "SlowDown"
@@ -99,7 +80,7 @@ def test_a_503_burst_longer_than_botocores_retries_holds_the_completion_and_keep
     poll_once(deps)  # within the backoff: S3 is not read again
     assert burst.calls == ATTEMPTS
 
-    as_if_waiting_for(deps.sessions, job.id, 60)
+    as_if_unreadable_for(deps.sessions, job.id, 60)
     second = poll_once(deps)  # the burst's last 503, then botocore's retry gets through
 
     assert burst.calls == ATTEMPTS + 2
@@ -112,7 +93,7 @@ def test_a_503_burst_longer_than_botocores_retries_holds_the_completion_and_keep
         None,
         None,
     )
-    [completed] = completed_events(deps.sessions)
+    [completed] = events(deps.sessions, "job.completed")
     assert completed.payload["final_validation_loss"] == 1.5
     assert "could not be read" not in completed.payload["message"]
     assert deps.outputs.unavailable() is None
@@ -128,16 +109,16 @@ def test_after_the_bound_the_job_completes_and_says_its_metrics_could_not_be_rea
     down = HttpAnswers(s3, "ListObjectsV2", [s3_error("ServiceUnavailable", 503)] * (3 * ATTEMPTS))
 
     poll_once(deps)
-    as_if_waiting_for(deps.sessions, job.id, BOUND_SECONDS / 2)
+    as_if_unreadable_for(deps.sessions, job.id, BOUND_SECONDS / 2)
     poll_once(deps)
     assert the_job(deps.sessions, job.id).status == "training", "half the bound: still waiting"
-    as_if_waiting_for(deps.sessions, job.id, BOUND_SECONDS)
+    as_if_unreadable_for(deps.sessions, job.id, BOUND_SECONDS)
     poll_once(deps)
 
     assert down.calls == 3 * ATTEMPTS
     done = the_job(deps.sessions, job.id)
     assert (done.status, done.metrics, done.loss_curve_path) == ("done", None, None)
-    [completed] = completed_events(deps.sessions)
+    [completed] = events(deps.sessions, "job.completed")
     assert (
         "training completed (its metrics could not be read from S3 for 20 minutes (ServiceUnavailable)"
         in (completed.payload["message"])
@@ -166,7 +147,7 @@ def test_readyz_says_not_ready_while_s3_fails_and_ready_again_once_the_metrics_a
     assert client.get("/healthz").status_code == 200
     assert client.get(f"/api/v1/jobs/{job['id']}", headers=AUTH).json()["status"] == "training"
 
-    as_if_waiting_for(sessions, job["id"], 60)
+    as_if_unreadable_for(sessions, job["id"], 60)
     poll_once(deps)  # S3 answers again
 
     assert client.get("/readyz").status_code == 200

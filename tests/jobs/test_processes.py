@@ -6,105 +6,24 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 from sqlalchemy import func, select
 
 from services.aws.clients import make_s3_client
 from services.platform.db import make_engine, make_session_factory
 from services.platform.migrate import upgrade
 from services.platform.tables import Event, Job
-from tests.conftest import TUNEBOT_BIN, free_port
 from tests.datasets.fixtures import make_llava, make_zip
-from tests.jobs.conftest import BUCKET, REGION, ROLE_ARN, add_dataset, moto_jobs
+from tests.jobs.conftest import add_dataset, moto_jobs
+from tests.servers import AUTH, BUCKET, REGION, TOKEN, TUNEBOT_BIN, cli, serve, service_env, wait_until
 
 pytestmark = pytest.mark.slow
-TOKEN = "process-test-token-0123456789"
+POLLING = {"TUNEBOT_POLL_SECONDS": "5"}  # the CLI follows jobs that move
 TRAINING_CSV = "step_number,epoch_number,training_loss,perplexity\n1,0,2.0,7.4\n2,0,1.5,4.5\n3,1,1.1,3.0\n"
-
-
-@pytest.fixture
-def moto_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    httpx.post(url + "/moto-api/reset", timeout=10)  # the server's state is this process's moto state
-    for name, value in {
-        "AWS_ENDPOINT_URL": url,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    make_s3_client(REGION, url).create_bucket(
-        Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
-    )
-    yield url
-    httpx.post(url + "/moto-api/reset", timeout=10)
-    server.stop()
-
-
-def service_env(database_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
-    return {
-        "TUNEBOT_DATABASE_URL": database_url,
-        "TUNEBOT_API_TOKEN": TOKEN,
-        "TUNEBOT_BACKEND": "bedrock",
-        "TUNEBOT_S3_URI": f"s3://{BUCKET}/tunebot",
-        "TUNEBOT_ROLE_ARN": ROLE_ARN,
-        "TUNEBOT_DATA_DIR": str(tmp_path / "data"),
-        "TUNEBOT_POLL_SECONDS": "5",
-        **extra,
-    }
-
-
-@contextmanager
-def service(env: dict[str, str], log: Path) -> Iterator[str]:
-    port = free_port()
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [TUNEBOT_BIN, "serve", "--role", "service", "--port", str(port)],
-            env={**os.environ, **env},
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: _ready(base), 60, lambda: log.read_text()[-2000:])
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _ready(base: str) -> bool:
-    try:
-        return httpx.get(base + "/readyz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def wait_until(condition: Callable[[], Any], seconds: float, explain: Callable[[], str] = str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, explain()
-        time.sleep(0.2)
-
-
-def cli(base: str, *args: str, group: str = "jobs") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TUNEBOT_SERVICE_URL": base, "TUNEBOT_API_TOKEN": TOKEN}
-    return subprocess.run([TUNEBOT_BIN, group, *args], env=env, capture_output=True, text=True, timeout=120)
 
 
 def cli_on_a_terminal(base: str, *args: str, answer: str) -> tuple[int, str]:
@@ -142,7 +61,7 @@ def test_the_cli_launches_follows_and_cancels_through_a_service_process(
     upgrade(engine)
     sessions = make_session_factory(engine)
     dataset_id = add_dataset(sessions)
-    with service(service_env(database_url, tmp_path), tmp_path / "service.log") as base:
+    with serve(service_env(database_url, tmp_path, **POLLING), tmp_path / "service.log") as base:
         pair = ("--model", "11b", "--model", "90b", "--no-evaluate", "--idempotency-key", "k1")
         # Without a terminal to ask on and without --yes, nothing billable starts; the estimate is shown.
         unasked = cli(base, "launch", dataset_id, *pair)
@@ -188,10 +107,10 @@ def test_two_service_processes_polling_ten_jobs_make_each_job_and_event_once(
     upgrade(engine)
     sessions = make_session_factory(engine)
     dataset_id = add_dataset(sessions)
-    env = service_env(database_url, tmp_path, TUNEBOT_MAX_CONCURRENT_JOBS="4")
+    env = service_env(database_url, tmp_path, **POLLING, TUNEBOT_MAX_CONCURRENT_JOBS="4")
     with ExitStack() as stack:
-        bases = [stack.enter_context(service(env, tmp_path / f"service-{n}.log")) for n in range(2)]
-        headers = {"Authorization": f"Bearer {TOKEN}"}
+        bases = [stack.enter_context(serve(env, tmp_path / f"service-{n}.log")) for n in range(2)]
+        headers = AUTH
         for index in range(10):
             body = {"dataset_id": dataset_id, "models": ["11b"], "requested_by": "U1", "evaluate": False}
             for base in bases:  # every launch is sent to both replicas with the same key
@@ -225,7 +144,7 @@ def test_the_cli_checks_lists_and_shows_datasets_through_a_service_process(
 ) -> None:
     good = make_zip(tmp_path / "charts.zip", make_llava(tmp_path / "llava", 120, text_only=110))
     small = make_zip(tmp_path / "small.zip", make_llava(tmp_path / "small", 12, text_only=10))
-    with service(service_env(database_url, tmp_path), tmp_path / "service.log") as base:
+    with serve(service_env(database_url, tmp_path, **POLLING), tmp_path / "service.log") as base:
         usable = cli(base, "check", str(good), "--created-by", "U1", group="datasets")
         unusable = cli(base, "check", str(small), "--created-by", "U1", group="datasets")
         missing = cli(base, "check", str(tmp_path / "nope.zip"), group="datasets")

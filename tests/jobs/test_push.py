@@ -20,7 +20,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.api.app import create_app
 from services.aws.bedrock import BedrockJobs, JobDetail
 from services.aws.clients import ClientOptions, make_client
 from services.aws.errors import TransientError
@@ -28,15 +27,11 @@ from services.aws.queue import EVENT_DETAIL_TYPE, EVENT_PATTERN, EVENT_SOURCE, J
 from services.jobs.deps import JobDeps
 from services.jobs.poll import follow_one, poll_once
 from services.jobs.push import handle_events
-from services.platform.config import load_settings
 from services.platform.tables import Event
 from tests.jobs.conftest import (
     ACCOUNT,
     AUTH,
-    BUCKET,
     REGION,
-    ROLE_ARN,
-    TOKEN,
     add_dataset,
     launch_one,
     make_deps,
@@ -44,6 +39,7 @@ from tests.jobs.conftest import (
     sessions_of,
     the_job,
 )
+from tests.servers import ready_service, service_env, set_env
 
 RULE = "tunebot-job-events"
 
@@ -243,23 +239,15 @@ def test_a_finished_job_frees_its_slot_for_a_queued_one_at_once(
 def push_client(
     queue_url: str, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[TestClient]:
-    for name, value in {
-        "TUNEBOT_DATABASE_URL": database_url,
-        "TUNEBOT_API_TOKEN": TOKEN,
-        "TUNEBOT_BACKEND": "bedrock",
-        "TUNEBOT_S3_URI": f"s3://{BUCKET}/tunebot",
-        "TUNEBOT_ROLE_ARN": ROLE_ARN,
-        "TUNEBOT_DATA_DIR": str(tmp_path / "data"),
-        "TUNEBOT_POLL_SECONDS": "5",
-        "TUNEBOT_EVENTS_QUEUE_URL": queue_url,
-        "TUNEBOT_RECONCILE_SECONDS": "3600",  # the first poll runs at start-up, the next in an hour
-    }.items():
-        monkeypatch.setenv(name, value)
-    with TestClient(create_app(load_settings(), role="service")) as client:
-        deadline = time.monotonic() + 30
-        while client.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline, client.get("/readyz").json()
-            time.sleep(0.05)
+    settings = service_env(
+        database_url,
+        tmp_path,
+        TUNEBOT_POLL_SECONDS="5",
+        TUNEBOT_EVENTS_QUEUE_URL=queue_url,
+        TUNEBOT_RECONCILE_SECONDS="3600",  # the first poll runs at start-up, the next in an hour
+    )
+    set_env(monkeypatch, settings)
+    with ready_service() as client:
         yield client
 
 

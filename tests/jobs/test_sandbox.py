@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from services.api.app import create_app
 from services.aws.s3 import TRAINING_METRICS_FILE, VALIDATION_METRICS_FILE
 from services.jobs.results import curve_from_csv, curve_from_json, curve_to_json
-from services.platform.config import load_settings
 from services.platform.tables import Event
 from services.sandbox.trainer import STEPS_PER_EPOCH, metrics_files
-from tests.datasets.fixtures import make_llava, make_zip
-from tests.jobs.conftest import AUTH, TOKEN, sessions_of
+from tests.jobs.conftest import AUTH, sessions_of
+from tests.servers import ready_service, sandbox_env, set_env, upload_and_wait, wait_for_answer
 
 LABEL = "sandbox: simulated results"
 
@@ -42,42 +38,13 @@ def test_the_simulated_metrics_read_back_as_a_falling_curve_with_one_validation_
 def sandbox_client(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[TestClient]:
-    for name, value in {
-        "TUNEBOT_DATABASE_URL": database_url,
-        "TUNEBOT_API_TOKEN": TOKEN,
-        "TUNEBOT_BACKEND": "sandbox",
-        "TUNEBOT_DATA_DIR": str(tmp_path / "data"),
-        "TUNEBOT_POLL_SECONDS": "5",
-        "TUNEBOT_SANDBOX_TRAIN_SECONDS": "1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with TestClient(create_app(load_settings(), role="service")) as client:
-        deadline = time.monotonic() + 30
-        while client.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+    set_env(monkeypatch, sandbox_env(database_url, tmp_path))
+    with ready_service() as client:
         yield client
 
 
-def wait_for(client: TestClient, path: str, done: Any, seconds: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + seconds
-    while True:
-        body: dict[str, Any] = client.get(path, headers=AUTH).json()
-        if done(body):
-            return body
-        assert time.monotonic() < deadline, body
-        time.sleep(0.25)
-
-
 def test_the_sandbox_runs_upload_to_completed_job_offline(sandbox_client: TestClient, tmp_path: Path) -> None:
-    folder = make_llava(tmp_path / "llava", 130, text_only=120)
-    upload = make_zip(tmp_path / "charts.zip", folder).read_bytes()
-    accepted = sandbox_client.post(
-        "/api/v1/datasets", files={"file": ("charts.zip", upload)}, data={"created_by": "U1"}, headers=AUTH
-    )
-    dataset = wait_for(
-        sandbox_client, f"/api/v1/datasets/{accepted.json()['id']}", lambda d: d["status"] != "checking"
-    )
+    dataset = upload_and_wait(sandbox_client, tmp_path, records=130)
     assert dataset["status"] == "ready", dataset
     assert dataset["s3_uri"].startswith("s3://tunebot-sandbox/")
     assert dataset["sandbox"] is True  # the API says what the sandbox holds, for every surface to label
@@ -103,7 +70,7 @@ def test_the_sandbox_runs_upload_to_completed_job_offline(sandbox_client: TestCl
     assert all("placeholder prices" in job["cost_note"] for job in jobs)
 
     finished = [
-        wait_for(sandbox_client, f"/api/v1/jobs/{job['id']}", lambda j: j["status"] == "done", 120)
+        wait_for_answer(sandbox_client, f"/api/v1/jobs/{job['id']}", lambda j: j["status"] == "done", 120)
         for job in jobs
     ]
 
@@ -121,7 +88,7 @@ def test_the_sandbox_runs_upload_to_completed_job_offline(sandbox_client: TestCl
         )
         assert scores["fine_tuned"]["f1"] >= scores["base"]["f1"]
 
-    group = wait_for(
+    group = wait_for_answer(
         sandbox_client, f"/api/v1/groups/{launched.json()['group_id']}", lambda g: g["comparison"]
     )
     assert LABEL in group["comparison"]["verdict"]

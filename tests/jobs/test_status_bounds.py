@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.aws.bedrock import BedrockJobs
@@ -16,10 +16,17 @@ from services.aws.clients import ClientOptions, bedrock_client
 from services.jobs.deps import JobDeps
 from services.jobs.poll import poll_once
 from services.jobs.service import launch_jobs
-from services.platform.db import unit_of_work
-from services.platform.tables import Event, Job, utcnow
+from services.platform.tables import Job, utcnow
 from tests.aws.http_answers import HttpAnswers, error
-from tests.jobs.conftest import REGION, launch_request, make_deps, moto_jobs, settings_for
+from tests.jobs.conftest import (
+    REGION,
+    as_if_unreadable_for,
+    events,
+    launch_request,
+    make_deps,
+    moto_jobs,
+    settings_for,
+)
 
 BOUND_SECONDS = 600
 
@@ -45,28 +52,10 @@ def jobs(sessions: sessionmaker[Session]) -> list[Job]:
         return list(session.scalars(select(Job).order_by(Job.created_at, Job.id)))
 
 
-def events(sessions: sessionmaker[Session], type_: str) -> list[Event]:
-    with sessions() as session:
-        return list(session.scalars(select(Event).where(Event.type == type_).order_by(Event.id)))
-
-
 def launch_two(deps: JobDeps, dataset_id: str) -> tuple[str, str]:
     first = launch_jobs(deps, launch_request(dataset_id, key="first")).job_ids[0]
     second = launch_jobs(deps, launch_request(dataset_id, key="second")).job_ids[0]
     return first, second
-
-
-def as_if_unreadable_for(sessions: sessionmaker[Session], job_id: str, seconds: float) -> None:
-    """The clock, moved: the job has been unreadable for ``seconds`` and its next read is due now."""
-    with unit_of_work(sessions) as session:
-        session.execute(
-            update(Job)
-            .where(Job.id == job_id)
-            .values(
-                status_unreadable_since=utcnow() - timedelta(seconds=seconds),
-                status_next_read_at=utcnow() - timedelta(seconds=1),
-            )
-        )
 
 
 def test_a_job_bedrock_no_longer_knows_fails_at_once_and_the_queued_job_takes_its_slot(

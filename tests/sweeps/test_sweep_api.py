@@ -3,7 +3,6 @@ set, jobs queued within the quota, the curve and verdict once at the end, and ca
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,11 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from services.api.app import create_app
-from services.platform.config import load_settings
 from services.platform.tables import Event
-from tests.datasets.fixtures import make_llava, make_zip
-from tests.jobs.conftest import AUTH, TOKEN, sessions_of
+from tests.jobs.conftest import AUTH, sessions_of
+from tests.servers import ready_service, sandbox_env, set_env, upload_and_wait, wait_for_answer
 
 LABEL = "sandbox: simulated results"
 # A whole sweep (six jobs trained and evaluated, simulated) on a loaded machine.
@@ -26,46 +23,16 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]
 
 @pytest.fixture
 def sandbox(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
-    for name, value in {
-        "TUNEBOT_DATABASE_URL": database_url,
-        "TUNEBOT_API_TOKEN": TOKEN,
-        "TUNEBOT_BACKEND": "sandbox",
-        "TUNEBOT_DATA_DIR": str(tmp_path / "data"),
-        "TUNEBOT_POLL_SECONDS": "5",
-        "TUNEBOT_SANDBOX_TRAIN_SECONDS": "1",
-        "TUNEBOT_MAX_CONCURRENT_JOBS": "4",  # six jobs: two of them wait in the queue
-    }.items():
-        monkeypatch.setenv(name, value)
-    with TestClient(create_app(load_settings(), role="service")) as client:
-        deadline = time.monotonic() + 30
-        while client.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+    # Six jobs: two of them wait in the queue.
+    set_env(monkeypatch, sandbox_env(database_url, tmp_path, TUNEBOT_MAX_CONCURRENT_JOBS="4"))
+    with ready_service() as client:
         yield client
-
-
-def wait_for(client: TestClient, path: str, done: Any, seconds: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + seconds
-    while True:
-        body: dict[str, Any] = client.get(path, headers=AUTH).json()
-        if done(body):
-            return body
-        assert time.monotonic() < deadline, json.dumps(body)[:3000]
-        time.sleep(0.25)
 
 
 def ready_dataset(
     client: TestClient, tmp_path: Path, records: int = 1_500, images: int = 150
 ) -> dict[str, Any]:
-    folder = make_llava(tmp_path / "charts", records, text_only=records - images)
-    upload = make_zip(tmp_path / "charts.zip", folder).read_bytes()
-    accepted = client.post(
-        "/api/v1/datasets", files={"file": ("charts.zip", upload)}, data={"created_by": "U1"}, headers=AUTH
-    )
-    assert accepted.status_code in (200, 201, 202), accepted.json()
-    dataset = wait_for(
-        client, f"/api/v1/datasets/{accepted.json()['id']}", lambda d: d["status"] != "checking"
-    )
+    dataset = upload_and_wait(client, tmp_path, records=records, images=images)
     assert dataset["status"] == "ready", dataset
     return dataset
 
@@ -133,7 +100,7 @@ def test_a_sandbox_sweep_runs_nested_subsets_on_one_test_set_and_ends_with_one_v
     with_image = sum('"image"' in line for line in records[100])
     assert 8 <= with_image <= 12
 
-    ended = wait_for(sandbox, f"/api/v1/sweeps/{sweep['id']}", lambda s: s["status"] != "running", 240)
+    ended = wait_for_answer(sandbox, f"/api/v1/sweeps/{sweep['id']}", lambda s: s["status"] != "running", 240)
     assert ended["status"] == "evaluated", ended["lines"]
     assert all(cell["job"]["status"] == "done" for cell in ended["cells"])
     verdict = ended["verdict"]
@@ -206,7 +173,7 @@ def test_a_sweep_is_refused_with_what_to_ask_for_and_cancelled_as_a_whole(
     sweep_id = started.json()["id"]
     cancelled = sandbox.post(f"/api/v1/sweeps/{sweep_id}/cancel", json={"requested_by": "U1"}, headers=AUTH)
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
-    ended = wait_for(
+    ended = wait_for_answer(
         sandbox,
         f"/api/v1/sweeps/{sweep_id}",
         lambda s: all(cell["job"]["status"] in ("cancelled", "failed", "done") for cell in s["cells"]),

@@ -11,23 +11,11 @@ from pathlib import Path
 import pytest
 
 from tests.datasets.fixtures import make_llava, make_zip
-from tests.jobs.test_processes import TOKEN, cli, service, wait_until
+from tests.servers import cli, sandbox_env, serve, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]  # a whole sweep, on a loaded machine
 
 LABEL = "sandbox: simulated results"
-
-
-def sandbox_env(database_url: str, tmp_path: Path) -> dict[str, str]:
-    return {
-        "TUNEBOT_DATABASE_URL": database_url,
-        "TUNEBOT_API_TOKEN": TOKEN,
-        "TUNEBOT_BACKEND": "sandbox",
-        "TUNEBOT_DATA_DIR": str(tmp_path / "data"),
-        "TUNEBOT_POLL_SECONDS": "5",
-        "TUNEBOT_SANDBOX_TRAIN_SECONDS": "1",
-        "TUNEBOT_MAX_CONCURRENT_JOBS": "6",
-    }
 
 
 def test_the_cli_sweeps_sizes_and_models_to_a_verdict_through_a_service_process(
@@ -35,7 +23,9 @@ def test_the_cli_sweeps_sizes_and_models_to_a_verdict_through_a_service_process(
 ) -> None:
     folder = make_llava(tmp_path / "charts", 1_500, text_only=1_400)
     source = make_zip(tmp_path / "charts.zip", folder)
-    with service(sandbox_env(database_url, tmp_path), tmp_path / "service.log") as base:
+    with serve(
+        sandbox_env(database_url, tmp_path, TUNEBOT_MAX_CONCURRENT_JOBS="6"), tmp_path / "service.log"
+    ) as base:
         checked = cli(base, "check", str(source), "--json", group="datasets")
         assert checked.returncode == 0, checked.stderr
         dataset = json.loads(checked.stdout)
