@@ -11,6 +11,8 @@ import io
 import math
 import textwrap
 
+from matplotlib import rcParams
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, NullLocator
@@ -23,6 +25,7 @@ FIGURE_SIZE_INCHES = (9.6, 5.2)
 DOTS_PER_INCH = 110
 SERIES_COLOURS = {"11b": "#1f5a96", "90b": "#c0504d"}
 OTHER_COLOUR = "#4f8f3a"
+LABEL_GAP_PIXELS = 4  # between two size labels on one row, and between rows
 
 
 def _escaped(text: str) -> str:
@@ -75,7 +78,27 @@ def build_figure(fit: SweepFit, verdict: Verdict | None = None, *, title: str = 
     axes.grid(alpha=0.3)
     if verdict is not None:
         figure.supxlabel(_escaped("\n".join(textwrap.wrap(verdict.headline, 130)[:3])), fontsize=8)
+    _stagger_size_labels(figure, axes)
     return figure
+
+
+def _stagger_size_labels(figure: Figure, axes: Axes) -> None:
+    """Close sizes (100, 120, 150 next to 10,000) sit close on a log axis, and their labels drawn level
+    touch: each label goes on the first row below where it keeps clear of its neighbours."""
+    FigureCanvasAgg(figure)  # measured with the renderer that draws the PNG
+    figure.draw_without_rendering()  # lays the figure out, so the labels have their drawn boxes
+    ticks = axes.xaxis.get_major_ticks()[: len(axes.get_xticks())]
+    row_ends: list[float] = []  # the right edge of the last label on each row, in pixels
+    for tick in ticks:
+        box = tick.label1.get_window_extent()
+        row = next((index for index, end in enumerate(row_ends) if box.x0 > end + LABEL_GAP_PIXELS), None)
+        if row is None:
+            row = len(row_ends)
+            row_ends.append(box.x1)
+        row_ends[row] = box.x1
+        if row:
+            row_height = (box.height + LABEL_GAP_PIXELS) * 72 / figure.dpi  # pixels to points
+            tick.set_pad(rcParams["xtick.major.pad"] + row * row_height)
 
 
 def render_sweep_chart(fit: SweepFit, verdict: Verdict | None = None, *, title: str = "") -> bytes:

@@ -24,6 +24,10 @@ from services.evaluation.compare import compare_sizes
 from services.evaluation.comparison import ExampleOutcome, ModelSize, SizeComparison, SizeEvaluation
 from services.platform.labels import SANDBOX_LABEL
 from services.sandbox.trainer import STEPS_PER_EPOCH, loss_curve
+from services.sweeps.charts import build_figure as build_sweep_figure
+from services.sweeps.curve import fit_curves
+from services.sweeps.verdict import decide
+from tests.sweeps.factories import cells, right
 
 TOUCHING = 1.0  # pixels
 PLACEHOLDER_NOTE = "placeholder prices: set real ones in TUNEBOT_PRICES_FILE"
@@ -207,3 +211,31 @@ def test_a_pair_trained_for_different_epochs_numbers_every_epoch_of_the_longer_r
     figure = loss_curves_figure(curves)
     assert _epoch_labels(figure) == ["1", "2", "3", "4", "5"]
     assert overlaps(figure) == []
+
+
+# Close training sizes sit close on the sweep chart's log axis: next to the whole set (10,000 here), 100,
+# 120 and 150 are a few pixels apart, and their labels drawn level touched.
+SWEEP_SIZES = {
+    "close sizes": (100, 120, 150, 1_000, 10_000),
+    "very close sizes": (100, 105, 110, 1_000, 50_000),
+    "spread sizes": (100, 1_000, 4_000),
+    "one size": (500,),
+}
+
+
+@pytest.mark.parametrize("name", SWEEP_SIZES)
+def test_no_text_of_the_sweep_chart_overlaps_another_or_leaves_the_picture(name: str) -> None:
+    sizes = SWEEP_SIZES[name]
+    table = {
+        (model, size): start + 3.0 * index
+        for model, start in (("11b", 60.0), ("90b", 70.0))
+        for index, size in enumerate(sizes)
+    }
+    bases = {"11b": right(42.0, 500), "90b": right(67.4, 500)}
+    fit, bootstrap = fit_curves(cells(table, 500, scattered=True), bases)
+    figure = build_sweep_figure(fit, decide(fit, bootstrap, {}, sandbox=True))
+    assert overlaps(figure) == []
+    assert outside(figure) == []
+    # Every size is still named on the x axis, once.
+    FigureCanvasAgg(figure).draw()
+    assert [label.get_text() for label in figure.axes[0].get_xticklabels()] == [f"{size:,}" for size in sizes]
