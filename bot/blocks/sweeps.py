@@ -128,10 +128,14 @@ def verdict_blocks(sweep: Mapping[str, Any]) -> list[Block]:
             ]
         return [section("\n".join(lines) or "No curve could be drawn."), *label]
     headline = sweep["verdict"]["headline"]
+    # The service's last line is the headline followed by the alternatives: the headline is said once,
+    # in bold, with the alternatives after it.
+    findings = [line for line in lines if not line.startswith(headline)]
+    alternatives = " ".join(line[len(headline) :].strip() for line in lines if line.startswith(headline))
     return [
         section(f"*More data, the bigger model, or stop?* ({sweep['dataset_name']})"),
-        section("\n".join(f"• {line}" for line in lines if line != headline)),
-        section(f"*{headline}*"),
+        *([section("\n".join(f"• {line}" for line in findings))] if findings else []),
+        section(f"*{headline}*" + (f"\n{alternatives}" if alternatives.strip() else "")),
         context(
             "F1 is SQuAD F1 (0–100) on the one held-out test set; intervals are 95 % paired bootstrap. "
             "Costs are launch estimates."

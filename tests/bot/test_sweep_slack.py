@@ -102,6 +102,7 @@ def test_a_sandbox_sweep_through_slack_ends_with_its_chart_and_verdict_once_in_i
     assert len(verdicts) == 1
     said = text_of(verdicts[0].blocks)
     assert "F1 per doubling of data" in said and "95 % CI" in said and "Next:" in said and LABEL in said
+    assert said.count(sweep["verdict"]["headline"]) == 1  # said once, not in the bullets and again in bold
     assert uploads_in(bot, parent) == [f"{sweep['dataset_name']}: learning curve"]
     # The parent message says the sweep ended (updated in place, not posted again).
     top = next(m for m in bot.stub.channel_messages("C1") if m.ts == parent)
