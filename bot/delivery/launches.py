@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 from bot import blocks
 from bot.delivery.posting import Poster, card_content
 from bot.delivery.refusals import attempt, postpone
+from bot.delivery.sweeps import SweepDelivery
 from services.api.schemas import EventOut, GroupOut, JobStatus
 from services.client import ServiceClient, ServiceError
 
@@ -32,9 +33,12 @@ def by_launch(events: Sequence[EventOut]) -> Iterator[list[EventOut]]:
 
 
 class LaunchDelivery:
-    def __init__(self, service: ServiceClient, poster: Poster, homes_to_refresh: set[str]) -> None:
+    def __init__(
+        self, service: ServiceClient, poster: Poster, sweeps: SweepDelivery, homes_to_refresh: set[str]
+    ) -> None:
         self.service = service
         self.poster = poster
+        self.sweeps = sweeps
         self.homes_to_refresh = homes_to_refresh  # whose App Home shows a job that moved this pass
 
     def deliver(self, events: Sequence[EventOut], delivered: list[EventOut]) -> None:
@@ -42,6 +46,11 @@ class LaunchDelivery:
         refused for good), up to the first one Slack refused for now."""
         group_id = str(events[0].payload["group_id"])
         group = self.service.get_group(group_id)
+        if group.sweep_id:
+            # One size of a sweep: its jobs' stages show in the sweep's parent message, not a card of its own.
+            shown = attempt(events[-1], partial(self.sweeps.show_progress, group.sweep_id))
+            delivered.extend(events if shown else events[:-1])
+            return
         if not group.slack_channel:
             delivered.extend(events)  # launched outside Slack (CLI, API): nobody to tell
             return

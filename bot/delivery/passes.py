@@ -40,8 +40,8 @@ class Delivery:
         self.batch = batch
         self.homes_to_refresh: set[str] = set()  # whose App Home shows a job that moved this pass
         self.poster = Poster(slack, pacer or Pacer(), updates or update_pacer())
-        self.launches = LaunchDelivery(service, self.poster, self.homes_to_refresh)
         self.sweeps = SweepDelivery(service, self.poster)
+        self.launches = LaunchDelivery(service, self.poster, self.sweeps, self.homes_to_refresh)
 
     def run_once(self) -> int:
         """Claim a batch, deliver it launch by launch, acknowledge what Slack accepted. Returns how many

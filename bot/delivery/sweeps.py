@@ -1,5 +1,5 @@
-"""A sweep in Slack: its parent message, updated in place, and its verdict and learning-curve chart in
-its thread, once, at its end.
+"""A sweep in Slack: its parent message, updated in place as its jobs move and when it ends, and its
+verdict and learning-curve chart in its thread, once, at its end.
 """
 
 from __future__ import annotations
@@ -36,6 +36,14 @@ class SweepDelivery:
             self.poster.post_once(event, channel=channel, thread_ts=parent, text=text)
         if event.type != "sweep.created":
             self._update_card(self.service.get_sweep(sweep["id"]), parent)
+
+    def show_progress(self, sweep_id: str) -> None:
+        """One of the sweep's jobs moved: its parent message shows each size's job at its stage now (an
+        update only when that changed). Before the parent is posted there is nothing to update: it is
+        posted showing the stages as they are then."""
+        sweep = self.service.get_sweep(sweep_id)
+        if sweep.get("slack_channel") and sweep.get("slack_message_ts"):
+            self._update_card(sweep, str(sweep["slack_message_ts"]))
 
     def _parent(self, sweep: Mapping[str, Any], first: EventOut) -> str:
         """The sweep's parent message: posted on its first event (once, even across a crash), then kept."""

@@ -104,6 +104,7 @@ class GroupOut(BaseModel):
     slack_thread_ts: str | None
     slack_message_ts: str | None
     comparison: dict[str, Any] | None
+    sweep_id: str | None = Field(None, description="The learning-curve sweep this launch is one size of")
     created_at: datetime
     jobs: list[JobOut]
 
