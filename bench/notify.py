@@ -160,7 +160,8 @@ class Aws:
 
 def run_mode(push: bool, args: argparse.Namespace) -> dict[str, Any]:
     aws = Aws()
-    stub = TimedStub().start()
+    stub = TimedStub()
+    stub.start()  # SlackStub.start() is typed to return the base class
     stub.responses["auth.test"] = {"ok": True, "user": "tunebot", "team": "Bench", "user_id": "UBOT"}
     work = Path(tempfile.mkdtemp(prefix="tunebot-notify-"))
     port = common.free_port()

@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -40,7 +40,7 @@ import common  # noqa: E402
 import fixtures  # noqa: E402
 
 BUCKET = "bench"
-REGION = "us-west-2"
+REGION: Final = "us-west-2"  # a Literal, as the S3 stubs want for LocationConstraint
 LATENCY_S = 0.025
 TARGET_NOTEBOOK_SPEEDUP = 8.0
 TARGET_FLOOR_RATIO = 1.25
