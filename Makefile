@@ -28,12 +28,14 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 
 # Every benchmark the README's performance table reports, then the table itself from bench/results/*.json.
-# The full run takes about an hour on 2 cores; `make bench QUICK=1` runs them at CI-sized scale.
+# The full run takes about an hour on 2 cores; `make bench QUICK=1` runs them at CI-sized scale and keeps
+# its results apart, in bench/results/quick/ (gitignored), so they never replace the full run's.
 BENCHMARKS := prepare check slack_ack notify eval poll score
+bench: export TUNEBOT_BENCH_QUICK = $(if $(QUICK),1,0)
 bench: $(STAMP)
 	@set -e; for name in $(BENCHMARKS); do \
 		echo "== bench/$$name.py" >&2; \
-		TUNEBOT_BENCH_QUICK=$(if $(QUICK),1,0) $(VENV)/bin/python bench/$$name.py > /dev/null; \
+		$(VENV)/bin/python bench/$$name.py > /dev/null; \
 	done
 	$(VENV)/bin/python bench/table.py
 

@@ -20,10 +20,18 @@ import httpx
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS_DIR = ROOT / "bench" / "results"
 TUNEBOT = str(Path(sys.executable).with_name("tunebot"))
 # `make bench QUICK=1` (TUNEBOT_BENCH_QUICK=1): smaller sizes for CI-sized machines; the ratios still hold.
 QUICK = os.environ.get("TUNEBOT_BENCH_QUICK") == "1"
+# The full run's results, which the README's table is written from, are committed in bench/results/. A
+# quick run's go to bench/results/quick/ (gitignored), so they can never be committed over the full ones.
+# TUNEBOT_BENCH_RESULTS_DIR puts them elsewhere (the tests run the benchmarks on tiny inputs into one).
+FULL_RESULTS_DIR = ROOT / "bench" / "results"
+_RESULTS_DIR_SET = os.environ.get("TUNEBOT_BENCH_RESULTS_DIR")
+if _RESULTS_DIR_SET:
+    RESULTS_DIR = Path(_RESULTS_DIR_SET)
+else:
+    RESULTS_DIR = FULL_RESULTS_DIR / "quick" if QUICK else FULL_RESULTS_DIR
 
 
 def machine() -> dict[str, Any]:
@@ -38,10 +46,14 @@ def machine() -> dict[str, Any]:
     }
 
 
+def results_path(name: str) -> Path:
+    return RESULTS_DIR / f"{name}.json"
+
+
 def write_results(name: str, results: dict[str, Any]) -> Path:
-    path = RESULTS_DIR / f"{name}.json"
+    path = results_path(name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2) + "\n")
+    path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return path
 
 

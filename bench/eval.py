@@ -45,7 +45,6 @@ from services.platform.db import make_engine, make_session_factory, unit_of_work
 from services.platform.migrate import upgrade
 from services.platform.tables import Dataset, Evaluation, EvaluationExample, Job, JobGroup, utcnow
 
-RESULTS = Path(__file__).resolve().parent / "results" / "eval.json"
 MODEL = "us.meta.llama3-2-11b-instruct-v1:0"
 RATE = 20.0
 BURST = 5.0
@@ -258,8 +257,7 @@ def main() -> None:
         "speedup_vs_sequential": round(extrapolated / float(tunebot["seconds"]), 2),  # type: ignore[arg-type]
         "met_target": ratio <= TARGET_RATIO and tunebot["lost"] == 0 and tunebot["answered_twice"] == 0,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {common.write_results('eval', result)}", file=sys.stderr)
     print(json.dumps(result, indent=2))
 
 

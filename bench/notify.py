@@ -51,8 +51,6 @@ from services.platform.db import make_engine, make_session_factory, unit_of_work
 from services.platform.tables import Dataset  # noqa: E402
 from tests.slack_stub import SlackCall, SlackStub  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results" / "notify.json"
-RESULTS_BURST = ROOT / "bench" / "results" / "notify_burst.json"
 TUNEBOT = common.TUNEBOT
 API_TOKEN = "bench-api-token-0123456789"
 ACCOUNT = "123456789012"
@@ -331,7 +329,7 @@ def burst_only(args: argparse.Namespace) -> None:
         "machine": common.machine(),
         "date": time.strftime("%Y-%m-%d"),
     }
-    RESULTS_BURST.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {common.write_results('notify_burst', results)}", file=sys.stderr)
     print(json.dumps({k: v for k, v in burst.items() if k != "latencies_s"}, indent=2))
 
 
@@ -348,7 +346,7 @@ def main() -> None:
     parser.add_argument(
         "--burst-only",
         action="store_true",
-        help=f"only the burst case, with push; results in {RESULTS_BURST.name}",
+        help="only the burst case, with push; results in notify_burst.json",
     )
     args = parser.parse_args()
 
@@ -384,8 +382,7 @@ def main() -> None:
         "machine": common.machine(),
         "date": time.strftime("%Y-%m-%d"),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {common.write_results('notify', results)}", file=sys.stderr)
     print(
         json.dumps(
             {

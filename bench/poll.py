@@ -40,7 +40,6 @@ from services.platform.migrate import upgrade
 from services.platform.tables import Dataset, Job, JobGroup, new_id
 from services.tuning.pricing import load_prices
 
-RESULTS = Path(__file__).resolve().parent / "results" / "poll.json"
 REGION: Final = "us-west-2"
 BUCKET = "tunebot-bench"
 ROLE = "arn:aws:iam::123456789012:role/TunebotBedrock"
@@ -186,8 +185,7 @@ def main() -> None:
         "ticks": ticks,
         "machine": common.machine(),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {common.write_results('poll', result)}", file=sys.stderr)
     print(json.dumps(result, indent=2))
 
 

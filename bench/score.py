@@ -26,8 +26,6 @@ import common
 
 from services.evaluation.metrics import Metric, score_predictions
 
-RESULTS = Path(__file__).resolve().parent / "results" / "score.json"
-
 # --------------------------------------------------------------------------------------------------
 # The official v1.1 logic, transcribed plainly from its definition (reference/metrics.md): the same
 # four normalisation steps in the same order, Counter intersection, max over references, running sums.
@@ -184,8 +182,7 @@ def main() -> None:
         "all_tunebot_seconds": [round(seconds, 4) for seconds in tunebot_times],
         "machine": common.machine(),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {common.write_results('score', result)}", file=sys.stderr)
     print(json.dumps(result, indent=2))
 
 

@@ -39,7 +39,6 @@ from services.api.schemas import DatasetStatus  # noqa: E402
 from services.client import ServiceClient  # noqa: E402
 from tests.slack_stub import SlackStub  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results" / "slack_ack.json"
 TUNEBOT = common.TUNEBOT
 SECRET = "bench-signing-secret"
 API_TOKEN = "bench-api-token-0123456789"
@@ -196,8 +195,7 @@ def main() -> None:
             "target_p99_ms": target,
             "meets_target": under_load["p99_ms"] < target,
         }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {common.write_results('slack_ack', result)}", file=sys.stderr)
     print(json.dumps(result, indent=2))
 
 

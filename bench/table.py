@@ -2,6 +2,8 @@
 
 Run: `.venv/bin/python bench/table.py` (`make bench` runs it last) and paste its output over the table in
 README.md's Performance section. A benchmark without a results file is left out, and said so on stderr.
+With TUNEBOT_BENCH_QUICK=1 (`make bench QUICK=1`) it reads a quick run's results, in bench/results/quick/:
+a table of those is for checking the benchmarks run, not for the README.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).resolve().parent / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common
+
 KIND_NAMES = {
     "passthrough": "pass-through RGB PNG charts",
     "convert": "RGBA PNG charts (flattened and re-encoded)",
@@ -21,9 +26,9 @@ Row = tuple[str, str, str, str, str]
 
 
 def _load(name: str) -> dict[str, Any] | None:
-    path = RESULTS / f"{name}.json"
+    path = common.results_path(name)
     if not path.is_file():
-        print(f"no {path.name}: its rows are left out", file=sys.stderr)
+        print(f"no {path}: its rows are left out", file=sys.stderr)
         return None
     loaded: dict[str, Any] = json.loads(path.read_text())
     return loaded
