@@ -80,9 +80,13 @@ def run_service(service: ServiceClient, archive: Path) -> dict[str, Any]:
             break
         time.sleep(0.1)
     seconds = time.perf_counter() - started
-    if dataset.status != DatasetStatus.READY:
-        raise SystemExit(f"the service's check ended {dataset.status}: {dataset.error}")
     report = dataset.report or {}
+    if dataset.status != DatasetStatus.READY:
+        # An unusable dataset has no error, only its report's findings (under Bedrock's 100 records is a
+        # warning there, not an error).
+        findings = [*report.get("errors", []), *report.get("warnings", [])][:3]
+        why = dataset.error or "; ".join(finding["message"] for finding in findings)
+        raise SystemExit(f"the service's check ended {dataset.status}: {why}")
     return {
         "seconds": round(seconds, 3),
         "accepted": report["counts"]["accepted"],
