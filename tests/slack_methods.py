@@ -74,15 +74,7 @@ class WebApiMethods:
         refused = message_errors(params)
         if refused is not None:
             return _refuse(*refused)
-        message = Message(
-            params["channel"],
-            self.next_ts(),
-            params.get("text") or "",
-            params.get("blocks") or [],
-            params.get("thread_ts"),
-            params.get("metadata"),
-        )
-        self.messages[(message.channel, message.ts)] = message
+        message = self._keep(params, metadata=params.get("metadata"))
         return _ok(ts=message.ts, channel=message.channel, message={"text": message.text})
 
     def _chat_postEphemeral(self, params: dict[str, Any]) -> Answer:
@@ -91,16 +83,24 @@ class WebApiMethods:
         refused = message_errors(params)
         if refused is not None:
             return _refuse(*refused)
+        message = self._keep(params, user=params["user"])
+        return _ok(message_ts=message.ts)
+
+    def _keep(
+        self, params: dict[str, Any], metadata: dict[str, Any] | None = None, user: str | None = None
+    ) -> Message:
+        """A message Slack accepted, kept as it shows it (with ``user``: an ephemeral one, only theirs)."""
         message = Message(
             params["channel"],
             self.next_ts(),
             params.get("text") or "",
             params.get("blocks") or [],
             params.get("thread_ts"),
-            user=params["user"],
+            metadata,
+            user,
         )
         self.messages[(message.channel, message.ts)] = message
-        return _ok(message_ts=message.ts)
+        return message
 
     def _chat_update(self, params: dict[str, Any]) -> Answer:
         message = self.messages.get((str(params.get("channel")), str(params.get("ts"))))

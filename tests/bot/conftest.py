@@ -26,7 +26,8 @@ from services.api.app import create_app
 from services.client import ServiceClient
 from services.platform.config import load_settings
 from tests.conftest import free_port
-from tests.jobs.conftest import BUCKET, REGION, ROLE_ARN, add_dataset, aws_env
+from tests.jobs.conftest import BUCKET, REGION, add_dataset, aws_env
+from tests.servers import service_env, set_env
 from tests.slack_stub import SlackStub
 
 SECRET = "bot-signing-secret"
@@ -178,24 +179,17 @@ def bot_env(
     extra_env: dict[str, str],
 ) -> int:
     port = free_port()
-    for name, value in {
-        "TUNEBOT_DATABASE_URL": database_url,
+    bot = {
         "TUNEBOT_API_TOKEN": API_TOKEN,
         "TUNEBOT_SERVICE_URL": f"http://127.0.0.1:{port}",
-        "TUNEBOT_BACKEND": "bedrock",
-        "TUNEBOT_S3_URI": f"s3://{BUCKET}/tunebot",
-        "TUNEBOT_ROLE_ARN": ROLE_ARN,
-        "TUNEBOT_DATA_DIR": str(tmp_path / "data"),
-        "TUNEBOT_POLL_SECONDS": "3600",
         # moto runs in this process (mock_aws): a check's worker process could not reach it.
         "TUNEBOT_CHECK_RUNS_IN": "server",
         "TUNEBOT_ADMINS": ADMIN,
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SECRET,
         "TUNEBOT_SLACK_API_URL": slack_stub.api_url,
-        **extra_env,
-    }.items():
-        monkeypatch.setenv(name, value)
+    }
+    set_env(monkeypatch, service_env(database_url, tmp_path, **bot, **extra_env))
     aws_env(monkeypatch)
     return port
 
