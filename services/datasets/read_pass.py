@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, TextIO
 from services.aws.upload import EarlyUploads
 from services.datasets.model import Example, Finding
 from services.datasets.options import PrepareOptions, ProgressCallback
-from services.datasets.readers import ReaderOptions, read_examples
+from services.datasets.readers import ReaderOptions, count_records, read_examples
 from services.datasets.rules import (
     check_record,
     content_key,
@@ -141,8 +141,9 @@ def first_pass(
             dataset_root,
             options.allowed_s3_prefixes,
         )
+        total = count_records(root, fmt) if progress else None  # a share for the progress shown
         try:
-            _read_all(root, fmt, options, s3_uri, images, tally, spool, in_flight, progress, early)
+            _read_all(root, fmt, options, s3_uri, images, tally, spool, in_flight, total, progress, early)
         finally:
             images.close()
     if progress:
@@ -159,6 +160,7 @@ def _read_all(
     tally: Tally,
     spool: TextIO,
     in_flight: int,
+    total: int | None,  # the source's records, when its format can count them before reading
     progress: ProgressCallback | None,
     early: EarlyUploads | None,
 ) -> None:
@@ -180,6 +182,6 @@ def _read_all(
         if tally.counts.records % 256 == 0:
             images.compact()
         if progress and tally.counts.records % 50 == 0:
-            progress("read", tally.counts.records, None)
+            progress("read", tally.counts.records, total)
     while queue:
         _finish_record(queue.popleft(), tally, options, s3_uri, spool, early)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.aws.clients import ClientOptions, s3_client
@@ -26,7 +27,8 @@ from services.aws.upload import UploadError
 from services.datasets import repository
 from services.datasets.check_worker import CheckRunner
 from services.datasets.model import DatasetStatus
-from services.datasets.pipeline import PrepareOptions, UsageError, prepare
+from services.datasets.pipeline import PrepareOptions, ProgressCallback, UsageError, prepare
+from services.datasets.progress import ProgressGate
 from services.datasets.sources import SourceError
 from services.datasets.split import SplitPlan
 from services.platform import outbox
@@ -79,6 +81,7 @@ class CheckDeps:
     # AWS stand-in lives in this process).
     runner: CheckRunner | None = None
     wake: Callable[[], None] | None = None  # starts the checks' task at once when a dataset is registered
+    clock: Callable[[], float] = time.monotonic  # paces the progress a check records on its row
 
 
 def make_check_deps(
@@ -241,11 +244,12 @@ def check_next(deps: CheckDeps) -> str | None:
         confine_images=True,  # an uploaded dataset may not read other files on this machine
         allowed_s3_prefixes=deps.settings.s3_read_prefixes,  # nor images in any bucket the role reads
     )
+    progress = _progress_recorder(deps, dataset_id)
     try:
         if deps.runner is not None:
-            report = deps.runner.run(source, prepare_options)
+            report = deps.runner.run(source, prepare_options, progress)
         else:
-            report = prepare(source, prepare_options, s3_client=deps.s3)
+            report = prepare(source, prepare_options, s3_client=deps.s3, progress=progress)
     except (SourceError, UsageError, UploadError) as error:
         _finish(deps, dataset_id, DatasetStatus.FAILED, None, None, str(error))
         return dataset_id
@@ -293,6 +297,22 @@ def _claim(deps: CheckDeps) -> str | None:
     return None
 
 
+def _progress_recorder(deps: CheckDeps, dataset_id: str) -> ProgressCallback:
+    """Records on the row how many records the check has read, at a bounded rate (``ProgressGate``)."""
+    gate = ProgressGate(deps.clock)
+
+    def record(stage: str, done: int, total: int | None) -> None:
+        if stage != "read" or not gate.admits(done, total):
+            return
+        try:
+            with unit_of_work(deps.sessions) as session:
+                repository.record_progress(session, dataset_id, deps.owner, done, total)
+        except SQLAlchemyError:  # progress is a courtesy to the person waiting: it never fails the check
+            log.warning("dataset check progress not recorded", extra={"dataset_id": dataset_id})
+
+    return record
+
+
 def _finish(
     deps: CheckDeps,
     dataset_id: str,
@@ -302,6 +322,9 @@ def _finish(
     error: str | None,
     fmt: str | None = None,
 ) -> None:
+    counts = (report or {}).get("counts") or {}
+    # A checked source's records were all read, whatever progress the check last recorded.
+    read = {"records_checked": counts["records"], "records_total": counts["records"]} if counts else {}
     with unit_of_work(deps.sessions) as session:
         won = session.execute(
             update(Dataset)
@@ -319,6 +342,7 @@ def _finish(
                 lease_owner=None,
                 lease_expires_at=None,
                 updated_at=utcnow(),
+                **read,
             )
             .execution_options(synchronize_session=False)
         ).rowcount  # type: ignore[attr-defined]
@@ -326,7 +350,6 @@ def _finish(
             return  # our lease expired and another replica re-ran the check: its outcome stands
         dataset = session.get(Dataset, dataset_id)
         assert dataset is not None
-        counts = (report or {}).get("counts") or {}
         outcome = {
             DatasetStatus.READY: f"is ready: {counts.get('train', 0)} training examples",
             DatasetStatus.UNUSABLE: f"is not usable: {error or 'its report says what to fix'}",

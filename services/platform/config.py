@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     # How long the bot holds the events it claimed for Slack; a bot that dies holding them leaves them to
     # its restart or another replica after this long, and they are looked for in Slack before posting.
     slack_delivery_lease_seconds: int = Field(60, ge=5, le=3600, alias="TUNEBOT_SLACK_DELIVERY_LEASE_SECONDS")
+    # How often the bot reads a shared file's check to update its "Checking…" message in place.
+    slack_progress_seconds: float = Field(3.0, ge=0.05, le=60, alias="TUNEBOT_SLACK_PROGRESS_SECONDS")
     # How long a job's status may stay unreadable on Bedrock (throttling, 5xx, AccessDenied, network)
     # before tunebot stops following it, fails it with the reason and frees its slot.
     status_unreadable_seconds: int = Field(

@@ -105,6 +105,9 @@ class Dataset(LeaseColumns, Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     slack_channel: Mapped[str | None] = mapped_column(String(32))
     slack_thread_ts: Mapped[str | None] = mapped_column(String(32))
+    # While checking: records checked so far and, when the format tells, how many in all (migration 0007).
+    records_checked: Mapped[int | None] = mapped_column(Integer)
+    records_total: Mapped[int | None] = mapped_column(Integer)
 
 
 class JobGroup(Base):

@@ -15,6 +15,8 @@ from fastapi.testclient import TestClient
 
 from services.aws.clients import make_s3_client
 from services.datasets.check_worker import CheckRunner
+from services.datasets.pipeline import PrepareOptions
+from tests.datasets.test_progress import bedrock_lines
 from tests.servers import BUCKET, REGION, ready_service, set_env, upload_and_wait
 from tests.servers import service_env as service_env_of
 
@@ -75,3 +77,23 @@ def test_the_worker_stops_with_the_server(service_env: None, tmp_path: Path) -> 
         worker = psutil.Process(runner_of(client).worker_pid())
 
     assert not worker.is_running()  # the server's stop joined it
+
+
+def test_a_check_in_the_worker_process_reports_its_progress_before_it_returns(tmp_path: Path) -> None:
+    source = tmp_path / "sums.jsonl"
+    source.write_text("\n".join(bedrock_lines(300)) + "\n", encoding="utf-8")
+    reports: list[tuple[str, int, int | None]] = []
+    runner = CheckRunner(None)
+    try:
+        report = runner.run(
+            str(source),
+            PrepareOptions(out_dir=tmp_path / "out"),
+            lambda stage, done, total: reports.append((stage, done, total)),
+        )
+    finally:
+        runner.close()
+
+    read = [(done, total) for stage, done, total in reports if stage == "read"]
+    assert read[0] == (50, 300) and read[-1] == (300, 300)  # counted before reading, then every record
+    assert [done for done, _ in read] == sorted(done for done, _ in read)
+    assert report.counts.records == 300

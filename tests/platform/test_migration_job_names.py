@@ -39,21 +39,31 @@ def test_older_duplicate_names_are_numbered_and_new_duplicates_refused(database_
     upgrade(engine, "0004")
     sessions = make_session_factory(engine)
     with unit_of_work(sessions) as session:
-        dataset = Dataset(name="charts.zip", source_uri="s3://b/charts.zip", created_by="U1")
-        session.add(dataset)
-        session.flush()
-        # A core insert of the columns 0004 has: the mapped class also knows columns later migrations add.
+        # Core inserts of the columns 0004 has: the mapped classes also know columns later migrations add.
+        dataset_id = new_id()
+        session.execute(
+            insert(Dataset.__table__).values(
+                id=dataset_id,
+                name="charts.zip",
+                status="ready",
+                source_uri="s3://b/charts.zip",
+                options={},
+                created_by="U1",
+                created_at=utcnow(),
+                updated_at=utcnow(),
+            )
+        )
         group_id = new_id()
         session.execute(
             insert(JobGroup.__table__).values(
                 id=group_id,
                 idempotency_key="k1",
-                dataset_id=dataset.id,
+                dataset_id=dataset_id,
                 requested_by="U1",
                 created_at=utcnow(),
             )
         )
-        group = JobGroup(id=group_id, dataset_id=dataset.id)
+        group = JobGroup(id=group_id, dataset_id=dataset_id)
         # Before 0005 a name was not unique, and "charts.zip-11b-2" is already somebody's name.
         names = ["charts.zip-11b", "charts.zip-11b", "charts.zip-11b-2", "charts.zip-11b", "other"]
         jobs = [_job(group, name, number) for number, name in enumerate(names)]

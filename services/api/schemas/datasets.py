@@ -67,6 +67,12 @@ class DatasetOut(BaseModel):
     created_by: str | None
     created_at: datetime
     s3_uri: str | None
+    records_checked: int | None = Field(
+        None, description="While checking: records checked so far (None before the first are read)"
+    )
+    records_total: int | None = Field(
+        None, description="How many records the dataset holds, once known (some formats tell only at the end)"
+    )
     sandbox: bool = Field(False, description="Held by a sandbox service: its jobs and scores are simulated")
 
 

@@ -19,7 +19,7 @@ from services.datasets.readers import bedrock, chartqa, docvqa, hf_llava, llava,
 from services.datasets.readers._common import ReaderOptions
 from services.datasets.sources import SourceError
 
-__all__ = ["FORMATS", "ReaderOptions", "read_examples"]
+__all__ = ["FORMATS", "ReaderOptions", "count_records", "read_examples"]
 
 Reader = Callable[[Path, ReaderOptions], Iterator[ReadResult]]
 
@@ -38,6 +38,9 @@ _READERS: dict[str, Reader] = {
     "pdf": pdf.read,
 }
 FORMATS: tuple[str, ...] = tuple(_READERS)
+# Formats whose records can be counted before they are read, cheaply (a line each, a parquet footer): a
+# check's progress then shows a share. The others tell their total only once read.
+_COUNTERS: dict[str, Callable[[Path], int | None]] = {"bedrock": bedrock.count, "hub": tabular.count_hub}
 
 
 def read_examples(root: Path, fmt: str, options: ReaderOptions | None = None) -> Iterator[ReadResult]:
@@ -48,3 +51,9 @@ def read_examples(root: Path, fmt: str, options: ReaderOptions | None = None) ->
             "format_unknown", f'there is no format "{fmt}"; pass --format with one of: {", ".join(FORMATS)}'
         )
     return reader(root, options or ReaderOptions())
+
+
+def count_records(root: Path, fmt: str) -> int | None:
+    """How many records ``read_examples(root, fmt)`` will yield, or None when ``fmt`` cannot tell cheaply."""
+    counter = _COUNTERS.get(fmt)
+    return counter(root) if counter is not None else None

@@ -33,6 +33,21 @@ def iter_parquet(path: Path, name: str) -> Iterator[RawRecord | Finding]:
         yield _broken(name, index, "parquet", exc)
 
 
+def parquet_rows(paths: list[Path]) -> int | None:
+    """The rows of these parquet files, from their footers (no row is read); None if one is unreadable."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = 0
+    try:
+        for path in paths:
+            with pq.ParquetFile(path) as parquet:
+                rows += parquet.metadata.num_rows
+    except (OSError, pa.ArrowException):
+        return None
+    return rows
+
+
 def iter_arrow(path: Path, name: str) -> Iterator[RawRecord | Finding]:
     """An Arrow IPC file as ``datasets.save_to_disk`` writes it (the stream format), or the file format."""
     import pyarrow as pa

@@ -227,6 +227,13 @@ def iter_jsonl(
             ordinal += 1
 
 
+def count_jsonl_records(path: Path, max_record_bytes: int = MAX_RECORD_BYTES) -> int:
+    """How many records ``iter_jsonl`` yields for ``path`` (one per non-blank line), without parsing any."""
+    with path.open("rb") as handle:
+        lines = _bounded_lines(handle, max_record_bytes)
+        return sum(1 for line in lines if line is None or line.removeprefix(codecs.BOM_UTF8).strip())
+
+
 def _bounded_lines(handle: BinaryIO, cap: int) -> Iterator[bytes | None]:
     """Each line of a binary file, or None for a line longer than ``cap``, read past in chunks so it
     never sits in memory whole."""

@@ -32,7 +32,7 @@ from services.datasets.readers._common import (
     require_mapping,
     type_name,
 )
-from services.datasets.readers._records import iter_jsonl
+from services.datasets.readers._records import count_jsonl_records, iter_jsonl
 from services.datasets.readers.sniff import files_of_format
 
 SCHEMA_VERSION = "bedrock-conversation-2024"
@@ -41,10 +41,19 @@ ROLES = ("user", "assistant")
 
 def read(root: Path, options: ReaderOptions) -> Iterator[ReadResult]:
     base = display_base(root)
-    for path in files_of_format(data_files(root, (".jsonl",)), "bedrock"):
+    for path in _files(root):
         prefix = id_prefix(path, base)
         records = iter_jsonl(path, relative_name(path, base))
         yield from convert(records, partial(to_example, prefix=prefix, default_system=options.system))
+
+
+def count(root: Path) -> int:
+    """How many records ``read`` yields: a line each, so counted before reading (a check's progress)."""
+    return sum(count_jsonl_records(path) for path in _files(root))
+
+
+def _files(root: Path) -> list[Path]:
+    return files_of_format(data_files(root, (".jsonl",)), "bedrock")
 
 
 def to_example(raw: RawRecord, prefix: str, default_system: str | None) -> Example:

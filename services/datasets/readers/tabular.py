@@ -46,6 +46,7 @@ from services.datasets.readers._columnar import (
     iter_arrow,
     iter_parquet,
     iter_xlsx,
+    parquet_rows,
     xlsx_header,
 )
 from services.datasets.readers._columns import (
@@ -105,12 +106,25 @@ def read_hub(root: Path, options: ReaderOptions) -> Iterator[ReadResult]:
     return _read(root, options, (".parquet", ".arrow"), "hub")
 
 
+def count_hub(root: Path) -> int | None:
+    """How many rows ``read_hub`` yields, from the parquet footers alone; None when there are Arrow files
+    (a stream tells its rows only once read) or a footer cannot be read."""
+    files = _files(root, (".parquet", ".arrow"), "hub")
+    if any(path.suffix.lower() != ".parquet" for path in files):
+        return None
+    return parquet_rows(files)
+
+
+def _files(root: Path, suffixes: tuple[str, ...], fmt: str) -> list[Path]:
+    files = [path for path in data_files(root, suffixes) if not path.name.startswith("cache-")]
+    return files_of_format(files, fmt)
+
+
 def _read(root: Path, options: ReaderOptions, suffixes: tuple[str, ...], fmt: str) -> Iterator[ReadResult]:
     base = display_base(root)
     pages = PdfPages()
-    files = [path for path in data_files(root, suffixes) if not path.name.startswith("cache-")]
     try:
-        for path in files_of_format(files, fmt):
+        for path in _files(root, suffixes, fmt):
             yield from read_table(path, base, options, pages)
     finally:
         pages.close()
