@@ -23,6 +23,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import blocks, policy
 from bot.flows import Flows, SeenIds
+from bot.progress import CheckProgress
 from services.client import ServiceError
 
 log = logging.getLogger(__name__)
@@ -132,7 +133,8 @@ def _too_big(size: int, limit: int) -> str:
 
 
 class UploadWorker:
-    """Runs a share's slow steps off Bolt's threads: say "checking…", download, hand to the service."""
+    """Runs a share's slow steps off Bolt's threads: say "checking…", download, hand to the service, and
+    keep the "checking…" message up to date while the service checks (bot.progress)."""
 
     def __init__(
         self,
@@ -147,6 +149,7 @@ class UploadWorker:
         self._token = token
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slack-upload")
         self._seen_files = SeenIds()
+        self.progress = CheckProgress(flows.service, slack, every=flows.settings.slack_progress_seconds)
         # The configured Web API's own origin (Slack's by default; a stand-in's in tests) is trusted too.
         self.trusted_origins = (flows.settings.slack_api_url,)
 
@@ -158,6 +161,7 @@ class UploadWorker:
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self.progress.stop()
 
     def _guarded(self, event: dict[str, Any], file: dict[str, Any]) -> None:
         try:
@@ -180,7 +184,8 @@ class UploadWorker:
         if not url:  # an external file, or a share Slack sent without a link: say so, never "Checking…"
             self._post(channel, thread, blocks.no_download_text(name))
             return
-        self._post(channel, thread, blocks.checking_text(name))
+        checking = blocks.checking_text(name)
+        checking_ts = self._post(channel, thread, checking)
         limit = self.flows.settings.max_upload_mb * 1_000_000
         try:
             if int(file.get("size") or 0) > limit:
@@ -190,7 +195,7 @@ class UploadWorker:
                 download(url, self._token, path, limit, trusted_origins=self.trusted_origins)
                 # The service checks it in the background and announces the outcome as an event, which
                 # bot.delivery posts into this thread: a restart of either side loses no report.
-                self.flows.service.upload_dataset(
+                accepted = self.flows.service.upload_dataset(
                     str(path),
                     name,
                     created_by=event.get("user", ""),
@@ -198,13 +203,21 @@ class UploadWorker:
                     slack_channel=channel,
                     slack_thread_ts=thread,
                 )
+            if checking_ts is not None:
+                self.progress.follow(channel, checking_ts, accepted.id, name, checking)
         except DownloadError as error:
             self._post(channel, thread, blocks.error_text(f"I could not fetch `{name}`: {error}."))
         except ServiceError as error:
             self._post(channel, thread, blocks.error_text(f"The service refused `{name}`: {error.message}"))
 
-    def _post(self, channel: str, thread: str, text: str, message: list[blocks.Block] | None = None) -> None:
+    def _post(
+        self, channel: str, thread: str, text: str, message: list[blocks.Block] | None = None
+    ) -> str | None:
+        """Post into the share's thread; the message's ts, or None when Slack refused it."""
         try:
-            self.slack.chat_postMessage(channel=channel, thread_ts=thread, text=text, blocks=message)
+            answer = self.slack.chat_postMessage(channel=channel, thread_ts=thread, text=text, blocks=message)
         except SlackApiError as error:
             log.warning("upload reply refused", extra={"error": error.response.get("error")})
+            return None
+        ts = answer.get("ts")
+        return str(ts) if ts else None

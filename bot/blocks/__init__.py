@@ -7,6 +7,7 @@ thread), datasets, modal, home. Everything is re-exported here, so callers write
 from __future__ import annotations
 
 from bot.blocks.datasets import (
+    check_progress_text,
     checking_text,
     dataset_costs,
     dataset_line,
@@ -15,6 +16,7 @@ from bot.blocks.datasets import (
     fitting_sizes,
     report_estimates,
     report_launched,
+    still_checking_text,
 )
 from bot.blocks.groups import (
     comparison_blocks,
@@ -141,6 +143,7 @@ __all__ = [
     "approval_request_text",
     "button",
     "cancel_confirm_blocks",
+    "check_progress_text",
     "checking_text",
     "checking_view",
     "comparison_blocks",
@@ -188,6 +191,7 @@ __all__ = [
     "sandbox_suffix",
     "section",
     "sizes_text",
+    "still_checking_text",
     "sweep_card",
     "sweep_parent_blocks",
     "sweep_started_text",

@@ -174,6 +174,27 @@ def checking_text(filename: str) -> str:
     return f":mag: Checking `{filename}`… I will post the report in this thread."
 
 
+def check_progress_text(filename: str, dataset: DatasetOut) -> str:
+    """The "Checking…" message as the check goes: records checked, their share when the total is known,
+    and once the check is over, that it is (the report itself is its own post in the thread)."""
+    checked, total = dataset.records_checked, dataset.records_total
+    if dataset.status == DatasetStatus.FAILED:
+        return f":mag: The check of `{filename}` stopped: the reason is in this thread."
+    if dataset.status != DatasetStatus.CHECKING:
+        counted = f": {checked:,} records" if checked is not None else ""
+        return f":mag: Checked `{filename}`{counted}. The report is in this thread."
+    if checked is None:
+        return checking_text(filename)
+    if total is None or total <= 0 or checked > total:  # a format that tells its total only at the end
+        return f":mag: Checking `{filename}`… {checked:,} records so far"
+    return f":mag: Checking `{filename}`… {checked:,} of {total:,} records ({100 * checked // total} %)"
+
+
+def still_checking_text(filename: str) -> str:
+    """What the "Checking…" message says once the bot stops following a long check."""
+    return f":mag: Still checking `{filename}`… I will post the report in this thread when it is done."
+
+
 def report_launched(report: Sequence[Block], line: str) -> list[Block]:
     """``report`` with its Launch buttons' row replaced by ``line``; every other block as it was."""
     return [context(line) if block.get("block_id") == REPORT_LAUNCH_ROW else dict(block) for block in report]

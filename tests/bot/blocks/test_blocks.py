@@ -159,3 +159,22 @@ def test_a_launch_card_shows_each_jobs_stage_and_elapsed_time() -> None:
     assert "(11B): training (on Bedrock), 1 h 05 min so far" in text
     assert "(90B): done, took 40 min" in text
     assert "as of 17:05 UTC" in text
+
+
+@pytest.mark.parametrize(
+    ("status", "checked", "total", "shown"),
+    [
+        ("checking", None, None, ":mag: Checking `charts.zip`… I will post the report in this thread."),
+        ("checking", 1_200, 2_000, ":mag: Checking `charts.zip`… 1,200 of 2,000 records (60 %)"),
+        ("checking", 1_200, None, ":mag: Checking `charts.zip`… 1,200 records so far"),  # streamed formats
+        ("ready", 2_000, 2_000, ":mag: Checked `charts.zip`: 2,000 records. The report is in this thread."),
+        ("unusable", 80, 80, ":mag: Checked `charts.zip`: 80 records. The report is in this thread."),
+        ("failed", None, None, ":mag: The check of `charts.zip` stopped: the reason is in this thread."),
+    ],
+)
+def test_the_checking_message_says_what_the_check_has_got_to(
+    status: str, checked: int | None, total: int | None, shown: str
+) -> None:
+    dataset = factories.dataset(status=status, records_checked=checked, records_total=total)
+
+    assert blocks.check_progress_text("charts.zip", dataset) == shown

@@ -107,6 +107,8 @@ EXEMPT = {
     "error_text": "a refusal",
     "recommendation_blocks": "rules from the dataset's size, not a result",
     "checking_text": "an acknowledgement",
+    "check_progress_text": "records counted by the check, the same in the sandbox (no simulated figure)",
+    "still_checking_text": "an acknowledgement",
     "loading_view": "a placeholder while the form loads",
     "launch_modal": "a form; its Review cost answer is launch_card",
     "launch_value": "a button payload",
