@@ -126,7 +126,10 @@ class LatencyProxy:
     What in-region S3 costs per request, and what makes concurrency matter. Connections are served
     concurrently (asyncio, one thread): a held request never holds up another connection's. A request is
     the first bytes a client sends after the server's answer (HTTP/1.1 without pipelining, as botocore
-    speaks it), so a keep-alive connection pays the delay once per request.
+    speaks it), so a keep-alive connection pays the delay once per request. An interim ``100 Continue``
+    is not the answer (RFC 9110 section 15.2: a 1xx response precedes the final one to the same
+    request): botocore sends every PutObject with ``Expect: 100-continue``, and the body it then sends
+    is the same request, so it is not held a second time.
     """
 
     def __init__(self, upstream_host: str, upstream_port: int, delay: float) -> None:
@@ -179,7 +182,8 @@ class LatencyProxy:
 
         async def answers() -> None:
             while chunk := await upstream_reader.read(65536):
-                answered.set()
+                if final_answer_in(chunk):
+                    answered.set()
                 client_writer.write(chunk)
                 await client_writer.drain()
             client_writer.close()
@@ -191,6 +195,17 @@ class LatencyProxy:
         finally:
             client_writer.close()
             upstream_writer.close()
+
+
+def final_answer_in(chunk: bytes) -> bool:
+    """Whether bytes from the server carry more than interim 1xx responses (``HTTP/1.1 100 Continue``,
+    which werkzeug may send twice): a chunk inside a final answer's body counts as answer too."""
+    while chunk.startswith(b"HTTP/1.1 1") or chunk.startswith(b"HTTP/1.0 1"):
+        end = chunk.find(b"\r\n\r\n")
+        if end < 0:
+            return False
+        chunk = chunk[end + 4 :]
+    return bool(chunk)
 
 
 def start_moto_server() -> tuple[subprocess.Popen[bytes], str]:

@@ -8,7 +8,10 @@ SHA-256 we store in the object's metadata on upload decides, at the price of one
 Images go first, then the JSON Lines files, then report.json, so a record never points at an image
 that is not there yet. ``EarlyUploads`` sends images while the dataset is still being prepared (the
 upload's round trips then overlap the image work); ``upload_folder`` afterwards finds them unchanged
-and sends only the rest, and anything an early upload failed to send.
+and sends only the rest, and anything an early upload failed to send. It is handed what the early
+uploads know of the prefix (their listing and what they put since), so it does not list it again: a
+listing of a large dataset's images is a long answer to build and to parse, paid after all the image
+work, when nothing else overlaps it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,10 +68,16 @@ def upload_folder(
     *,
     max_concurrency: int = 16,
     progress: ProgressCallback | None = None,
+    known: Mapping[str, tuple[int, str]] | None = None,
 ) -> UploadSummary:
+    """Upload ``out_dir`` under ``s3_uri``, skipping objects there unchanged.
+
+    ``known``: what is under the prefix as key -> (size, MD5), from ``EarlyUploads.known_objects()``;
+    None lists the prefix.
+    """
     bucket, prefix = split_s3_uri(s3_uri)
     files = list(_upload_order(out_dir))
-    existing = _existing_objects(client, bucket, prefix)
+    existing = known if known is not None else _existing_objects(client, bucket, prefix)
     config = TransferConfig(
         max_concurrency=max_concurrency,
         multipart_threshold=MULTIPART_THRESHOLD,
@@ -131,6 +140,7 @@ class EarlyUploads:
         self._pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="s3-early-upload")
         self._submitted: set[str] = set()
         self._lock = threading.Lock()
+        self._put_here: dict[str, tuple[int, str]] = {}  # key -> (size, MD5) of each object this run put
         self.uploaded = 0
         self.bytes_uploaded = 0
         self.failed = 0
@@ -146,12 +156,22 @@ class EarlyUploads:
         """Wait for every upload submitted."""
         self._pool.shutdown(wait=True)
 
+    def known_objects(self) -> dict[str, tuple[int, str]] | None:
+        """After ``close``: the objects under the prefix as key -> (size, MD5) as this run knows them,
+        the listing taken at the start updated with every object put since; None when the prefix could
+        not be listed (``upload_folder`` then lists it and says what is wrong)."""
+        if self._existing is None:
+            return None
+        with self._lock:
+            return {**self._existing, **self._put_here}
+
     def _put(self, relative: str) -> None:
         path = self._out_dir / relative
         data = path.read_bytes()
         key = _object_key(self._prefix, relative)
         listed = (self._existing or {}).get(key)
-        if listed == (len(data), hashlib.md5(data, usedforsecurity=False).hexdigest()):
+        md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        if listed == (len(data), md5):
             return  # there already, unchanged: upload_folder counts it as skipped
         self._client.put_object(
             Bucket=self._bucket,
@@ -163,6 +183,7 @@ class EarlyUploads:
         with self._lock:
             self.uploaded += 1
             self.bytes_uploaded += len(data)
+            self._put_here[key] = (len(data), md5)
 
     def _count_failure(self, future: Future[None]) -> None:
         if future.exception() is not None:

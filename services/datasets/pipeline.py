@@ -103,6 +103,7 @@ def prepare(
             s3_client,
             max_concurrency=options.upload_concurrency,
             progress=(lambda done, total: progress("upload", done, total)) if progress else None,
+            known=early.known_objects() if early is not None else None,
         )
         # The images sent early were found unchanged just now: they count as uploaded, not skipped.
         sent_early, bytes_early = (early.uploaded, early.bytes_uploaded) if early is not None else (0, 0)

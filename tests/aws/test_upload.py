@@ -16,6 +16,7 @@ from services.aws.clients import make_s3_client
 from services.aws.s3 import split_s3_uri
 from services.aws.upload import EarlyUploads, UploadError, upload_folder
 from services.cli import app
+from tests.aws.http_answers import HttpAnswers, s3_error
 from tests.datasets.fixtures import make_chartqa
 
 if TYPE_CHECKING:
@@ -202,3 +203,65 @@ def test_early_uploads_skip_what_is_there_and_leave_a_missing_bucket_to_the_fina
     assert (nowhere.uploaded, nowhere.failed) == (0, 0)  # nothing tried: upload_folder names the problem
     with pytest.raises(UploadError, match="s3://no-such-bucket/"):
         upload_folder(folder, "s3://no-such-bucket/x", s3)
+
+
+def test_after_early_uploads_the_final_upload_lists_nothing_and_sends_only_the_rest(
+    s3: S3Client, tmp_path: Path
+) -> None:
+    folder = prepared_folder(tmp_path / "out")
+    uri = f"s3://{BUCKET}/team/charts"
+    early = EarlyUploads(folder, uri, s3, max_concurrency=4)
+    for i in range(5):
+        early.submit(f"images/{i:064x}.png")
+    early.close()
+    listings = HttpAnswers(s3, "ListObjectsV2", [])
+    puts = HttpAnswers(s3, "PutObject", [])
+
+    summary = upload_folder(folder, uri, s3, known=early.known_objects())
+
+    assert listings.calls == 0  # the early uploads' listing and their puts say what is there
+    assert puts.calls == 4  # the three record files and the report, no image twice
+    assert (summary.uploaded, summary.skipped) == (4, 5)
+    assert len(keys(s3, "team/charts/")) == 9
+
+
+def test_early_uploads_failing_midway_lose_nothing_the_final_upload_sends_them(
+    s3: S3Client, tmp_path: Path
+) -> None:
+    folder = prepared_folder(tmp_path / "out")
+    uri = f"s3://{BUCKET}/team/charts"
+    early = EarlyUploads(folder, uri, s3, max_concurrency=1)
+    denied = s3_error("AccessDenied", 403, "Access Denied")  # not retried: botocore gives up at once
+    HttpAnswers(s3, "PutObject", [denied, denied])  # the first two images fail, the rest go through
+    for i in range(5):
+        early.submit(f"images/{i:064x}.png")
+    early.close()
+
+    summary = upload_folder(folder, uri, s3, known=early.known_objects())
+
+    assert (early.uploaded, early.failed) == (3, 2)
+    assert (summary.uploaded, summary.skipped) == (2 + 4, 3)
+    for i in range(5):
+        key = f"team/charts/images/{i:064x}.png"
+        assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == f"image {i}".encode() * 100
+
+
+def test_an_upload_failing_midway_says_what_to_check_and_a_rerun_sends_only_what_is_missing(
+    s3: S3Client, tmp_path: Path
+) -> None:
+    folder = prepared_folder(tmp_path / "out")
+    uri = f"s3://{BUCKET}/team/charts"
+    HttpAnswers(s3, "PutObject", [s3_error("AccessDenied", 403, "Access Denied")])
+
+    with pytest.raises(UploadError) as failed:
+        upload_folder(folder, uri, s3, max_concurrency=1)
+    stored = keys(s3, "team/charts/")
+    summary = upload_folder(folder, uri, s3)
+
+    message = str(failed.value)
+    assert message.startswith(f"uploading s3://{BUCKET}/team/charts/images/")
+    assert "check the bucket exists and your credentials may write to it" in message
+    # What was sent before the failure stays, and no record file points at an image that is not there.
+    assert len(stored) < 5 and all("/images/" in key for key in stored)
+    assert (summary.uploaded, summary.skipped) == (5 - len(stored) + 4, len(stored))
+    assert len(keys(s3, "team/charts/")) == 9
