@@ -15,7 +15,10 @@ last, so interpreter start-up counts for none of them), for each image kind of b
    the encode of those that must change, on all cores). Target: <= 1.25x the floor's time.
 3. Peak memory of the whole process tree (psutil: the command and its pool's workers) preparing
    pass-through datasets of --memory-small and --memory-large records. Target: <= 1.25x.
-Results: bench/results/prepare.json.
+Results: bench/results/prepare.json. ``--rounds N`` measures the notebook and tunebot side by side N
+times and reports each ratio's median and spread (the machine is shared). Kinds not run this time (and
+the memory figures with --skip-memory) keep their earlier entry, each with the machine and date it was
+measured on.
 """
 
 from __future__ import annotations
@@ -117,6 +120,75 @@ def best(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return min(runs, key=lambda run: run["seconds"])
 
 
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median time (the lower middle of an even count): a real run, not an average."""
+    return sorted(runs, key=lambda run: run["seconds"])[(len(runs) - 1) // 2]
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {"median": ordered[(len(ordered) - 1) // 2], "min": ordered[0], "max": ordered[-1]}
+
+
+def measure_kind(
+    kind: str,
+    source: Path,
+    work: Path,
+    direct: dict[str, str],
+    delayed: dict[str, str],
+    repeats: int,
+    rounds: int,
+) -> dict[str, Any]:
+    """Each round: tunebot's runs (the best of ``repeats`` counts) then the notebook's, both uploads."""
+    per_round: list[dict[str, Any]] = []
+    for round_ in range(rounds):
+        runs: dict[str, list[dict[str, Any]]] = {
+            "tunebot_upload": [], "tunebot_upload_25ms": [], "tunebot_local": [], "floor": [],
+        }  # fmt: skip
+        for repeat in range(repeats):
+            uri = f"s3://{BUCKET}/tunebot-{kind}-{round_}-{repeat}"
+            runs["tunebot_upload"].append(
+                measure("tunebot", source, work, uri, direct, "tunebot prepare --upload")
+            )
+            uri = f"s3://{BUCKET}/tunebot-25ms-{kind}-{round_}-{repeat}"
+            runs["tunebot_upload_25ms"].append(
+                measure("tunebot", source, work, uri, delayed, "tunebot prepare --upload, 25 ms")
+            )
+            runs["tunebot_local"].append(measure("tunebot", source, work, None, direct, "tunebot prepare"))
+            runs["floor"].append(measure("floor", source, work, None, direct, "floor"))
+        notebook = measure("notebook", source, work, BUCKET, direct, "notebook")
+        notebook_25ms = measure("notebook", source, work, BUCKET, delayed, "notebook, 25 ms")
+        upload, upload_25ms = best(runs["tunebot_upload"]), best(runs["tunebot_upload_25ms"])
+        local, floor = best(runs["tunebot_local"]), best(runs["floor"])
+        per_round.append({
+            "load_average_1m": round(os.getloadavg()[0], 1),
+            "with_upload": {"tunebot": upload, "notebook": notebook},
+            "with_upload_25ms_per_request": {"tunebot": upload_25ms, "notebook": notebook_25ms},
+            "without_upload": {"tunebot": local, "floor": floor},
+            "all_runs_s": {name: [run["seconds"] for run in values] for name, values in runs.items()},
+            "ratios": {
+                "speedup_vs_notebook": round(notebook["seconds"] / upload["seconds"], 2),
+                "speedup_vs_notebook_25ms": round(notebook_25ms["seconds"] / upload_25ms["seconds"], 2),
+                "time_vs_floor": round(local["seconds"] / floor["seconds"], 2),
+            },
+        })  # fmt: skip
+    names = ("speedup_vs_notebook", "speedup_vs_notebook_25ms", "time_vs_floor")
+    spreads = {name: spread([one["ratios"][name] for one in per_round]) for name in names}
+    # The round whose 25 ms ratio is the median one gives the seconds shown beside the ratios.
+    shown = next(
+        one
+        for one in per_round
+        if one["ratios"]["speedup_vs_notebook_25ms"] == spreads["speedup_vs_notebook_25ms"]["median"]
+    )
+    return {
+        "dataset": str(source.name),
+        **{key: shown[key] for key in ("with_upload", "with_upload_25ms_per_request", "without_upload")},
+        "ratios": {name: values["median"] for name, values in spreads.items()},
+        "ratio_spread": spreads,
+        "rounds": per_round,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -127,6 +199,7 @@ def main() -> None:
     parser.add_argument(
         "--repeats", type=int, default=2, help="runs of tunebot and the floor; the best counts"
     )
+    parser.add_argument("--rounds", type=int, default=1, help="side-by-side rounds; ratios are their median")
     parser.add_argument("--kinds", default=",".join(fixtures.KINDS))
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "tunebot-bench")
@@ -166,39 +239,10 @@ def main() -> None:
             work = Path(scratch)
             print(f"records={args.records}, cores={os.cpu_count()}, moto at {endpoint}", file=sys.stderr)
             for kind, source in sources.items():
-                runs: dict[str, list[dict[str, Any]]] = {
-                    "tunebot_upload": [], "tunebot_upload_25ms": [], "tunebot_local": [], "floor": [],
-                }  # fmt: skip
-                for repeat in range(args.repeats):
-                    uri = f"s3://{BUCKET}/tunebot-{kind}-{repeat}"
-                    runs["tunebot_upload"].append(
-                        measure("tunebot", source, work, uri, direct, "tunebot prepare --upload")
-                    )
-                    uri = f"s3://{BUCKET}/tunebot-25ms-{kind}-{repeat}"
-                    runs["tunebot_upload_25ms"].append(
-                        measure("tunebot", source, work, uri, delayed, "tunebot prepare --upload, 25 ms")
-                    )
-                    runs["tunebot_local"].append(
-                        measure("tunebot", source, work, None, direct, "tunebot prepare")
-                    )
-                    runs["floor"].append(measure("floor", source, work, None, direct, "floor"))
-                notebook = measure("notebook", source, work, BUCKET, direct, "notebook")
-                notebook_25ms = measure("notebook", source, work, BUCKET, delayed, "notebook, 25 ms")
-                upload, upload_25ms = best(runs["tunebot_upload"]), best(runs["tunebot_upload_25ms"])
-                local, floor = best(runs["tunebot_local"]), best(runs["floor"])
                 per_kind[kind] = {
-                    "dataset": str(source.name),
-                    "with_upload": {"tunebot": upload, "notebook": notebook},
-                    "with_upload_25ms_per_request": {"tunebot": upload_25ms, "notebook": notebook_25ms},
-                    "without_upload": {"tunebot": local, "floor": floor},
-                    "all_runs_s": {name: [run["seconds"] for run in values] for name, values in runs.items()},
-                    "ratios": {
-                        "speedup_vs_notebook": round(notebook["seconds"] / upload["seconds"], 2),
-                        "speedup_vs_notebook_25ms": round(
-                            notebook_25ms["seconds"] / upload_25ms["seconds"], 2
-                        ),
-                        "time_vs_floor": round(local["seconds"] / floor["seconds"], 2),
-                    },
+                    **measure_kind(kind, source, work, direct, delayed, args.repeats, args.rounds),
+                    "records": args.records,
+                    "measured": measured(machine),
                 }
             if not args.skip_memory:
                 for size in (args.memory_small, args.memory_large):
@@ -214,6 +258,16 @@ def main() -> None:
         moto.terminate()
         moto.wait(30)
 
+    earlier = _earlier_results()
+    for kind, values in earlier.get("kinds", {}).items():
+        if kind not in per_kind:  # not run this time: the earlier entry, with its own date and load
+            per_kind[kind] = {
+                "records": earlier.get("records"),
+                "measured": measured(earlier.get("machine", {})),
+                **values,
+            }
+    if not memory and earlier.get("memory"):
+        memory = {"measured": measured(earlier.get("machine", {})), **earlier["memory"]}
     ratios = {kind: values["ratios"] for kind, values in per_kind.items()}
     met: dict[str, Any] = {
         kind: {
@@ -222,15 +276,17 @@ def main() -> None:
         }
         for kind, values in ratios.items()
     }
-    if memory:
+    if memory and "ratio_large_vs_small" not in memory:
         small, large = memory[str(args.memory_small)], memory[str(args.memory_large)]
         memory["ratio_large_vs_small"] = round(large["tree_peak_rss_mb"] / small["tree_peak_rss_mb"], 3)
+    if memory:
         met["memory"] = memory["ratio_large_vs_small"] <= TARGET_MEMORY_RATIO
     results = {
         "benchmark": "tunebot prepare, ChartQA-shaped PNG charts 800x600 (2 questions per chart), both kinds",
         "machine": machine,
         "records": args.records,
         "repeats": args.repeats,
+        "rounds": args.rounds,
         "latency_per_request_s": LATENCY_S,
         "baselines": {
             "notebook": baselines.__doc__.split("\n\n")[1].replace("\n", " "),
@@ -248,6 +304,19 @@ def main() -> None:
     }
     print(f"wrote {common.write_results('prepare', results)}", file=sys.stderr)
     print(json.dumps({"ratios": ratios, "memory": memory.get("ratio_large_vs_small"), "met": met}, indent=2))
+
+
+def measured(machine: dict[str, Any]) -> str:
+    """When and how loaded, for a figure kept from an earlier run (the top-level machine is this run's)."""
+    return f"{machine.get('date', 'date not recorded')}, load average {machine.get('load_average_1m', '?')}"
+
+
+def _earlier_results() -> dict[str, Any]:
+    path = common.RESULTS_DIR / "prepare.json"
+    if not path.is_file():
+        return {}
+    earlier: dict[str, Any] = json.loads(path.read_text())
+    return earlier
 
 
 if __name__ == "__main__":

@@ -47,6 +47,13 @@ def _faster(ratio: float) -> str:
     return f"{ratio:.2f}× faster" if ratio >= 1 else f"{1 / ratio:.2f}× slower"
 
 
+def _rounds(spread: dict[str, float] | None, rounds: int) -> str:
+    """A ratio measured over several side-by-side rounds: its median is shown, and here its range."""
+    if spread is None or rounds < 2:
+        return ""
+    return f", median of {rounds} rounds ({spread['min']:.2f}–{spread['max']:.2f})"
+
+
 def _met(ok: bool) -> str:
     return "" if ok else " (not met)"
 
@@ -55,24 +62,35 @@ def prepare_rows(results: dict[str, Any]) -> list[Row]:
     rows: list[Row] = []
     records = results["records"]
     latency_ms = round(results["latency_per_request_s"] * 1000)
+    this_run = results.get("machine", {}).get("date")
     for kind, values in results["kinds"].items():
-        what = f"`bench/prepare.py`: {records:,} ChartQA-shaped records, {KIND_NAMES[kind]}"
+        what = (
+            f"`bench/prepare.py`: {values.get('records', records):,} ChartQA-shaped records, "
+            f"{KIND_NAMES[kind]}"
+        )
+        measured = values.get("measured", "")
+        if this_run and not measured.startswith(this_run):
+            what += f" (kept from an earlier run: {measured})"
         delayed, direct = values["with_upload_25ms_per_request"], values["with_upload"]
         local, ratios = values["without_upload"], values["ratios"]
+        spreads = values.get("ratio_spread", {})
         target_met = ratios["speedup_vs_notebook_25ms"] >= 8
         rows.append((
             f"{what}: prepare + upload to moto behind a loopback proxy adding {latency_ms} ms per request",
             _s(delayed["tunebot"]["seconds"]),
             "AWS's notebook exactly (json.load, `shutil.copy2` each image, one sequential `upload_file` per "
             f"example): {_s(delayed['notebook']['seconds'])}",
-            f"**{_faster(ratios['speedup_vs_notebook_25ms'])}**{_met(target_met)}",
+            f"**{_faster(ratios['speedup_vs_notebook_25ms'])}**"
+            + _rounds(spreads.get("speedup_vs_notebook_25ms"), len(values.get("rounds", [])))
+            + _met(target_met),
             "≥ 8×",
         ))  # fmt: skip
         rows.append((
             "same, moto on plain loopback (no added latency)",
             _s(direct["tunebot"]["seconds"]),
             f"the notebook: {_s(direct['notebook']['seconds'])}",
-            _faster(ratios["speedup_vs_notebook"]),
+            _faster(ratios["speedup_vs_notebook"])
+            + _rounds(spreads.get("speedup_vs_notebook"), len(values.get("rounds", []))),
             "reported beside",
         ))  # fmt: skip
         floor_met = ratios["time_vs_floor"] <= 1.25
@@ -82,7 +100,9 @@ def prepare_rows(results: dict[str, Any]) -> list[Row]:
             "the floor (read, hash, fully decode every image"
             + (", flatten and encode each as PNG" if kind == "convert" else "")
             + f", all cores): {_s(local['floor']['seconds'])}",
-            f"**{_x(ratios['time_vs_floor'])} the floor's time**{_met(floor_met)}",
+            f"**{_x(ratios['time_vs_floor'])} the floor's time**"
+            + _rounds(spreads.get("time_vs_floor"), len(values.get("rounds", [])))
+            + _met(floor_met),
             "≤ 1.25×",
         ))  # fmt: skip
     memory = results.get("memory") or {}

@@ -13,7 +13,9 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import boto3
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.utils import determine_content_length
 
 if TYPE_CHECKING:
     from mypy_boto3_bedrock import BedrockClient
@@ -88,7 +90,27 @@ def bedrock_runtime_client(options: ClientOptions) -> BedrockRuntimeClient:
 
 def s3_client(options: ClientOptions) -> S3Client:
     client: S3Client = make_client("s3", options)
+    client.meta.events.register("before-sign.s3.PutObject", _no_expect_for_small_bodies)
     return client
+
+
+# A PutObject body under this size goes without ``Expect: 100-continue``: waiting for S3's interim answer
+# costs a round trip per object, worth it only when sending a body to a refusal would waste more. The
+# AWS SDK for Kotlin's S3 client does the same (continueHeaderThresholdBytes, default 2 MB:
+# https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/s3/aws.sdk.kotlin.services.s3/-s3-client/-config/-builder/continue-header-threshold-bytes.html);
+# botocore sends it with every body. The header is not signed (botocore leaves ``expect`` out).
+EXPECT_CONTINUE_MIN_BYTES = 2 * 1024 * 1024
+
+
+def _no_expect_for_small_bodies(request: AWSRequest, **_: Any) -> None:
+    if "Expect" not in request.headers:
+        return
+    # Over HTTPS botocore streams the body with its checksum as a trailer (aws-chunked), which has no
+    # length of its own; the header then says the body's.
+    decoded = request.headers.get("X-Amz-Decoded-Content-Length")
+    size = int(decoded) if decoded is not None else determine_content_length(request.body)
+    if size is not None and size < EXPECT_CONTINUE_MIN_BYTES:
+        del request.headers["Expect"]
 
 
 def sqs_client(options: ClientOptions) -> SQSClient:

@@ -6,8 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+from moto import mock_aws
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.aws.clients import EXPECT_CONTINUE_MIN_BYTES, make_s3_client
 from services.aws.runtime import make_inference
 from services.datasets.cli import _s3_client
 from services.datasets.service import make_check_deps
@@ -64,3 +67,29 @@ def test_the_doctor_is_impatient_since_a_person_waits(tmp_path: Path) -> None:
     assert policy(sts) == ("adaptive", 2, "us-west-2", ENDPOINT)
     assert policy(bedrock)[2] == "us-east-1"
     assert (sts.meta.config.connect_timeout, sts.meta.config.read_timeout) == (5, 10)
+
+
+def test_an_image_is_put_without_waiting_for_100_continue_a_large_body_still_waits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Below 2 MB the interim answer only costs a round trip (the AWS SDK for Kotlin's threshold, see
+    services/aws/clients.py); botocore itself asks for it with every body."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        client = make_s3_client("us-west-2", None)
+        client.create_bucket(
+            Bucket="expect-test", CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
+        )
+        expects: list[object] = []
+        client.meta.events.register_first(
+            "before-send.s3.PutObject", lambda request, **_: expects.append(request.headers.get("Expect"))
+        )
+        large = b"x" * (EXPECT_CONTINUE_MIN_BYTES + 1)
+
+        client.put_object(Bucket="expect-test", Key="chart.png", Body=b"\x89PNG" * 2000)
+        client.put_object(Bucket="expect-test", Key="big.bin", Body=large)
+
+        assert expects == [None, b"100-continue"]
+        stored = client.get_object(Bucket="expect-test", Key="chart.png")["Body"].read()
+        assert stored == b"\x89PNG" * 2000

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import boto3
 import pytest
 
 from services.aws.clients import make_s3_client
@@ -44,19 +45,41 @@ def proxied() -> Iterator[tuple[Any, Any]]:
 
 
 def test_a_put_with_expect_100_continue_is_held_once(proxied: tuple[Any, Any]) -> None:
-    proxy, client = proxied
-    seen: list[str] = []
-    client.meta.events.register(
-        "before-send.s3.PutObject", lambda request, **_: seen.append(request.headers.get("Expect", b""))
+    proxy, _ = proxied
+    # boto3's defaults, as the notebook's client: botocore asks for 100-continue with every body.
+    notebook_client = boto3.client(
+        "s3",
+        region_name="us-west-2",
+        endpoint_url=proxy.url,
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+    )
+    seen: list[object] = []
+    notebook_client.meta.events.register(
+        "before-send.s3.PutObject", lambda request, **_: seen.append(request.headers.get("Expect"))
     )
     before = proxy.requests
 
-    client.put_object(Bucket="proxied", Key="a.png", Body=b"x" * 8000)
-    client.put_object(Bucket="proxied", Key="b.png", Body=b"y" * 8000)
+    notebook_client.put_object(Bucket="proxied", Key="a.png", Body=b"x" * 8000)
+    notebook_client.put_object(Bucket="proxied", Key="b.png", Body=b"y" * 8000)
 
     assert seen == [b"100-continue", b"100-continue"]  # what makes the interim answer appear
     assert proxy.requests - before == 2
-    assert client.get_object(Bucket="proxied", Key="b.png")["Body"].read() == b"y" * 8000
+    assert notebook_client.get_object(Bucket="proxied", Key="b.png")["Body"].read() == b"y" * 8000
+
+
+def test_tunebots_client_puts_an_image_in_one_exchange(proxied: tuple[Any, Any]) -> None:
+    proxy, client = proxied
+    seen: list[object] = []
+    client.meta.events.register(
+        "before-send.s3.PutObject", lambda request, **_: seen.append(request.headers.get("Expect"))
+    )
+    before = proxy.requests
+
+    client.put_object(Bucket="proxied", Key="c.png", Body=b"z" * 8000)
+
+    assert seen == [None] and proxy.requests - before == 1
+    assert client.get_object(Bucket="proxied", Key="c.png")["Body"].read() == b"z" * 8000
 
 
 def test_interim_answers_alone_are_not_the_answer() -> None:
