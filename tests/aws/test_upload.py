@@ -205,15 +205,21 @@ def test_early_uploads_skip_what_is_there_and_leave_a_missing_bucket_to_the_fina
         upload_folder(folder, "s3://no-such-bucket/x", s3)
 
 
+def send_images_early(s3: S3Client, folder: Path, uri: str, max_concurrency: int) -> EarlyUploads:
+    """The five images of ``prepared_folder`` handed to early uploads as their records are accepted."""
+    early = EarlyUploads(folder, uri, s3, max_concurrency=max_concurrency)
+    for i in range(5):
+        early.submit(f"images/{i:064x}.png")
+    early.close()
+    return early
+
+
 def test_after_early_uploads_the_final_upload_lists_nothing_and_sends_only_the_rest(
     s3: S3Client, tmp_path: Path
 ) -> None:
     folder = prepared_folder(tmp_path / "out")
     uri = f"s3://{BUCKET}/team/charts"
-    early = EarlyUploads(folder, uri, s3, max_concurrency=4)
-    for i in range(5):
-        early.submit(f"images/{i:064x}.png")
-    early.close()
+    early = send_images_early(s3, folder, uri, max_concurrency=4)
     listings = HttpAnswers(s3, "ListObjectsV2", [])
     puts = HttpAnswers(s3, "PutObject", [])
 
@@ -230,12 +236,9 @@ def test_early_uploads_failing_midway_lose_nothing_the_final_upload_sends_them(
 ) -> None:
     folder = prepared_folder(tmp_path / "out")
     uri = f"s3://{BUCKET}/team/charts"
-    early = EarlyUploads(folder, uri, s3, max_concurrency=1)
     denied = s3_error("AccessDenied", 403, "Access Denied")  # not retried: botocore gives up at once
     HttpAnswers(s3, "PutObject", [denied, denied])  # the first two images fail, the rest go through
-    for i in range(5):
-        early.submit(f"images/{i:064x}.png")
-    early.close()
+    early = send_images_early(s3, folder, uri, max_concurrency=1)
 
     summary = upload_folder(folder, uri, s3, known=early.known_objects())
 
