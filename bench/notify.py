@@ -43,6 +43,7 @@ import common  # noqa: E402
 from moto.backends import get_backend  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 
+from bot.reply_to import encode  # noqa: E402
 from services.api.schemas import JobStatus  # noqa: E402
 from services.aws.clients import ClientOptions, make_client  # noqa: E402
 from services.aws.queue import EVENT_DETAIL_TYPE, EVENT_PATTERN, EVENT_SOURCE  # noqa: E402
@@ -256,7 +257,7 @@ def run_case(
             models=["11b"],
             requested_by="UBENCH",
             evaluate=False,
-            slack_channel=CHANNEL,
+            reply_to=encode(CHANNEL),
             name=f"{mode}-{case}-{index}",
         )
         [job] = launched.jobs

@@ -21,7 +21,7 @@ import httpx
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import blocks, policy
+from bot import blocks, policy, reply_to
 from bot.flows import Flows, SeenIds
 from bot.progress import CheckProgress
 from services.client import ServiceError
@@ -200,8 +200,7 @@ class UploadWorker:
                     name,
                     created_by=event.get("user", ""),
                     idempotency_key=f"slack-file:{file['id']}",
-                    slack_channel=channel,
-                    slack_thread_ts=thread,
+                    reply_to=reply_to.encode(channel, thread),
                 )
             if checking_ts is not None:
                 self.progress.follow(channel, checking_ts, accepted.id, name, checking)

@@ -2,6 +2,7 @@
 
 Every answer is parsed into its wire schema (``services.api.schemas``, the models the views declare),
 so a field the API renames or drops fails here, and in mypy at every reader, not in a KeyError later.
+``reply_to`` is the caller's own text (the bot's encoding of a Slack thread): sent and returned as is.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from services.api.schemas import (
     LaunchOut,
     Recommendation,
     ServiceInfo,
+    SweepEstimateOut,
+    SweepOut,
 )
 
 Answer = TypeVar("Answer", bound=BaseModel)
@@ -77,9 +80,7 @@ class ServiceClient:
         learning_rate: float | None = None,
         evaluate: bool = True,
         approved_by: str | None = None,
-        slack_channel: str | None = None,
-        slack_thread_ts: str | None = None,
-        slack_message_ts: str | None = None,
+        reply_to: str | None = None,
         name: str | None = None,
     ) -> LaunchOut:
         """Launch once per ``idempotency_key``: repeating the call returns the same group and jobs."""
@@ -93,9 +94,7 @@ class ServiceClient:
             "epochs": epochs,
             "learning_rate": learning_rate,
             "approved_by": approved_by,
-            "slack_channel": slack_channel,
-            "slack_thread_ts": slack_thread_ts,
-            "slack_message_ts": slack_message_ts,
+            "reply_to": reply_to,
             "name": name,
         }
         body.update({key: value for key, value in optional.items() if value is not None})
@@ -154,9 +153,10 @@ class ServiceClient:
         body = {"requested_by": requested_by} if requested_by else {}
         return self._read(JobOut, "POST", f"/api/v1/jobs/{quote(job_id, safe='')}/cancel", json=body)
 
-    def set_job_message(self, job_id: str, **slack: str) -> GroupOut:
-        """Record where the job's status message lives: slack_channel, slack_thread_ts, slack_message_ts."""
-        return self._read(GroupOut, "PATCH", f"/api/v1/jobs/{quote(job_id, safe='')}", json=slack)
+    def set_job_message(self, job_id: str, reply_to: str | None) -> GroupOut:
+        """Record where the job's status message lives (its launch group's ``reply_to``)."""
+        path = f"/api/v1/jobs/{quote(job_id, safe='')}"
+        return self._read(GroupOut, "PATCH", path, json={"reply_to": reply_to})
 
     def get_group(self, group_id: str) -> GroupOut:
         return self._read(GroupOut, "GET", f"/api/v1/groups/{quote(group_id, safe='')}")
@@ -219,13 +219,12 @@ class ServiceClient:
         *,
         created_by: str,
         idempotency_key: str | None = None,
-        slack_channel: str | None = None,
-        slack_thread_ts: str | None = None,
+        reply_to: str | None = None,
     ) -> DatasetAccepted:
         """Stream a local file to the service, which checks and converts it in the background."""
         fields = {"created_by": created_by, "name": filename}
-        slack = {"slack_channel": slack_channel, "slack_thread_ts": slack_thread_ts}
-        fields.update({key: value for key, value in slack.items() if value})
+        if reply_to:
+            fields["reply_to"] = reply_to
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         with open(path, "rb") as stream:
             return self._read(
@@ -239,11 +238,11 @@ class ServiceClient:
             )
 
     def dataset_from_uri(
-        self, source_uri: str, *, created_by: str, slack_channel: str | None = None
+        self, source_uri: str, *, created_by: str, reply_to: str | None = None
     ) -> DatasetAccepted:
         body = {"source_uri": source_uri, "created_by": created_by}
-        if slack_channel:
-            body["slack_channel"] = slack_channel
+        if reply_to:
+            body["reply_to"] = reply_to
         return self._read(DatasetAccepted, "POST", "/api/v1/datasets", json=body)
 
     def get_dataset(self, dataset_id: str) -> DatasetOut:
@@ -269,11 +268,12 @@ class ServiceClient:
 
     # --- sweeps -------------------------------------------------------------------------------------
 
-    def estimate_sweep(self, *, dataset_id: str, sizes: list[int | str], models: list[str]) -> dict[str, Any]:
+    def estimate_sweep(
+        self, *, dataset_id: str, sizes: list[int | str], models: list[str]
+    ) -> SweepEstimateOut:
         """What a learning-curve sweep would run and cost, job by job; launches nothing."""
         body = {"dataset_id": dataset_id, "sizes": sizes, "models": models}
-        estimate: dict[str, Any] = self._request("POST", "/api/v1/sweep-estimates", json=body)
-        return estimate
+        return self._read(SweepEstimateOut, "POST", "/api/v1/sweep-estimates", json=body)
 
     def start_sweep(
         self,
@@ -284,38 +284,29 @@ class ServiceClient:
         models: list[str],
         requested_by: str,
         approved_by: str | None = None,
-        slack_channel: str | None = None,
-        slack_thread_ts: str | None = None,
-    ) -> dict[str, Any]:
+        reply_to: str | None = None,
+    ) -> SweepOut:
         """Start once per ``idempotency_key``: repeating the call returns the same sweep and jobs."""
         body: dict[str, Any] = {
             "dataset_id": dataset_id, "sizes": sizes, "models": models, "requested_by": requested_by,
         }  # fmt: skip
-        optional = {
-            "approved_by": approved_by, "slack_channel": slack_channel, "slack_thread_ts": slack_thread_ts,
-        }  # fmt: skip
+        optional = {"approved_by": approved_by, "reply_to": reply_to}
         body.update({key: value for key, value in optional.items() if value is not None})
-        sweep: dict[str, Any] = self._request(
-            "POST", "/api/v1/sweeps", json=body, headers={"Idempotency-Key": idempotency_key}
+        return self._read(
+            SweepOut, "POST", "/api/v1/sweeps", json=body, headers={"Idempotency-Key": idempotency_key}
         )
-        return sweep
 
-    def get_sweep(self, sweep_id: str) -> dict[str, Any]:
-        sweep: dict[str, Any] = self._request("GET", f"/api/v1/sweeps/{quote(sweep_id, safe='')}")
-        return sweep
+    def get_sweep(self, sweep_id: str) -> SweepOut:
+        return self._read(SweepOut, "GET", f"/api/v1/sweeps/{quote(sweep_id, safe='')}")
 
-    def cancel_sweep(self, sweep_id: str, requested_by: str | None = None) -> dict[str, Any]:
+    def cancel_sweep(self, sweep_id: str, requested_by: str | None = None) -> SweepOut:
         body = {"requested_by": requested_by} if requested_by else None
-        sweep: dict[str, Any] = self._request(
-            "POST", f"/api/v1/sweeps/{quote(sweep_id, safe='')}/cancel", json=body
-        )
-        return sweep
+        return self._read(SweepOut, "POST", f"/api/v1/sweeps/{quote(sweep_id, safe='')}/cancel", json=body)
 
-    def set_sweep_message(self, sweep_id: str, **slack: str) -> dict[str, Any]:
-        """Record where the sweep's parent message lives (channel, message ts)."""
+    def set_sweep_message(self, sweep_id: str, reply_to: str | None) -> SweepOut:
+        """Record where the sweep's parent message lives (the sweep's ``reply_to``)."""
         path = f"/api/v1/sweeps/{quote(sweep_id, safe='')}"
-        sweep: dict[str, Any] = self._request("PATCH", path, json=slack)
-        return sweep
+        return self._read(SweepOut, "PATCH", path, json={"reply_to": reply_to})
 
     def sweep_chart(self, sweep_id: str) -> bytes | None:
         """The sweep's learning-curve PNG, or None until the sweep ended with a curve."""

@@ -9,7 +9,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from services.api.schemas import DatasetOut, DatasetStatus, EstimateOut, GroupOut, JobOut, JobStatus
+from services.api.schemas import (
+    DatasetOut,
+    DatasetStatus,
+    EstimateOut,
+    GroupOut,
+    JobOut,
+    JobStatus,
+    SweepEstimateOut,
+    SweepOut,
+)
 
 Block = dict[str, Any]
 SECTION_LIMIT = 3_000
@@ -108,7 +117,7 @@ SANDBOX_LABEL = ":test_tube: sandbox: simulated results"
 
 
 # What can carry simulated figures: the service's objects, and a comparison (a plain object on the wire).
-Shown = JobOut | GroupOut | DatasetOut | EstimateOut | Mapping[str, Any]
+Shown = JobOut | GroupOut | DatasetOut | EstimateOut | SweepEstimateOut | SweepOut | Mapping[str, Any]
 
 
 def is_sandbox(*items: Shown) -> bool:

@@ -22,7 +22,7 @@ from bot.blocks.kit import (
     sandbox_suffix,
     section,
 )
-from services.api.schemas import DatasetOut, EstimateOut, LaunchOut, Recommendation
+from services.api.schemas import DatasetOut, EstimateOut, LaunchOut, Recommendation, SweepEstimateOut
 
 
 def recommendation_blocks(advice: Recommendation) -> list[Block]:
@@ -137,28 +137,21 @@ def launched_line(user: str, models: Sequence[str], card_link: str) -> str:
     return f":rocket: <@{user}> launched {sizes_text(models)} — <{card_link}|thread>"
 
 
-def _figures(estimate: EstimateOut | Mapping[str, Any]) -> Mapping[str, Any]:
-    """A launch's typed estimate or a sweep's plain JSON, read the same way."""
-    return estimate.model_dump() if isinstance(estimate, EstimateOut) else estimate
-
-
-def approval_request_text(summary: str, estimate: EstimateOut | Mapping[str, Any]) -> str:
+def approval_request_text(summary: str, estimate: EstimateOut | SweepEstimateOut) -> str:
     """The admins' DM as a notification reads it."""
-    figures = _figures(estimate)
-    return f"Approval needed: {summary}, {estimated(figures.get('total_usd'), figures.get('note'))}"
+    return f"Approval needed: {summary}, {estimated(estimate.total_usd, estimate.note)}"
 
 
 def approval_request_blocks(
-    requester: str, summary: str, estimate: EstimateOut | Mapping[str, Any], value: str
+    requester: str, summary: str, estimate: EstimateOut | SweepEstimateOut, value: str
 ) -> list[Block]:
-    """The admins' DM: the same estimate the requester saw (a launch's, or a sweep's plain JSON), and the
-    cap it is above."""
-    figures = _figures(estimate)
-    note = figures.get("note")
+    """The admins' DM: the same estimate the requester saw (a launch's or a sweep's), and the cap it is
+    above."""
+    note = estimate.note
     return [
         section(
-            f":moneybag: <@{requester}> asks to launch {summary}, {estimated(figures.get('total_usd'))}: "
-            f"above the cost cap of {money(figures.get('cost_cap_usd'))}, so an admin must approve it."
+            f":moneybag: <@{requester}> asks to launch {summary}, {estimated(estimate.total_usd)}: "
+            f"above the cost cap of {money(estimate.cost_cap_usd)}, so an admin must approve it."
         ),
         *([context(f":warning: Costs are estimates from {note}.")] if note else []),
         *sandbox_note(estimate),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot import blocks
 from bot.delivery.posting import Poster
+from bot.reply_to import decode
 from services.api.schemas import EventOut
 from services.client import ServiceClient
 
@@ -11,10 +12,12 @@ from services.client import ServiceClient
 def deliver_report(service: ServiceClient, poster: Poster, event: EventOut) -> None:
     """The check's report in the thread of the shared file, with its launch buttons."""
     payload = event.payload
-    channel, thread = payload.get("slack_channel"), payload.get("slack_thread_ts")
-    if event.type != "dataset.checked" or not channel:
-        return  # nothing to tell, or registered outside Slack
+    if event.type != "dataset.checked":
+        return  # nothing to tell
+    where = decode(payload.get("reply_to"), subject=f"dataset {payload.get('dataset_id')}")
+    if where is None:
+        return  # registered outside Slack, or unreadable (logged)
     dataset = service.get_dataset(payload["dataset_id"])
     report = blocks.dataset_report_blocks(dataset, blocks.dataset_costs(dataset))
     text = blocks.event_text(event)
-    poster.post_once(event, channel=channel, thread_ts=thread, text=text, blocks=report)
+    poster.post_once(event, channel=where.channel, thread_ts=where.thread_ts, text=text, blocks=report)

@@ -16,6 +16,7 @@ from bot import blocks
 from bot.delivery.posting import Poster, card_content
 from bot.delivery.refusals import attempt, postpone
 from bot.delivery.sweeps import SweepDelivery
+from bot.reply_to import ReplyTo, decode
 from services.api.schemas import EventOut, GroupOut, JobStatus
 from services.client import ServiceClient, ServiceError
 
@@ -51,26 +52,27 @@ class LaunchDelivery:
             shown = attempt(events[-1], partial(self.sweeps.show_progress, group.sweep_id))
             delivered.extend(events if shown else events[:-1])
             return
-        if not group.slack_channel:
-            delivered.extend(events)  # launched outside Slack (CLI, API): nobody to tell
+        where = decode(group.reply_to, subject=f"launch group {group.id}")
+        if where is None:
+            delivered.extend(events)  # launched outside Slack (CLI, API), or unreadable: nobody to tell
             return
         self.homes_to_refresh.add(group.requested_by)
         try:
-            parent = self._parent(group, events[0])
+            parent = self._parent(group, where, events[0])
         except SlackApiError as error:
             if not postpone(events[0], error):
                 delivered.extend(events)  # the card is refused for good: its thread goes with it
             return
         # A launch from a report has its card in the report's thread, and its story next to it there.
-        thread = group.slack_thread_ts or parent
+        thread = where.thread_ts or parent
         for event in events:
-            if not attempt(event, partial(self._thread_post, event, group, thread)):
+            if not attempt(event, partial(self._thread_post, event, group, where.channel, thread)):
                 break  # the rest of the launch waits too, so the thread keeps event order
             delivered.append(event)
         if delivered:
             last = delivered.pop()  # acknowledged once the card shows it: a failed update retries it
             try:
-                self._update_card(self.service.get_group(group_id), parent)
+                self._update_card(self.service.get_group(group_id), where.channel, parent)
             except SlackApiError as error:
                 if postpone(last, error):
                     return  # its retry finds its post already there and updates the card
@@ -78,29 +80,28 @@ class LaunchDelivery:
 
     # --- the card ---------------------------------------------------------------------------------------
 
-    def _parent(self, group: GroupOut, first: EventOut) -> str:
+    def _parent(self, group: GroupOut, where: ReplyTo, first: EventOut) -> str:
         """The launch's card: posted on its first event (once, even across a crash), then kept."""
-        if group.slack_message_ts:
-            return group.slack_message_ts
-        channel = str(group.slack_channel)
+        if where.message_ts:
+            return where.message_ts
         ts = self.poster.post_card(
             first,
             ("group_id", group.id),
-            channel=channel,
-            thread=group.slack_thread_ts,  # a launch from a report: its card goes in the report's thread
+            channel=where.channel,
+            thread=where.thread_ts,  # a launch from a report: its card goes in the report's thread
             text=blocks.group_text(group),
             card=blocks.group_card(group, datetime.now(UTC)),
             content=card_content(blocks.group_text(group), blocks.group_card(group)),
         )
         # The API records a group's message through any of its jobs.
-        self.service.set_job_message(group.jobs[0].id, slack_channel=channel, slack_message_ts=ts)
+        self.service.set_job_message(group.jobs[0].id, where.with_message(ts).encode())
         return ts
 
-    def _update_card(self, group: GroupOut, ts: str) -> None:
+    def _update_card(self, group: GroupOut, channel: str, ts: str) -> None:
         """Show the launch as it is now, unless the card already shows exactly that."""
         # Compared without the running clock: an update only when the launch changed, showing the clock then.
         self.poster.update_card(
-            str(group.slack_channel),
+            channel,
             ts,
             text=blocks.group_text(group),
             card=blocks.group_card(group, datetime.now(UTC)),
@@ -109,9 +110,8 @@ class LaunchDelivery:
 
     # --- the thread -------------------------------------------------------------------------------------
 
-    def _thread_post(self, event: EventOut, group: GroupOut, parent: str) -> None:
+    def _thread_post(self, event: EventOut, group: GroupOut, channel: str, parent: str) -> None:
         payload = event.payload
-        channel = str(group.slack_channel)
         text = blocks.event_text(event, requested_by=group.requested_by)
         new = self.poster.post_once(
             event, channel=channel, thread_ts=parent, text=text, **self._extra(event, group)

@@ -10,14 +10,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec
 
 from slack_sdk import WebClient
 
 from bot import blocks
-from services.api.schemas import EstimateOut
+from services.api.schemas import EstimateOut, SweepEstimateOut
 from services.client import ServiceClient, ServiceError
 from services.platform.config import Settings
 
@@ -101,7 +101,7 @@ class BaseFlows:
         self,
         requester: str,
         summary: str,
-        estimate: EstimateOut | Mapping[str, Any],
+        estimate: EstimateOut | SweepEstimateOut,
         value: str,
         why: str,
         replace_card: bool,

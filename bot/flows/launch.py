@@ -9,7 +9,7 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from bot import blocks, commands, policy
+from bot import blocks, commands, policy, reply_to
 from bot.flows.base import Reply, replies_errors
 from bot.flows.cards import CardFlows, ReportMessage, Where
 from services.api.schemas import DatasetOut, DatasetStatus, EstimateOut, Recommendation
@@ -50,7 +50,9 @@ class LaunchFlows(CardFlows):
                 + " — `last` is your last upload."
             )
         if command.dataset.startswith("s3://"):
-            accepted = self.service.dataset_from_uri(command.dataset, created_by=user, slack_channel=channel)
+            accepted = self.service.dataset_from_uri(
+                command.dataset, created_by=user, reply_to=reply_to.encode(channel)
+            )
             return Reply(
                 f":mag: Checking `{command.dataset}` as dataset `{accepted.id}`: its report comes to this "
                 "channel with launch buttons."
@@ -148,9 +150,7 @@ class LaunchFlows(CardFlows):
                 learning_rate=plan.get("learning_rate"),
                 evaluate=plan.get("evaluate", True),
                 name=plan.get("name"),
-                slack_channel=where.channel or None,
-                slack_thread_ts=where.thread_ts,
-                slack_message_ts=card_ts,
+                reply_to=reply_to.encode(where.channel, where.thread_ts, card_ts),
                 approved_by=approved_by,
             )
         except ServiceError as error:
@@ -164,7 +164,9 @@ class LaunchFlows(CardFlows):
         if not result.created:
             # A second click (or a retry) of the same launch: the first click's card stands.
             self.withdraw_card(where.channel, card_ts)
-            card_ts = self.service.get_group(result.group_id).slack_message_ts
+            group = self.service.get_group(result.group_id)
+            first = reply_to.decode(group.reply_to, subject=f"launch group {group.id}")
+            card_ts = first.message_ts if first else None
         link = self.permalink(where.channel, card_ts)
         text = blocks.launched_text(result, link)
         return Reply(text, replace_original=replace_card, card_link=link if result.created else None)

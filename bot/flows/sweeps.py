@@ -7,11 +7,12 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from bot import blocks, commands, policy
+from bot import blocks, commands, policy, reply_to
 from bot.flows.base import Reply, replies_errors
 from bot.flows.cards import Where
 from bot.flows.jobs import JobFlows
 from bot.flows.launch import LaunchFlows
+from services.api.schemas import SweepOut
 from services.client import ServiceError
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class SweepFlows(JobFlows, LaunchFlows):
                 models=list(plan["models"]),
                 requested_by=user,
                 approved_by=approved_by,
-                slack_channel=channel or None,
+                reply_to=reply_to.encode(channel),
             )
         except ServiceError as error:
             if error.code != "approval_required":
@@ -72,10 +73,7 @@ class SweepFlows(JobFlows, LaunchFlows):
         estimate = self.service.estimate_sweep(
             dataset_id=plan["dataset_id"], sizes=list(plan["sizes"]), models=list(plan["models"])
         )
-        summary = (
-            f"a sweep of {len(estimate['jobs'])} jobs (sizes {', '.join(f'{s:,}' for s in estimate['sizes'])}"
-            f" × {' and '.join(m.upper() for m in estimate['models'])}) on dataset `{plan['dataset_id']}`"
-        )
+        summary = blocks.sweep_summary(estimate)
         return self.ask_admins(user, summary, estimate, value, why, replace_card=True)
 
     @replies_errors
@@ -87,7 +85,7 @@ class SweepFlows(JobFlows, LaunchFlows):
             )
         return super()._approved(request, admin)
 
-    def sweep_or_none(self, ref: str) -> dict[str, Any] | None:
+    def sweep_or_none(self, ref: str) -> SweepOut | None:
         try:
             return self.service.get_sweep(ref)
         except ServiceError as error:
@@ -95,17 +93,17 @@ class SweepFlows(JobFlows, LaunchFlows):
                 return None
             raise
 
-    def sweep_verdict(self, sweep: Mapping[str, Any], channel: str) -> Reply:
+    def sweep_verdict(self, sweep: SweepOut, channel: str) -> Reply:
         """``/finetune compare <sweep>``: the verdict again, and its chart into the channel."""
-        chart = self.service.sweep_chart(sweep["id"]) if sweep.get("verdict") else None
+        chart = self.service.sweep_chart(sweep.id) if sweep.verdict else None
         if chart is not None and channel:
             self.slack.files_upload_v2(
                 channel=channel,
                 content=chart,
-                filename=f"{sweep['dataset_name']}-learning-curve.png",
-                title=f"{sweep['dataset_name']}: learning curve",
+                filename=f"{sweep.dataset_name}-learning-curve.png",
+                title=f"{sweep.dataset_name}: learning curve",
             )
-        return Reply(f"Sweep of {sweep['dataset_name']}: {sweep['status']}", blocks.verdict_blocks(sweep))
+        return Reply(f"Sweep of {sweep.dataset_name}: {sweep.status}", blocks.verdict_blocks(sweep))
 
     @replies_errors
     def examples(self, command: commands.Examples, channel: str) -> Reply:

@@ -167,8 +167,7 @@ def register_dataset(
     options: CheckOptions,
     dataset_id: str | None = None,
     idempotency_key: str | None = None,
-    slack_channel: str | None = None,
-    slack_thread_ts: str | None = None,
+    reply_to: str | None = None,
 ) -> tuple[Dataset, bool]:
     """Record a dataset to check (the ``datasets`` scheduler task picks it up); False when the
     idempotency key was seen before, with that dataset."""
@@ -193,8 +192,7 @@ def register_dataset(
                 options=options.as_dict(),
                 created_by=created_by,
                 idempotency_key=idempotency_key,
-                slack_channel=slack_channel,
-                slack_thread_ts=slack_thread_ts,
+                reply_to=reply_to,
             )
             session.add(dataset)
             session.flush()
@@ -359,7 +357,7 @@ def _finish(
         outbox.announce(
             session, "dataset.checked", dataset_id, message, sandbox=deps.sandbox,
             dataset_id=dataset_id, status=status, name=dataset.name, created_by=dataset.created_by,
-            slack_channel=dataset.slack_channel, slack_thread_ts=dataset.slack_thread_ts,
+            reply_to=dataset.reply_to,
         )  # fmt: skip
 
 

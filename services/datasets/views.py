@@ -193,8 +193,7 @@ async def create_dataset(
             options=check,
             dataset_id=dataset_id,
             idempotency_key=idempotency_key,
-            slack_channel=options.slack_channel,
-            slack_thread_ts=options.slack_thread_ts,
+            reply_to=options.reply_to,
         )
     )
     if not created:

@@ -45,9 +45,7 @@ class LaunchRequest:
     learning_rate: float | None = None
     evaluate: bool = True
     approved_by: str | None = None
-    slack_channel: str | None = None
-    slack_thread_ts: str | None = None
-    slack_message_ts: str | None = None
+    reply_to: str | None = None  # opaque: where the caller posts the launch's story
     name: str | None = None
     sweep_id: str | None = None  # set by a learning-curve sweep, one launch per training size
     sweep_train_size: int | None = None
@@ -138,9 +136,7 @@ def _create_group(session: Session, deps: JobDeps, request: LaunchRequest) -> La
         dataset_id=plan.dataset_id,
         requested_by=request.requested_by,
         approved_by=request.approved_by,
-        slack_channel=request.slack_channel,
-        slack_thread_ts=request.slack_thread_ts,
-        slack_message_ts=request.slack_message_ts,
+        reply_to=request.reply_to,
         cost_estimate_usd=plan.total_usd,
         sweep_id=request.sweep_id,
         sweep_train_size=request.sweep_train_size,
@@ -278,16 +274,14 @@ def get_group(sessions: sessionmaker[Session], group_id: str) -> JobGroup:
     return group
 
 
-def record_status_message(
-    sessions: sessionmaker[Session], job_id: str, where: dict[str, str | None]
-) -> JobGroup:
-    """Remember where the job's status message lives (on its launch group), for the edge that posted it."""
+def record_status_message(sessions: sessionmaker[Session], job_id: str, reply_to: str | None) -> JobGroup:
+    """Remember where the job's status message lives (on its launch group), as the edge that posted it
+    encodes it: the service stores it and never reads it."""
     with unit_of_work(sessions) as session:
         job = session.get(Job, job_id)
         if job is None:
             raise NotFound("job_not_found", NO_SUCH_JOB)
-        for name, value in where.items():
-            setattr(job.group, name, value)
+        job.group.reply_to = reply_to
         group_id = job.group_id
     return get_group(sessions, group_id)
 

@@ -81,9 +81,7 @@ def launch(
         learning_rate=body.learning_rate,
         evaluate=body.evaluate,
         approved_by=body.approved_by,
-        slack_channel=body.slack_channel,
-        slack_thread_ts=body.slack_thread_ts,
-        slack_message_ts=body.slack_message_ts,
+        reply_to=body.reply_to,
         name=body.name,
     )
     result = launch_jobs(deps, request)  # a DomainError: the one mapping in services.api.errors answers it
@@ -182,11 +180,11 @@ def cancel(job_ref: JobRef, deps: Deps, body: Annotated[CancelIn | None, Body()]
 @router.patch(
     "/jobs/{job_id}",
     response_model=GroupOut,
-    summary="Record the Slack message a job's status lives in (on its launch group)",
+    summary="Record where a job's status message lives (its launch group's reply_to, opaque)",
     responses=errors(404, 422, 503),
 )
 def patch_job(job_id: ResourceId, body: JobPatch, sessions: Sessions) -> GroupOut:
-    group = service.record_status_message(sessions, job_id, body.model_dump(exclude_unset=True))
+    group = service.record_status_message(sessions, job_id, body.reply_to)
     return GroupOut.model_validate(group)
 
 

@@ -31,6 +31,10 @@ from services.datasets.model import DatasetStatus
 from services.evaluation.model import EvaluationStatus
 from services.jobs.model import JobStatus
 
+# Where a dataset's, a launch's or a sweep's outcome is posted: the caller's own text, never read here
+# (the bot encodes a Slack thread in it). The wire schemas bound it to the same length.
+REPLY_TO_LENGTH = 512
+
 # Stable constraint names so Alembic migrations read the same on both databases.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -103,8 +107,7 @@ class Dataset(LeaseColumns, Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     # A retried upload with the same key answers with the same dataset (migration 0002).
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
-    slack_channel: Mapped[str | None] = mapped_column(String(32))
-    slack_thread_ts: Mapped[str | None] = mapped_column(String(32))
+    reply_to: Mapped[str | None] = mapped_column(String(REPLY_TO_LENGTH))  # opaque: the caller's (0008)
     # While checking: records checked so far and, when the format tells, how many in all (migration 0007).
     records_checked: Mapped[int | None] = mapped_column(Integer)
     records_total: Mapped[int | None] = mapped_column(Integer)
@@ -121,9 +124,7 @@ class JobGroup(Base):
     requested_by: Mapped[str] = mapped_column(String(64), index=True)
     approved_by: Mapped[str | None] = mapped_column(String(64))
     cost_estimate_usd: Mapped[float | None] = mapped_column(Float)
-    slack_channel: Mapped[str | None] = mapped_column(String(32))
-    slack_thread_ts: Mapped[str | None] = mapped_column(String(32))
-    slack_message_ts: Mapped[str | None] = mapped_column(String(32))
+    reply_to: Mapped[str | None] = mapped_column(String(REPLY_TO_LENGTH))  # opaque: the caller's (0008)
     comparison: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Set on the groups a learning-curve sweep launched, one per training size (migration 0006). No
@@ -156,9 +157,7 @@ class Sweep(Base):
     sandbox: Mapped[bool] = mapped_column(Boolean, default=False)
     cost_estimate_usd: Mapped[float | None] = mapped_column(Float)
     cost_note: Mapped[str | None] = mapped_column(Text)
-    slack_channel: Mapped[str | None] = mapped_column(String(32))
-    slack_thread_ts: Mapped[str | None] = mapped_column(String(32))
-    slack_message_ts: Mapped[str | None] = mapped_column(String(32))
+    reply_to: Mapped[str | None] = mapped_column(String(REPLY_TO_LENGTH))  # opaque: the caller's (0008)
     result: Mapped[dict[str, Any] | None]  # the fitted curves and the verdict, once it ended
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]

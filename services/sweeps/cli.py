@@ -7,15 +7,13 @@ Like `tunebot jobs launch`, the sweep's whole estimate is printed and confirmed 
 from __future__ import annotations
 
 import getpass
-import json
 import sys
 import uuid
-from typing import Any
 
 import typer
 
-from services.api.schemas import JobOut
-from services.jobs.cli import Model, _call, _client, _line, jobs_app
+from services.api.schemas import SweepEstimateOut, SweepOut
+from services.jobs.cli import Model, _call, _client, _json, _line, jobs_app
 from services.platform.labels import SANDBOX_LABEL
 from services.sweeps.model import SweepPlanError, parse_sizes
 from services.tuning.costs import estimate_text
@@ -29,32 +27,31 @@ def register(app: typer.Typer) -> None:
     app.add_typer(sweeps_app, name="sweeps")
 
 
-def estimate_lines(estimate: dict[str, Any]) -> list[str]:
+def estimate_lines(estimate: SweepEstimateOut) -> list[str]:
     """Every job of the sweep with its epochs, learning rate and estimate, then the sweep's total."""
-    label = f" ({SANDBOX_LABEL})" if estimate.get("sandbox") else ""
-    sizes = ", ".join(f"{size:,}" for size in estimate["sizes"])
+    label = f" ({SANDBOX_LABEL})" if estimate.sandbox else ""
+    sizes = ", ".join(f"{size:,}" for size in estimate.sizes)
     lines = [
-        f"Sweep of dataset {estimate['dataset_name']} ({estimate['dataset_id']}, "
-        f"{estimate['train_records']:,} training records): sizes {sizes} x "
-        f"{' and '.join(model.upper() for model in estimate['models'])}, nested subsets, every job scored "
-        f"on the same {estimate['test_records']:,} held-out test examples{label}:"
+        f"Sweep of dataset {estimate.dataset_name} ({estimate.dataset_id}, "
+        f"{estimate.train_records:,} training records): sizes {sizes} x "
+        f"{' and '.join(model.upper() for model in estimate.models)}, nested subsets, every job scored "
+        f"on the same {estimate.test_records:,} held-out test examples{label}:"
     ]
-    for job in estimate["jobs"]:
+    for job in estimate.jobs:
         lines.append(
-            f"  {job['train_size']:>6,} x {job['model'].upper()}: {job['epochs']} epochs, "
-            f"lr {job['learning_rate']:g}: estimated ${job['cost']['total_usd']:,.2f}"
+            f"  {job.train_size:>6,} x {job.model.upper()}: {job.epochs} epochs, "
+            f"lr {job.learning_rate:g}: estimated ${job.cost.total_usd:,.2f}"
         )
-    lines.append(f"  total: {estimate_text(estimate['total_usd'], estimate.get('note'))}")
+    lines.append(f"  total: {estimate_text(estimate.total_usd, estimate.note)}")
     return lines
 
 
-def sweep_lines(sweep: dict[str, Any]) -> list[str]:
-    label = f" ({SANDBOX_LABEL})" if sweep.get("sandbox") else ""
-    cost = estimate_text(sweep.get("cost_estimate_usd"), sweep.get("cost_note"))
-    lines = [f"sweep {sweep['id']}  {sweep['status']:<9}  {sweep['dataset_name']}  {cost}{label}"]
-    for cell in sweep["cells"]:
-        lines.append(f"  {cell['train_size']:>6,}  " + _line(JobOut.model_validate(cell["job"])))
-    lines.extend(f"  {line}" for line in sweep.get("lines") or [])
+def sweep_lines(sweep: SweepOut) -> list[str]:
+    label = f" ({SANDBOX_LABEL})" if sweep.sandbox else ""
+    cost = estimate_text(sweep.cost_estimate_usd, sweep.cost_note)
+    lines = [f"sweep {sweep.id}  {sweep.status:<9}  {sweep.dataset_name}  {cost}{label}"]
+    lines.extend(f"  {cell.train_size:>6,}  " + _line(cell.job) for cell in sweep.cells)
+    lines.extend(f"  {line}" for line in sweep.lines)
     return lines
 
 
@@ -88,9 +85,9 @@ def sweep(
     estimate = _call(client.estimate_sweep, dataset_id=dataset_id, sizes=requested_sizes, models=models)
     for line in estimate_lines(estimate):
         typer.echo(line, err=as_json)  # with --json, stdout carries only the API's answer
-    if estimate["approval_required"] and approved_by is None:
+    if estimate.approval_required and approved_by is None:
         typer.echo(
-            f"approval_required: the estimate is above the cost cap of ${estimate['cost_cap_usd']:,.2f} "
+            f"approval_required: the estimate is above the cost cap of ${estimate.cost_cap_usd:,.2f} "
             "(TUNEBOT_MAX_LAUNCH_COST_USD): sweep again with --approved-by set to an admin",
             err=True,
         )
@@ -115,11 +112,11 @@ def sweep(
         approved_by=approved_by,
     )
     if as_json:
-        typer.echo(json.dumps(answer, indent=2))
+        typer.echo(_json(answer))
         return
-    verb = "started" if answer["created"] else "already started with this key"
+    verb = "started" if answer.created else "already started with this key"
     typer.echo(
-        f"sweep {answer['id']} {verb} (idempotency key {key}); follow it: tunebot sweeps show {answer['id']}"
+        f"sweep {answer.id} {verb} (idempotency key {key}); follow it: tunebot sweeps show {answer.id}"
     )
     for line in sweep_lines(answer)[1:]:
         typer.echo(line)
@@ -133,7 +130,7 @@ def show(
     """One sweep: its jobs by training size and, once it ended, the verdict."""
     answer = _call(_client().get_sweep, sweep_id)
     if as_json:
-        typer.echo(json.dumps(answer, indent=2))
+        typer.echo(_json(answer))
         return
     for line in sweep_lines(answer):
         typer.echo(line)

@@ -63,8 +63,7 @@ class SweepRequest:
     models: tuple[str, ...]
     requested_by: str
     approved_by: str | None = None
-    slack_channel: str | None = None
-    slack_thread_ts: str | None = None
+    reply_to: str | None = None  # opaque: where the caller posts the sweep's story
     seed: int = DEFAULT_SEED
 
 
@@ -182,8 +181,7 @@ def _create(deps: SweepDeps, request: SweepRequest, plan: SweepPlan, sweep_id: s
             sandbox=deps.jobs.sandbox,
             cost_estimate_usd=plan.total_usd,
             cost_note=plan.note,
-            slack_channel=request.slack_channel,
-            slack_thread_ts=request.slack_thread_ts,
+            reply_to=request.reply_to,
         )
         session.add(sweep)
         session.flush()
@@ -291,12 +289,12 @@ def get_sweep(sessions: sessionmaker[Session], sweep_id: str) -> SweepView:
     return SweepView(sweep, dataset.name if dataset is not None else sweep.dataset_id, cells)
 
 
-def record_message(sessions: sessionmaker[Session], sweep_id: str, where: dict[str, str | None]) -> SweepView:
-    """Remember where the sweep's parent message lives in Slack, for the edge that posted it."""
+def record_message(sessions: sessionmaker[Session], sweep_id: str, reply_to: str | None) -> SweepView:
+    """Remember where the sweep's parent message lives, as the edge that posted it encodes it: the
+    service stores it and never reads it."""
     with unit_of_work(sessions) as session:
         sweep = session.get(Sweep, sweep_id)
         if sweep is None:
             raise NotFound("sweep_not_found", NO_SUCH_SWEEP)
-        for name, value in where.items():
-            setattr(sweep, name, value)
+        sweep.reply_to = reply_to
     return get_sweep(sessions, sweep_id)

@@ -66,9 +66,7 @@ def sweep_out(view: SweepView) -> SweepOut:
         sandbox=sweep.sandbox,
         cost_estimate_usd=sweep.cost_estimate_usd,
         cost_note=sweep.cost_note,
-        slack_channel=sweep.slack_channel,
-        slack_thread_ts=sweep.slack_thread_ts,
-        slack_message_ts=sweep.slack_message_ts,
+        reply_to=sweep.reply_to,
         created=view.created,
         created_at=sweep.created_at,
         finished_at=sweep.finished_at,
@@ -147,8 +145,7 @@ def start(
             models=tuple(body.models),
             requested_by=body.requested_by,
             approved_by=body.approved_by,
-            slack_channel=body.slack_channel,
-            slack_thread_ts=body.slack_thread_ts,
+            reply_to=body.reply_to,
         ),
     )
     if not view.created:
@@ -174,11 +171,11 @@ def cancel(sweep_id: ResourceId, deps: Deps, body: Annotated[CancelIn | None, Bo
 @router.patch(
     "/sweeps/{sweep_id}",
     response_model=SweepOut,
-    summary="Record the Slack message the sweep's thread hangs from",
+    summary="Record where the sweep's parent message lives (its reply_to, opaque)",
     responses=errors(404, 422, 503),
 )
 def patch(sweep_id: ResourceId, body: SweepPatch, sessions: Sessions) -> SweepOut:
-    return sweep_out(record_message(sessions, sweep_id, body.model_dump(exclude_unset=True)))
+    return sweep_out(record_message(sessions, sweep_id, body.reply_to))
 
 
 @router.get(

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from bot.reply_to import decode
 from services.api.schemas import (
     DatasetOut,
     EstimateOut,
@@ -15,10 +16,18 @@ from services.api.schemas import (
     JobOut,
     LaunchOut,
     Recommendation,
+    SweepEstimateOut,
+    SweepOut,
 )
 
 NOTE = "placeholder prices: set real ones in TUNEBOT_PRICES_FILE"
 WHEN = "2026-11-26T16:00:00Z"
+
+
+def message_ts(reply_to: str | None) -> str | None:
+    """The Slack message a launch's or a sweep's reply_to names (its card), if any."""
+    where = decode(reply_to)
+    return where.message_ts if where else None
 
 
 def job(**overrides: Any) -> JobOut:
@@ -79,9 +88,7 @@ def group(jobs: list[JobOut], **overrides: Any) -> GroupOut:
         "approved_by": None,
         "cost_estimate_usd": 10.0,
         "cost_note": None,
-        "slack_channel": None,
-        "slack_thread_ts": None,
-        "slack_message_ts": None,
+        "reply_to": None,
         "comparison": None,
         "created_at": WHEN,
         "jobs": [item.model_dump(mode="json") for item in jobs],
@@ -116,8 +123,7 @@ def dataset(**overrides: Any) -> DatasetOut:
         "name": "charts",
         "status": "ready",
         "format": "chartqa",
-        "slack_channel": None,
-        "slack_thread_ts": None,
+        "reply_to": None,
         "report": None,
         "error": None,
         "created_by": "U1",
@@ -169,6 +175,63 @@ def estimate(costs: dict[str, float], **overrides: Any) -> EstimateOut:
         "warnings": [],
     }
     return EstimateOut.model_validate({**fields, **overrides})
+
+
+def sweep_estimate(sizes: dict[int, float], **overrides: Any) -> SweepEstimateOut:
+    """A sweep's estimate for 11B at each training size in ``sizes`` (size -> its cost)."""
+    fields: dict[str, Any] = {
+        "dataset_id": "ds1",
+        "dataset_name": "charts",
+        "train_records": max(sizes),
+        "test_records": 40,
+        "sizes": list(sizes),
+        "models": ["11b"],
+        "sandbox": True,
+        "jobs": [
+            {"train_size": size, "model": "11b", "epochs": 8, "learning_rate": 1e-5, "cost": cost("11b", usd)}
+            for size, usd in sizes.items()
+        ],
+        "total_usd": round(sum(sizes.values()), 2),
+        "note": NOTE,
+        "cost_cap_usd": 500.0,
+        "approval_required": False,
+    }
+    return SweepEstimateOut.model_validate({**fields, **overrides})
+
+
+def sweep(cells: list[tuple[int, JobOut]], **overrides: Any) -> SweepOut:
+    """A sweep of 11B with one job per training size in ``cells``."""
+    fields: dict[str, Any] = {
+        "id": "sw1",
+        "dataset_id": "ds1",
+        "dataset_name": "charts",
+        "status": "running",
+        "models": ["11b"],
+        "sizes": [size for size, _ in cells],
+        "seed": 0,
+        "requested_by": "U1",
+        "approved_by": None,
+        "sandbox": True,
+        "cost_estimate_usd": 41.2,
+        "cost_note": NOTE,
+        "reply_to": None,
+        "created": True,
+        "created_at": WHEN,
+        "finished_at": None,
+        "cells": [
+            {
+                "train_size": size,
+                "model": job.model,
+                "dataset_id": f"ds1-{size}",
+                "job": job.model_dump(mode="json"),
+            }
+            for size, job in cells
+        ],
+        "lines": [],
+        "verdict": None,
+        "fit": None,
+    }
+    return SweepOut.model_validate({**fields, **overrides})
 
 
 def event(kind: str, subject_id: str, payload: dict[str, Any]) -> EventOut:

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import boto3
 
+from bot.reply_to import encode
 from services.aws.s3 import split_s3_uri
 from services.jobs.poll import poll_once
 from services.sandbox.trainer import metrics_files
 from tests.bot.conftest import Bot
+from tests.bot.factories import message_ts
 from tests.jobs.conftest import REGION, moto_jobs
 
 
 def test_a_completed_jobs_loss_curve_is_uploaded_named_after_the_job(bot: Bot) -> None:
     launched = bot.service.launch_jobs(
-        "uploads-1", dataset_id=bot.dataset(), models=["11b"], requested_by="U1", slack_channel="C1",
+        "uploads-1", dataset_id=bot.dataset(), models=["11b"], requested_by="U1", reply_to=encode("C1"),
         name="charts", evaluate=False,
     )  # fmt: skip
     delivery = bot.delivery()
@@ -36,6 +38,6 @@ def test_a_completed_jobs_loss_curve_is_uploaded_named_after_the_job(bot: Bot) -
     uploads = [call.params for call in bot.stub.accepted("files.getUploadURLExternal")]
     assert [upload["filename"] for upload in uploads] == [f"{job.name}-loss-curve.png"]
     assert job.name.startswith("charts") and job.id not in uploads[0]["filename"]
-    parent = bot.service.get_group(launched.group_id).slack_message_ts
+    parent = message_ts(bot.service.get_group(launched.group_id).reply_to)
     completed = bot.stub.accepted("files.completeUploadExternal")[0].params
     assert (completed["channel_id"], completed["thread_ts"]) == ("C1", parent)

@@ -10,11 +10,13 @@ from slack_sdk import WebClient
 from sqlalchemy import select
 
 from bot.delivery import Delivery, DeliveryLoop, Pacer, SlackDown
+from bot.reply_to import encode
 from services.api.schemas import LaunchOut
 from services.client import ServiceError
 from services.jobs.poll import poll_once
 from services.platform.tables import Event
 from tests.bot.conftest import Bot, wait_for
+from tests.bot.factories import message_ts
 from tests.conftest import free_port
 from tests.jobs.conftest import moto_jobs
 
@@ -34,7 +36,7 @@ def launch(bot: Bot, models: list[str], key: str = "k1", evaluate: bool = True) 
         dataset_id=bot.dataset(),
         models=models,
         requested_by="U1",
-        slack_channel="C1",
+        reply_to=encode("C1"),
         name="charts",
         evaluate=evaluate,
     )
@@ -57,7 +59,7 @@ def test_a_launch_gets_one_card_and_its_events_in_the_thread_in_order(bot: Bot) 
 
     assert delivered == 4  # created and submitted, for each job
     assert len(parents(bot)) == 1
-    parent_ts = bot.service.get_group(launched.group_id).slack_message_ts
+    parent_ts = message_ts(bot.service.get_group(launched.group_id).reply_to)
     assert parent_ts is not None
     assert {reply["thread_ts"] for reply in thread_replies(bot)} == {parent_ts}
     assert any("training started on Bedrock" in str(reply["text"]) for reply in thread_replies(bot))
@@ -166,7 +168,7 @@ def test_a_card_posted_just_before_a_crash_is_found_not_posted_again(
 ) -> None:
     launched = launch(bot, ["11b"])
 
-    def died(job_id: str, **slack: str) -> dict[str, object]:
+    def died(job_id: str, reply_to: str | None) -> dict[str, object]:
         raise ServiceError(503, "service_unreachable", "the process died here")
 
     crashed = bot.delivery("slack:crashed", lease_seconds=1.0)
@@ -181,8 +183,8 @@ def test_a_card_posted_just_before_a_crash_is_found_not_posted_again(
     assert len(parents(bot)) == 1
     group = bot.service.get_group(launched.group_id)
     [card] = [m for m in bot.stub.channel_messages("C1") if m.thread_ts is None]
-    assert group.slack_message_ts == card.ts
-    assert {reply["thread_ts"] for reply in thread_replies(bot)} == {group.slack_message_ts}
+    assert message_ts(group.reply_to) == card.ts
+    assert {reply["thread_ts"] for reply in thread_replies(bot)} == {card.ts}
 
 
 def test_a_post_slack_refuses_for_now_holds_back_the_rest_of_its_thread(bot: Bot) -> None:

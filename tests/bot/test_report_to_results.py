@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from bot.reply_to import decode
 from services.api.schemas import DatasetStatus
 from services.jobs.poll import poll_once
 from tests.bot.conftest import Bot, wait_for
@@ -62,7 +63,9 @@ def follow_to_the_end(bot: Bot, group_id: str) -> list[str]:
     delivery.run_once()
     group = bot.service.get_group(group_id)
     # A launch from a report has its card and story in the report's thread; any other in the card's.
-    thread = group.slack_thread_ts or group.slack_message_ts
+    where = decode(group.reply_to)
+    assert where is not None
+    thread = where.thread_ts or where.message_ts
     return [m.text for m in bot.stub.channel_messages("C1") if m.thread_ts == thread]
 
 

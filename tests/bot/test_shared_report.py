@@ -10,6 +10,7 @@ import re
 
 from bot import blocks
 from tests.bot.conftest import Bot, wait_for
+from tests.bot.factories import message_ts
 from tests.bot.test_report_to_results import follow_to_the_end, launch_buttons, shared_report, sums_file
 from tests.bot.test_uploads import share
 from tests.slack_stub import Message
@@ -66,7 +67,7 @@ def test_a_launch_from_the_report_starts_its_card_in_the_reports_thread(bot: Bot
     click(bot, report, "both", user="U2")
 
     group = bot.service.get_group(bot.service.list_jobs(limit=10).jobs[0].group_id)
-    card = bot.stub.messages[("C1", group.slack_message_ts)]
+    card = bot.stub.messages[("C1", message_ts(group.reply_to))]
     assert card.thread_ts == report.thread_ts
     # The row's link and the clicker's link both open that card in its thread.
     row_text = json.dumps(bot.stub.messages[("C1", report.ts)].blocks)
@@ -99,8 +100,8 @@ def test_a_second_click_on_the_same_report_button_launches_once_and_leaves_one_c
         for m in bot.stub.channel_messages("C1")
         if m.thread_ts == report.thread_ts and "launching" in m.text
     ]
-    assert [m.ts for m in cards] == [group.slack_message_ts]
-    assert linked_ts(replies[1]["text"]) == group.slack_message_ts
+    assert [m.ts for m in cards] == [message_ts(group.reply_to)]
+    assert linked_ts(replies[1]["text"]) == message_ts(group.reply_to)
 
 
 def test_a_launch_by_command_tells_the_launcher_where_its_thread_is(bot: Bot) -> None:
@@ -112,10 +113,10 @@ def test_a_launch_by_command_tells_the_launcher_where_its_thread_is(bot: Bot) ->
 
     reply = bot.last_response(2)
     group = bot.service.get_group(bot.service.list_jobs(limit=10).jobs[0].group_id)
-    assert (
-        reply["text"].startswith(":rocket: Launched") and linked_ts(reply["text"]) == group.slack_message_ts
+    assert reply["text"].startswith(":rocket: Launched") and linked_ts(reply["text"]) == message_ts(
+        group.reply_to
     )
-    card = bot.stub.messages[("C1", group.slack_message_ts)]
+    card = bot.stub.messages[("C1", message_ts(group.reply_to))]
     assert card.thread_ts is None and card.user is None  # a channel message everyone sees
     thread = follow_to_the_end(bot, group.id)
     assert any("training completed" in text for text in thread)

@@ -6,19 +6,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.reply_to import encode
+from services.api.schemas import JobOut, SweepOut
 from services.jobs.poll import poll_once
 from tests.bot.conftest import Bot
+from tests.bot.factories import message_ts
 from tests.jobs.conftest import moto_jobs
 from tests.sweeps.files import put_prepared_files
 
 
-def start_sweep(bot: Bot) -> dict[str, Any]:
+def start_sweep(bot: Bot) -> SweepOut:
     """Sizes 100, 200 and all 300 of 11B: two train at once (the default quota), the third queues."""
     dataset_id = bot.dataset(train=300)
     put_prepared_files(bot.sessions, dataset_id)
     return bot.service.start_sweep(
         "sweep-parent", dataset_id=dataset_id, sizes=[100, 200, "all"], models=["11b"],
-        requested_by="U1", slack_channel="C1",
+        requested_by="U1", reply_to=encode("C1"),
     )  # fmt: skip
 
 
@@ -33,9 +36,8 @@ def updates_of(bot: Bot, ts: str) -> list[list[str]]:
     return [rows(call.params["blocks"]) for call in calls if call.params["ts"] == ts]
 
 
-def job_of(sweep: dict[str, Any], size: int) -> dict[str, Any]:
-    job: dict[str, Any] = next(cell["job"] for cell in sweep["cells"] if cell["train_size"] == size)
-    return job
+def job_of(sweep: SweepOut, size: int) -> JobOut:
+    return next(cell.job for cell in sweep.cells if cell.train_size == size)
 
 
 def test_the_parent_shows_each_sizes_job_at_its_stage_updated_once_per_change(bot: Bot) -> None:
@@ -43,7 +45,8 @@ def test_the_parent_shows_each_sizes_job_at_its_stage_updated_once_per_change(bo
     delivery = bot.delivery()
 
     delivery.run_once()  # the sweep's event, then its jobs' created and submitted events
-    parent = bot.service.get_sweep(sweep["id"])["slack_message_ts"]
+    parent = message_ts(bot.service.get_sweep(sweep.id).reply_to)
+    assert parent is not None
     [posted] = [call for call in bot.stub.accepted("chat.postMessage") if not call.params.get("thread_ts")]
     assert rows(posted.params["blocks"]) == [
         "*100*: :gear: 11B training", "*200*: :gear: 11B training", "*300*: :hourglass: 11B queued",
@@ -53,7 +56,7 @@ def test_the_parent_shows_each_sizes_job_at_its_stage_updated_once_per_change(bo
 
     # Size 100's job fails on Bedrock: its slot goes to size 300's job. Two launches moved in one batch,
     # and the parent is updated once, to how the sweep stands.
-    moto_jobs()[job_of(sweep, 100)["bedrock_job_name"]].status = "Failed"
+    moto_jobs()[job_of(sweep, 100).bedrock_job_name].status = "Failed"
     poll_once(bot.runtime.wiring.job_deps)
     delivery.run_once()
     assert updates_of(bot, parent) == [

@@ -13,6 +13,7 @@ import pytest
 
 from services.api.schemas import DatasetStatus
 from tests.bot.conftest import Bot, wait_for
+from tests.bot.factories import message_ts
 from tests.bot.test_report_to_results import sums_file
 from tests.bot.test_uploads import share
 
@@ -90,29 +91,30 @@ def test_a_sandbox_sweep_through_slack_ends_with_its_chart_and_verdict_once_in_i
     deliver_until(
         bot,
         lambda: (
-            bot.service.get_sweep(sweep_id)["status"] != "running"
+            bot.service.get_sweep(sweep_id).status != "running"
             and bot.service.get_group(pair_group).comparison is not None
         ),
     )
     sweep = bot.service.get_sweep(sweep_id)
-    assert sweep["status"] == "evaluated", sweep["lines"]
-    parent = sweep["slack_message_ts"]
+    assert sweep.status == "evaluated", sweep.lines
+    parent = message_ts(sweep.reply_to)
     thread = [m for m in bot.stub.channel_messages("C1") if m.thread_ts == parent]
     verdicts = [m for m in thread if "More data, the bigger model, or stop?" in text_of(m.blocks)]
     assert len(verdicts) == 1
     said = text_of(verdicts[0].blocks)
     assert "F1 per doubling of data" in said and "95 % CI" in said and "Next:" in said and LABEL in said
-    assert said.count(sweep["verdict"]["headline"]) == 1  # said once, not in the bullets and again in bold
-    assert uploads_in(bot, parent) == [f"{sweep['dataset_name']}: learning curve"]
+    assert sweep.verdict is not None
+    assert said.count(sweep.verdict["headline"]) == 1  # said once, not in the bullets and again in bold
+    assert uploads_in(bot, parent) == [f"{sweep.dataset_name}: learning curve"]
     # The parent message says the sweep ended (updated in place, not posted again).
     top = next(m for m in bot.stub.channel_messages("C1") if m.ts == parent)
     assert "*evaluated*" in text_of(top.blocks) and LABEL in text_of(top.blocks)
     # Delivering again posts nothing new.
     bot.delivery().run_once()
-    assert uploads_in(bot, parent) == [f"{sweep['dataset_name']}: learning curve"]
+    assert uploads_in(bot, parent) == [f"{sweep.dataset_name}: learning curve"]
 
     # The pair's thread has its gallery: one image with helped, hurt and disagree.
-    pair_parent = bot.service.get_group(pair_group).slack_message_ts
+    pair_parent = message_ts(bot.service.get_group(pair_group).reply_to)
     assert any(title.endswith(": examples") for title in uploads_in(bot, pair_parent))
 
     bot.command(f"compare {sweep_id}")
@@ -122,5 +124,5 @@ def test_a_sandbox_sweep_through_slack_ends_with_its_chart_and_verdict_once_in_i
     assert "examples of" in bot.last_response(6)["text"]
     titles = [file["title"] for call in bot.stub.accepted("files.completeUploadExternal")
               for file in json.loads(call.params["files"])]  # fmt: skip
-    assert titles.count(f"{sweep['dataset_name']}: learning curve") == 2  # the thread's, and compare's
+    assert titles.count(f"{sweep.dataset_name}: learning curve") == 2  # the thread's, and compare's
     assert not bot.stub.unexpected_refusals()

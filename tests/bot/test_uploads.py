@@ -12,6 +12,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from bot.reply_to import ReplyTo, decode
 from bot.uploads import DownloadError, download, is_slack_host, may_fetch
 from services.api.schemas import DatasetStatus
 from tests.bot.conftest import BOT_TOKEN, Bot, wait_for
@@ -206,7 +207,7 @@ def test_an_upload_is_checked_and_its_report_comes_back_in_the_thread_with_launc
     share(bot, "sums.jsonl", url, len(content))
 
     dataset = wait_for(lambda: bot.service.list_datasets(created_by="U1"), 10)[0]
-    assert dataset.name == "sums.jsonl" and dataset.slack_thread_ts == "1700000100.000100"
+    assert dataset.name == "sums.jsonl" and decode(dataset.reply_to) == ReplyTo("C1", "1700000100.000100")
     wait_for(lambda: bot.service.get_dataset(dataset.id).status != DatasetStatus.CHECKING, 30)
     assert bot.delivery().run_once() >= 1
     report = [c.params for c in bot.stub.calls_to("chat.postMessage") if c.params.get("blocks")][-1]

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.reply_to import encode
 from tests.faults.harness import (
     BOUND_SECONDS,
     CHANNEL,
@@ -74,7 +75,7 @@ def test_slack_down_then_back(
 ) -> None:
     slack_stub.outage_status = 503
     down = time.monotonic()
-    answer = bots[0].launch(dataset, "slack-down", slack_channel=CHANNEL)
+    answer = bots[0].launch(dataset, "slack-down", reply_to=encode(CHANNEL))
     assert answer.status_code == 201, answer.text
     finish(sessions, bots)  # the job trains and completes on Bedrock while Slack is away
     wait_until(lambda: len([c for c in slack_stub.calls if c.status == 503]) >= 3, BOUND_SECONDS)
@@ -121,7 +122,7 @@ def test_postgresql_restarted_mid_run(
     dataset: str,
     record_counts: list[Counts],
 ) -> None:
-    answer = bots[0].launch(dataset, "pg-restart", slack_channel=CHANNEL)
+    answer = bots[0].launch(dataset, "pg-restart", reply_to=encode(CHANNEL))
     assert answer.status_code == 201, answer.text
     postgres_cut.cut()  # every connection dropped, new ones refused, as while the server restarts
     down = time.monotonic()

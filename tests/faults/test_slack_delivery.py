@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.reply_to import encode
 from tests.faults.harness import (
     BOUND_SECONDS,
     CHANNEL,
@@ -39,7 +40,7 @@ def test_killed_between_a_slack_post_and_its_acknowledgement(
     record_counts: list[Counts],
 ) -> None:
     hold = slack_stub.hold_next("chat.postMessage", skip=skip)
-    answer = bots[0].launch(dataset, f"slack-{skip}", slack_channel=CHANNEL)
+    answer = bots[0].launch(dataset, f"slack-{skip}", reply_to=encode(CHANNEL))
     assert answer.status_code == 201, answer.text
     assert hold.arrived.wait(60), bots[0].tail()
     victim = holder_of(bots, consumer_pid(sessions))

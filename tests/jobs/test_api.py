@@ -51,6 +51,7 @@ def test_a_launch_is_created_once_and_repeated_by_its_key(client: TestClient) ->
     assert (job["epochs"], job["recommended_epochs"]) == (8, 8)
     group = client.get(f"/api/v1/groups/{first.json()['group_id']}", headers=AUTH).json()
     assert group["cost_estimate_usd"] > 0 and len(group["jobs"]) == 2
+    assert group["reply_to"] is None  # a caller that posts nowhere sends none
 
 
 @pytest.mark.parametrize(
@@ -62,6 +63,9 @@ def test_a_launch_is_created_once_and_repeated_by_its_key(client: TestClient) ->
         ({"epochs": "many"}, {}, "epochs"),
         ({"learning_rate": 0.5}, {}, "learning_rate"),
         ({"colour": "blue"}, {}, "colour"),
+        ({"reply_to": "x" * 513}, {}, "reply_to"),  # opaque, but bounded
+        ({"reply_to": ""}, {}, "reply_to"),
+        ({"slack_channel": "C1"}, {}, "slack_channel"),  # gone since migration 0008: a caller sends reply_to
     ],
 )
 def test_invalid_launches_are_422_naming_the_field(
@@ -163,12 +167,10 @@ def test_cancel_stops_the_job_and_patch_records_the_slack_message(client: TestCl
     dataset_id = add_dataset(sessions_of(client))
     job = launch(client, dataset_id, models=["11b"]).json()["jobs"][0]
 
-    patched = client.patch(
-        f"/api/v1/jobs/{job['id']}", json={"slack_channel": "C1", "slack_message_ts": "1700.1"}, headers=AUTH
-    )
+    patched = client.patch(f"/api/v1/jobs/{job['id']}", json={"reply_to": "C1 at 1700.1"}, headers=AUTH)
     cancelled = client.post(f"/api/v1/jobs/{job['id']}/cancel", json={"requested_by": "U1"}, headers=AUTH)
 
-    assert patched.status_code == 200 and patched.json()["slack_message_ts"] == "1700.1"
+    assert patched.status_code == 200 and patched.json()["reply_to"] == "C1 at 1700.1"
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelling"
     assert moto_jobs()[job["bedrock_job_name"]].status == "Stopped"
 

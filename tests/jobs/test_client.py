@@ -20,13 +20,13 @@ def test_the_client_launches_finds_and_annotates_jobs(client: TestClient, servic
     dataset_id = add_dataset(sessions_of(client))
 
     launched = service.launch_jobs("k1", dataset_id=dataset_id, models=["90b"], requested_by="U1", epochs=7)
-    group = service.set_job_message(launched.jobs[0].id, slack_channel="C1", slack_message_ts="1.2")
+    group = service.set_job_message(launched.jobs[0].id, reply_to="C1:1.2")
 
     assert launched.created and launched.jobs[0].epochs == 7
     assert (
         service.launch_jobs("k1", dataset_id=dataset_id, models=["90b"], requested_by="U1").created is False
     )
-    assert group.slack_message_ts == "1.2"
+    assert group.reply_to == "C1:1.2"
     assert service.get_group(launched.group_id).jobs[0].model == "90b"
     assert service.list_jobs(requested_by="U1").jobs[0].id == launched.jobs[0].id
     assert service.recommendation(50).epochs == 8

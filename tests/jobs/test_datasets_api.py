@@ -159,7 +159,7 @@ def test_a_retried_upload_with_its_key_is_the_same_dataset_and_its_event_names_t
         return client.post(
             "/api/v1/datasets",
             files={"file": ("charts.zip", llava_zip(tmp_path), "application/zip")},
-            data={"created_by": "U1", "slack_channel": "C1", "slack_thread_ts": "1700000000.1"},
+            data={"created_by": "U1", "reply_to": '{"channel":"C1","thread_ts":"1700000000.1"}'},
             headers={**AUTH, "Idempotency-Key": "F0123-upload"},
         )
 
@@ -168,10 +168,11 @@ def test_a_retried_upload_with_its_key_is_the_same_dataset_and_its_event_names_t
     assert (first.status_code, again.status_code) == (202, 200)
     assert again.json()["id"] == first.json()["id"]
     dataset = wait_checked(client, first.json()["id"])
-    assert (dataset["slack_channel"], dataset["slack_thread_ts"]) == ("C1", "1700000000.1")
+    # Stored and announced as sent: where to post is the caller's to read, not the service's.
+    assert dataset["reply_to"] == '{"channel":"C1","thread_ts":"1700000000.1"}'
     with sessions_of(client)() as session:
         [event] = session.scalars(select(Event).where(Event.type == "dataset.checked")).all()
-        assert (event.payload["slack_channel"], event.payload["slack_thread_ts"]) == ("C1", "1700000000.1")
+        assert event.payload["reply_to"] == '{"channel":"C1","thread_ts":"1700000000.1"}'
 
 
 def test_an_upload_name_is_reduced_to_a_safe_base_name(tmp_path: Path) -> None:

@@ -10,7 +10,18 @@ from pydantic import BaseModel, Field
 # PostgreSQL text cannot hold NUL: refuse it at the edge (422) instead of failing in the database (500).
 NO_NUL = r"^[^\x00]*$"
 ModelName = Literal["11b", "90b"]
-SlackId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")]
+# Where the caller wants an outcome posted (a Slack thread, say): the caller's own encoding, stored and
+# returned as sent, never read by the service. Bounded, and free of NUL so PostgreSQL can store it.
+REPLY_TO_LENGTH = 512
+ReplyTo = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=REPLY_TO_LENGTH,
+        pattern=NO_NUL,
+        description="Opaque to the service: where the caller posts this one's outcome, returned as sent",
+    ),
+]
 FormatName = Literal[
     "auto", "bedrock", "llava", "hf-llava", "chartqa", "vqav2", "docvqa", "hub", "csv", "tsv", "xlsx",
     "jsonl", "pdf",

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.api.schemas.common import NO_NUL, FormatName, ModelName, SlackId
+from services.api.schemas.common import NO_NUL, FormatName, ModelName, ReplyTo
 from services.datasets.model import DatasetStatus
 
 
@@ -27,8 +27,7 @@ class DatasetOptionsIn(BaseModel):
     seed: int = Field(0, ge=0, le=2**31 - 1)
     system: str | None = Field(None, min_length=1, max_length=4000, pattern=NO_NUL)
     model: ModelName | None = None
-    slack_channel: SlackId | None = None
-    slack_thread_ts: SlackId | None = None
+    reply_to: ReplyTo | None = None
     image_column: str | None = Field(None, min_length=1, max_length=200, pattern=NO_NUL)
     question_column: str | None = Field(None, min_length=1, max_length=200, pattern=NO_NUL)
     answer_column: str | None = Field(None, min_length=1, max_length=200, pattern=NO_NUL)
@@ -60,8 +59,7 @@ class DatasetOut(BaseModel):
     name: str
     status: DatasetStatus
     format: str | None
-    slack_channel: str | None
-    slack_thread_ts: str | None
+    reply_to: str | None
     report: dict[str, Any] | None
     error: str | None
     created_by: str | None

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.api.schemas.common import NO_NUL, ModelName, SlackId
+from services.api.schemas.common import NO_NUL, ModelName, ReplyTo
 from services.evaluation.model import EvaluationStatus
 from services.jobs.model import JobStatus, can_cancel, is_final
 from services.tuning.costs import CostEstimate
@@ -100,9 +100,7 @@ class GroupOut(BaseModel):
     approved_by: str | None
     cost_estimate_usd: float | None = Field(description="The launch's estimate, never a quote")
     cost_note: str | None = None
-    slack_channel: str | None
-    slack_thread_ts: str | None
-    slack_message_ts: str | None
+    reply_to: str | None
     comparison: dict[str, Any] | None
     sweep_id: str | None = Field(None, description="The learning-curve sweep this launch is one size of")
     created_at: datetime
@@ -134,10 +132,8 @@ class LaunchIn(BaseModel):
     evaluate: bool = True
     requested_by: str = Field(min_length=1, max_length=64, pattern=NO_NUL)
     approved_by: str | None = Field(None, min_length=1, max_length=64, pattern=NO_NUL)
-    slack_channel: SlackId | None = None
-    slack_thread_ts: SlackId | None = None
-    # The bot posts the launch's card before launching, so the first event updates it in place.
-    slack_message_ts: SlackId | None = None
+    # The bot posts the launch's card before launching and names it here, so the first event updates it.
+    reply_to: ReplyTo | None = None
     name: str | None = Field(None, min_length=1, max_length=200, pattern=NO_NUL)
 
 
@@ -197,10 +193,8 @@ class CancelIn(BaseModel):
 
 
 class JobPatch(BaseModel):
-    """Where the job's status message lives in Slack (stored on the job's launch group)."""
+    """Where the job's status message lives, as its caller encodes it (stored on the launch group)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    slack_channel: SlackId | None = None
-    slack_thread_ts: SlackId | None = None
-    slack_message_ts: SlackId | None = None
+    reply_to: ReplyTo | None = Field(description="Replaces the group's reply_to; null clears it")

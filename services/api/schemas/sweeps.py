@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.api.schemas.common import NO_NUL, ModelName, SlackId
+from services.api.schemas.common import NO_NUL, ModelName, ReplyTo
 from services.api.schemas.jobs import JobOut
 from services.sweeps.model import MAX_SIZES, SweepStatus
 from services.tuning.costs import CostEstimate
@@ -47,8 +47,7 @@ class SweepEstimateIn(BaseModel):
 class SweepIn(SweepEstimateIn):
     requested_by: str = Field(min_length=1, max_length=64, pattern=NO_NUL)
     approved_by: str | None = Field(None, min_length=1, max_length=64, pattern=NO_NUL)
-    slack_channel: SlackId | None = None
-    slack_thread_ts: SlackId | None = None
+    reply_to: ReplyTo | None = None
 
 
 class SweepPlannedJobOut(BaseModel):
@@ -97,9 +96,7 @@ class SweepOut(BaseModel):
     sandbox: bool
     cost_estimate_usd: float | None = Field(description="The whole sweep's estimate, never a quote")
     cost_note: str | None
-    slack_channel: str | None
-    slack_thread_ts: str | None
-    slack_message_ts: str | None
+    reply_to: str | None
     created: bool = Field(False, description="This request made the sweep (false: the key was seen)")
     created_at: datetime
     finished_at: datetime | None
@@ -110,10 +107,8 @@ class SweepOut(BaseModel):
 
 
 class SweepPatch(BaseModel):
-    """Where the sweep's parent message lives in Slack."""
+    """Where the sweep's parent message lives, as its caller encodes it."""
 
     model_config = ConfigDict(extra="forbid")
 
-    slack_channel: SlackId | None = None
-    slack_thread_ts: SlackId | None = None
-    slack_message_ts: SlackId | None = None
+    reply_to: ReplyTo | None = Field(description="Replaces the sweep's reply_to; null clears it")

@@ -61,22 +61,13 @@ ESTIMATE = factories.estimate(
     {"11b": 31.58, "90b": 73.54}, examples=300, cost_cap_usd=500.0, approval_required=False
 )
 ADVICE = {"11b": factories.recommendation(reasons=["8 epochs because 300 examples."])}
-SWEEP_ESTIMATE = {
-    "estimate": True, "dataset_id": "ds1", "dataset_name": "charts", "train_records": 300, "test_records": 40,
-    "sizes": [100, 300], "models": ["11b"], "sandbox": True, "total_usd": 41.2, "note": NOTE,
-    "cost_cap_usd": 500.0, "approval_required": False,
-    "jobs": [
-        {"train_size": size, "model": "11b", "epochs": 8, "learning_rate": 1e-5, "cost": {"total_usd": usd}}
-        for size, usd in ((100, 10.1), (300, 31.1))
-    ],
-}  # fmt: skip
-SWEEP = {
-    "id": "sw1", "dataset_id": "ds1", "dataset_name": "charts", "status": "evaluated", "sizes": [100, 300],
-    "models": ["11b"], "requested_by": "U1", "sandbox": True, "cost_estimate_usd": 41.2, "cost_note": NOTE,
-    "created": True, "cells": [{"train_size": 100, "model": "11b", "job": JOB.model_dump(mode="json")}],
-    "lines": ["11B: +1.0 F1 per doubling of data (95 % CI +0.2 to +2.1)", "Next: more data — 11B on 600"],
-    "verdict": {"headline": "Next: more data — 11B on 600"},
-}  # fmt: skip
+SWEEP_ESTIMATE = factories.sweep_estimate({100: 10.1, 300: 31.1})
+SWEEP = factories.sweep(
+    [(100, JOB)],
+    status="evaluated",
+    lines=["11B: +1.0 F1 per doubling of data (95 % CI +0.2 to +2.1)", "Next: more data — 11B on 600"],
+    verdict={"headline": "Next: more data — 11B on 600"},
+)
 
 # Every renderer that can show a simulated figure, called with sandbox objects.
 WALK: dict[str, Callable[[], Any]] = {
@@ -164,7 +155,7 @@ def test_a_real_run_is_not_labelled() -> None:
             "v",
         ),
         blocks.home_view([real_job], {}),
-        blocks.verdict_blocks({**SWEEP, "sandbox": False}),
-        blocks.sweep_card({**SWEEP_ESTIMATE, "sandbox": False}, "v"),
+        blocks.verdict_blocks(factories.changed(SWEEP, sandbox=False)),
+        blocks.sweep_card(factories.changed(SWEEP_ESTIMATE, sandbox=False), "v"),
     ]
     assert all(LABEL not in json.dumps(message) for message in real)

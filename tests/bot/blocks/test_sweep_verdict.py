@@ -4,12 +4,13 @@ before the alternatives, and the message showed it in the bullets and again in b
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from bot import blocks
+from services.api.schemas import SweepOut
 from services.platform.labels import SANDBOX_LABEL
 from services.sweeps.curve import fit_curves
 from services.sweeps.verdict import decide
+from tests.bot import factories
 from tests.sweeps.factories import cells, right
 
 TABLE = {
@@ -18,28 +19,28 @@ TABLE = {
 }  # fmt: skip
 
 
-def evaluated_sweep() -> dict[str, Any]:
+def evaluated_sweep() -> SweepOut:
     """The sweep as the service answers once evaluated: its verdict and lines as outcome.py stores them."""
     fit, bootstrap = fit_curves(
         cells(TABLE, 500, scattered=True), {"11b": right(42.0, 500), "90b": right(67.4, 500)}
     )
     verdict = decide(fit, bootstrap, {}, sandbox=True)
-    return {
-        "id": "sw1", "dataset_name": "charts", "status": "evaluated", "sandbox": True,
-        "verdict": verdict.model_dump(mode="json"),
-        "lines": [line for line in verdict.lines if line != SANDBOX_LABEL],
-    }  # fmt: skip
+    return factories.sweep(
+        [], status="evaluated", verdict=verdict.model_dump(mode="json"),
+        lines=[line for line in verdict.lines if line != SANDBOX_LABEL],
+    )  # fmt: skip
 
 
 def test_the_verdict_says_its_headline_once_and_keeps_every_finding_and_alternative() -> None:
     sweep = evaluated_sweep()
-    headline = sweep["verdict"]["headline"]
-    last = sweep["lines"][-1]
+    assert sweep.verdict is not None
+    headline = sweep.verdict["headline"]
+    last = sweep.lines[-1]
     assert last.startswith(headline) and last != headline  # the case that doubled it: alternatives follow
     shown = json.dumps(blocks.verdict_blocks(sweep), ensure_ascii=False)
 
     assert shown.count(headline) == 1
     assert last[len(headline) :].strip() in shown  # "Against: ..." still said
-    for finding in sweep["lines"][:-1]:
+    for finding in sweep.lines[:-1]:
         assert finding in shown
     assert SANDBOX_LABEL in shown

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 import httpx
 
 from bot import blocks
+from bot.reply_to import encode
 from services.api.schemas import JobStatus, LaunchOut
 from tests.bot.conftest import ADMIN, Bot, signed_headers
 
@@ -23,7 +24,7 @@ def launch_pair(bot: Bot, dataset_id: str, key: str = "k1", user: str = "U1") ->
         dataset_id=dataset_id,
         models=["11b", "90b"],
         requested_by=user,
-        slack_channel="C1",
+        reply_to=encode("C1"),
         name="charts",
     )
 

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from slack_sdk.models.views import View
 
 from bot import blocks
+from bot.reply_to import ReplyTo, decode
 from tests.bot.conftest import Bot, wait_for
 
 
@@ -127,7 +128,7 @@ def test_launch_of_an_s3_uri_checks_it_first_and_reports_to_the_channel(bot: Bot
     reply = bot.last_response()
     dataset = bot.service.list_datasets(created_by="U1")[0]
     assert f"as dataset `{dataset.id}`" in reply["text"]
-    assert dataset.slack_channel == "C7"
+    assert decode(dataset.reply_to) == ReplyTo("C7")
     assert groups_of(bot) == set()
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from bot import blocks
 from tests.bot.conftest import ADMIN, Bot, wait_for
+from tests.bot.factories import message_ts
 from tests.sweeps.files import put_prepared_files
 
 
@@ -56,7 +57,7 @@ def test_above_the_cost_cap_an_admin_approves_by_dm(bot: Bot) -> None:
     assert (told["channel"], told["user"]) == ("CLAUNCH", "U1")
     # The channel saw one card: waiting for the approval, then the launch's own (the same message).
     cards = bot.stub.channel_messages("CLAUNCH")
-    assert len(cards) == 1 and cards[0].ts == bot.service.get_group(jobs[0].group_id).slack_message_ts
+    assert len(cards) == 1 and cards[0].ts == message_ts(bot.service.get_group(jobs[0].group_id).reply_to)
     assert "waits for an admin's approval" in cards[0].text
     bot.delivery().run_once()
     assert "*Fine-tuning 11B* for <@U1>" in json.dumps(bot.stub.messages[("CLAUNCH", cards[0].ts)].blocks)
@@ -76,8 +77,8 @@ def test_above_the_cost_cap_an_admin_approves_a_sweep_by_dm(bot: Bot) -> None:
 
     assert "I asked the admins to approve it" in waiting["text"]
     summary = f"a sweep of 2 jobs (sizes 100, 300 × 11B) on dataset `{dataset_id}`"
-    assert dm["text"].startswith(f"Approval needed: {summary}, estimated ${estimate['total_usd']:,.2f}")
-    assert f"estimated ${estimate['total_usd']:,.2f}: above the cost cap of $0.00" in json.dumps(dm["blocks"])
+    assert dm["text"].startswith(f"Approval needed: {summary}, estimated ${estimate.total_usd:,.2f}")
+    assert f"estimated ${estimate.total_usd:,.2f}: above the cost cap of $0.00" in json.dumps(dm["blocks"])
     assert bot.service.list_jobs().jobs == []
 
     approve = dm["blocks"][-1]["elements"][0]
