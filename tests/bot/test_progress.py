@@ -4,6 +4,7 @@ through a signed file_share event to the running bot, against the strict Slack s
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -14,7 +15,8 @@ from bot import blocks
 from bot.delivery import Pacer
 from bot.progress import FOLLOW_SECONDS, CheckProgress
 from services.datasets import service
-from services.platform.tables import Dataset
+from services.platform.tables import Dataset, utcnow
+
 from tests.bot.conftest import BOT_TOKEN, Bot, wait_for
 from tests.bot.test_report_to_results import sums_file
 from tests.bot.test_uploads import share
@@ -112,9 +114,14 @@ def followed_by_hand(bot: Bot, clock: FrozenClock) -> tuple[CheckProgress, str, 
     """A check 50 of 100 records in, its message, and a follower whose passes the test runs, with a
     WebClient without retries, so Slack's 429 reaches the follower itself."""
     dataset_id = bot.dataset(status="checking")
+    # Held by a check elsewhere: else the running service's check worker claims this made-up row, finds
+    # no source and fails it, and the follower sees a finished check before the test moves its clock.
+    held = {"lease_owner": "another-replica", "lease_expires_at": utcnow() + timedelta(hours=1)}
     with bot.sessions.begin() as session:
         session.execute(
-            update(Dataset).where(Dataset.id == dataset_id).values(records_checked=50, records_total=100)
+            update(Dataset)
+            .where(Dataset.id == dataset_id)
+            .values(records_checked=50, records_total=100, **held)
         )
     slack = WebClient(token=BOT_TOKEN, base_url=bot.stub.api_url)
     shown = blocks.checking_text("charts.zip")
