@@ -196,9 +196,12 @@ def _normalise(
             # libjpeg decodes at 1/2..1/8 scale for a photo being shrunk: every block is still decoded.
             image.draft(image.mode, _oriented(*target, orientation))
         image.load()  # the one decode of the pixel data: corrupt or truncated data fails here
-        if accepted is not None and not needs_work and (not has_transparency or _alpha_is_opaque(image)):
+        opaque = _alpha_is_opaque(image) if has_transparency else True
+        if accepted is not None and not needs_work and opaque:
             return _passthrough(data, accepted, width, height)
-        return _reencode(image, label, record, policy, source_format, orientation, target, (width, height))
+        return _reencode(
+            image, label, record, policy, source_format, orientation, target, (width, height), opaque
+        )
 
 
 def _passthrough(data: bytes, fmt: BedrockFormat, width: int, height: int) -> NormalisedImage:
@@ -234,9 +237,10 @@ def _reencode(
     orientation: int | None,
     target: tuple[int, int],
     original: tuple[int, int],
+    opaque: bool,
 ) -> NormalisedImage | Finding:
     upright = _oriented(*original, orientation)
-    image = _to_plain_mode(decoded)
+    image = _to_plain_mode(decoded, opaque)
     if orientation in _TRANSPOSES:
         image = image.transpose(_TRANSPOSES[orientation])  # before resizing: fit the upright sides
     if image.size != target:
@@ -300,19 +304,21 @@ def _encode(image: Image.Image, fmt: BedrockFormat, policy: ImagePolicy) -> byte
 def _alpha_is_opaque(image: Image.Image) -> bool:
     """True when an image with an alpha channel or transparency key hides nothing (common for
     screenshots): it may then pass through untouched."""
-    alpha = image.convert("RGBA").getchannel("A")
-    return bool(alpha.getextrema() == (255, 255))
+    # RGBA and LA carry their alpha as a band: read it where it is, without copying the image.
+    with_alpha = image if image.mode in ("RGBA", "LA") else image.convert("RGBA")
+    return bool(with_alpha.getchannel("A").getextrema() == (255, 255))
 
 
-def _to_plain_mode(image: Image.Image) -> Image.Image:
-    """RGB or L: transparency composited on white, 16-bit and float scaled to 8 bits, CMYK to RGB."""
+def _to_plain_mode(image: Image.Image, opaque: bool) -> Image.Image:
+    """RGB or L: transparency composited on white, 16-bit and float scaled to 8 bits, CMYK to RGB.
+    ``opaque``: the image's alpha, if it has one, hides nothing (``_alpha_is_opaque``)."""
     if image.mode in _DEEP_MODES:
         return _scale_to_8_bit(image)
     if image.mode in ("RGB", "L") and "transparency" not in image.info:
         return image
     if image.mode in _ALPHA_MODES or "transparency" in image.info:
-        rgba = image.convert("RGBA")
-        if rgba.getchannel("A").getextrema() == (255, 255):
+        rgba = image if image.mode == "RGBA" else image.convert("RGBA")
+        if opaque:
             return rgba.convert("RGB")
         # convert("RGB") would reveal whatever colour hides under transparent pixels: paint white.
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

@@ -96,6 +96,12 @@ def process_image(job: ImageJob) -> ImageOutcome:
     return ImageOutcome(stored, result.warnings)
 
 
+def process_images(jobs: tuple[ImageJob, ...]) -> list[ImageOutcome]:
+    """A batch of images in one task (runs in a worker process): one message each way for several
+    images, so the pool's pickling and wake-ups cost little next to the decodes."""
+    return [process_image(job) for job in jobs]
+
+
 def _inside(path: str, root: str) -> bool:
     """True when ``path``, with every link and ``..`` resolved, lies under ``root``."""
     return Path(path).resolve().is_relative_to(Path(root).resolve())
@@ -121,6 +127,26 @@ def make_executor(workers: int) -> Executor:
     return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
 
 
+# Images sent to a worker in one task, and the bytes of embedded images one task may carry: enough to
+# make the pool's per-task cost small, few enough that every worker always has work queued.
+BATCH_IMAGES = 4
+BATCH_BYTES = 4 << 20
+
+
+class _BatchedFuture(Future[ImageOutcome]):
+    """An image waiting in the stage's open batch: asking for its result sends the batch first."""
+
+    def __init__(self, stage: ImageStage) -> None:
+        super().__init__()
+        self._stage: ImageStage | None = stage
+
+    def result(self, timeout: float | None = None) -> ImageOutcome:
+        stage, self._stage = self._stage, None
+        if stage is not None and not self.done():
+            stage.flush()
+        return super().result(timeout)
+
+
 # Distinct images remembered at once. An image seen again after being forgotten is simply processed
 # again (the result is the same and its file is already there), so this bounds memory, not correctness.
 IMAGE_MEMORY = 2048
@@ -139,6 +165,7 @@ class ImageStage:
         display_root: Path | None = None,
         s3_prefixes: tuple[str, ...] | None = None,
         s3_concurrency: int = S3_CONCURRENCY,
+        batch_images: int = BATCH_IMAGES,
     ) -> None:
         self._executor = executor
         self._out_dir = str(out_dir)
@@ -149,9 +176,27 @@ class ImageStage:
         self._seen: OrderedDict[bytes, Future[ImageOutcome] | ImageOutcome] = OrderedDict()
         self._s3_prefixes = s3_prefixes
         self._fetches = ThreadPoolExecutor(max_workers=s3_concurrency, thread_name_prefix="s3-image")
+        # One task per image for the inline executor (it runs at submit time), batches for a pool.
+        self._batch_images = 1 if isinstance(executor, _InlineExecutor) else batch_images
+        self._batch: list[tuple[ImageJob, _BatchedFuture]] = []
+        self._batch_bytes = 0
 
     def close(self) -> None:
+        # Reached with images still batched only when reading stopped early: they are not wanted.
+        batch, self._batch = self._batch, []
+        for _, future in batch:
+            future.cancel()
         self._fetches.shutdown(wait=True, cancel_futures=True)
+
+    def flush(self) -> None:
+        """Send the open batch to the pool."""
+        batch, self._batch, self._batch_bytes = self._batch, [], 0
+        if not batch:
+            return
+        for _, future in batch:
+            future.set_running_or_notify_cancel()
+        task = self._executor.submit(process_images, tuple(job for job, _ in batch))
+        task.add_done_callback(lambda done: _settle([future for _, future in batch], done))
 
     def submit(self, ref: ImageRef) -> tuple[Future[ImageOutcome], bool]:
         key = self._key(ref)
@@ -163,15 +208,25 @@ class ImageStage:
                 resolved.set_result(known)
                 return resolved, False
             return known, False
-        future = (
-            self._fetches.submit(self._fetch_and_process, ref)
-            if ref.uri is not None
-            else self._executor.submit(process_image, self._job(ref))
-        )
+        future: Future[ImageOutcome]
+        if ref.uri is not None:
+            future = self._fetches.submit(self._fetch_and_process, ref)
+        elif self._batch_images <= 1:
+            future = self._executor.submit(process_image, self._job(ref))
+        else:
+            future = self._add_to_batch(self._job(ref))
         self._seen[key] = future
         if len(self._seen) > IMAGE_MEMORY:
             self._seen.popitem(last=False)
         return future, True
+
+    def _add_to_batch(self, job: ImageJob) -> _BatchedFuture:
+        future = _BatchedFuture(self)
+        self._batch.append((job, future))
+        self._batch_bytes += len(job.ref.data or b"")
+        if len(self._batch) >= self._batch_images or self._batch_bytes >= BATCH_BYTES:
+            self.flush()
+        return future
 
     def compact(self) -> None:
         """Remember finished images by their outcome alone: a Future, with its lock, weighs ~10x more."""
@@ -217,6 +272,17 @@ class ImageStage:
             )
         fetched = ImageRef(data=body, declared_format=ref.declared_format)
         return self._executor.submit(process_image, self._job(fetched)).result()
+
+
+def _settle(futures: list[_BatchedFuture], task: Future[list[ImageOutcome]]) -> None:
+    """Hand each image of a finished batch its outcome, or the batch's failure (a worker that died)."""
+    failure = task.exception()
+    outcomes = task.result() if failure is None else [None] * len(futures)
+    for future, outcome in zip(futures, outcomes, strict=True):
+        if outcome is None:
+            future.set_exception(failure or RuntimeError("image batch returned no outcome"))
+        else:
+            future.set_result(outcome)
 
 
 def _missing(message: str) -> ImageOutcome:

@@ -16,7 +16,6 @@ from bot.delivery import Pacer
 from bot.progress import FOLLOW_SECONDS, CheckProgress
 from services.datasets import service
 from services.platform.tables import Dataset, utcnow
-
 from tests.bot.conftest import BOT_TOKEN, Bot, wait_for
 from tests.bot.test_report_to_results import sums_file
 from tests.bot.test_uploads import share

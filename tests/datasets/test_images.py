@@ -96,12 +96,47 @@ def test_accepted_image_passes_through_byte_for_byte(fmt: str, bedrock: str) -> 
     assert image.warnings == ()
 
 
-def test_fully_opaque_rgba_png_passes_through() -> None:
-    original = encode(chart(mode="RGBA"), "PNG")
+@pytest.mark.parametrize("mode", ["RGBA", "LA"])
+def test_fully_opaque_png_with_an_alpha_band_passes_through(mode: str) -> None:
+    original = encode(chart(mode=mode), "PNG")
 
     image = accepted(normalise_image(original, "screenshot"))
 
     assert image.data == original
+
+
+def test_a_palette_png_whose_transparent_index_no_pixel_uses_passes_through() -> None:
+    palette = chart(size=(120, 100)).convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
+    unused = max(palette.get_flattened_data()) + 1  # an index of the palette no pixel holds
+    original = encode(palette, "PNG", transparency=unused)
+
+    image = accepted(normalise_image(original, "icon.png"))
+
+    assert image.data == original
+
+
+def half_hidden(mode: str) -> bytes:
+    """A PNG, 100x100: its left half black, its right half a hidden colour (red, or grey 76) made
+    transparent by an alpha band (LA) or by a transparent palette index (P)."""
+    if mode == "LA":
+        picture = Image.new("LA", (100, 100), (76, 0))
+        picture.paste((0, 255), (0, 0, 50, 100))
+        return encode(picture, "PNG")
+    picture = Image.new("P", (100, 100), 0)
+    picture.putpalette([255, 0, 0, 0, 0, 0])  # index 0: red, made transparent; index 1: black
+    picture.paste(1, (0, 0, 50, 100))
+    return encode(picture, "PNG", transparency=0)
+
+
+@pytest.mark.parametrize("mode", ["LA", "P"])
+def test_grey_and_palette_transparency_is_composited_on_white(mode: str) -> None:
+    original = half_hidden(mode)
+
+    out = decoded(accepted(normalise_image(original, "mark.png")))
+
+    assert out.mode in ("RGB", "L")
+    assert out.convert("RGB").getpixel((75, 50)) == (255, 255, 255)  # the hidden colour stays hidden
+    assert out.convert("RGB").getpixel((25, 50)) == (0, 0, 0)
 
 
 # Conversions -------------------------------------------------------------------------------------------
