@@ -28,8 +28,9 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 
 # Every benchmark the README's performance table reports, then the table itself from bench/results/*.json.
-# The full run takes about an hour on 2 cores; `make bench QUICK=1` runs them at CI-sized scale and keeps
-# its results apart, in bench/results/quick/ (gitignored), so they never replace the full run's.
+# The full run takes about 17 minutes on 2 quiet cores (far longer under load); `make bench QUICK=1` runs
+# them at CI-sized scale and keeps its results apart, in bench/results/quick/ (gitignored), so they never
+# replace the full run's.
 BENCHMARKS := prepare check slack_ack notify eval poll score
 bench: export TUNEBOT_BENCH_QUICK = $(if $(QUICK),1,0)
 bench: $(STAMP)
