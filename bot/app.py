@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler, ServerErrorRetryHandler
 
 from bot import blocks, replays
+from bot.delivery.pacing import Pacer
 from bot.flows import Flows
 from bot.listeners import Listeners
 from bot.uploads import UploadWorker
@@ -69,10 +70,13 @@ class BotAuthorization:
         return True
 
 
-def build_listeners(settings: Settings, service: ServiceClient, client: WebClient) -> Listeners:
+def build_listeners(
+    settings: Settings, service: ServiceClient, client: WebClient, updates: Pacer | None = None
+) -> Listeners:
+    """``updates``: the process's chat.update budget, shared with delivery (bot.delivery.pacing)."""
     assert settings.slack_bot_token is not None
     flows = Flows(settings, service, client)
-    uploads = UploadWorker(flows, client, settings.slack_bot_token.get_secret_value())
+    uploads = UploadWorker(flows, client, settings.slack_bot_token.get_secret_value(), updates=updates)
     return Listeners(flows, uploads)
 
 

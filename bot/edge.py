@@ -18,7 +18,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 
 from bot.app import BotAuthorization, build_app, build_listeners, web_client
-from bot.delivery import Delivery, DeliveryLoop
+from bot.delivery import Delivery, DeliveryLoop, update_pacer
 from bot.listeners import Listeners
 from services.client import ServiceClient
 from services.platform.config import Settings
@@ -41,7 +41,7 @@ class SlackEdge:
         self._settings = settings
         self._app = app
         self.delivery = delivery
-        self._listeners = listeners
+        self.listeners = listeners
         self._authorization = authorization
         self._socket: SocketModeHandler | None = None
         self._connector: threading.Thread | None = None
@@ -109,8 +109,8 @@ class SlackEdge:
         self._stopping.set()
         if self.delivery is not None:
             self.delivery.stop()
-        if self._listeners is not None:
-            self._listeners.shutdown()
+        if self.listeners is not None:
+            self.listeners.shutdown()
         if self._socket is not None:
             self._socket.close()  # type: ignore[no-untyped-call]
 
@@ -122,7 +122,9 @@ def slack_edge(settings: Settings) -> SlackEdge | None:
     assert settings.service_url is not None and settings.api_token is not None
     service = ServiceClient(settings.service_url, settings.api_token.get_secret_value())
     client = web_client(settings)
-    listeners = build_listeners(settings, service, client)
+    # chat.update is one Tier 3 budget for the workspace: cards and "Checking…" progress share it.
+    updates = update_pacer()
+    listeners = build_listeners(settings, service, client, updates)
     authorization = BotAuthorization(client)
     # Per process: a restarted bot's unacknowledged events come back when their lease expires.
     consumer = f"slack:{socket.gethostname()}:{os.getpid()}"
@@ -130,7 +132,7 @@ def slack_edge(settings: Settings) -> SlackEdge | None:
     # About one post a second per channel: a batch is sized to be delivered well within its lease.
     batch = max(1, min(20, lease // 3))
     delivery = DeliveryLoop(
-        Delivery(service, web_client(settings), consumer, lease_seconds=lease, batch=batch)
+        Delivery(service, web_client(settings), consumer, lease_seconds=lease, batch=batch, updates=updates)
     )
     app = build_app(settings, service, listeners, authorization)
     return SlackEdge(settings, app, delivery, listeners, authorization)

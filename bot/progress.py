@@ -4,10 +4,11 @@ One thread follows every check in progress: every ``every`` seconds it reads eac
 through the service client and, only when the text it would show changed, updates the message with
 ``chat.update``. That method is Tier 3 for the whole workspace (about 50 a minute,
 https://docs.slack.dev/apis/web-api/rate-limits), which launch cards use too: progress takes at most one
-update per ``UPDATE_INTERVAL`` seconds of it, and a 429 the WebClient's retries did not cure pauses all
-progress for its ``Retry-After``. A check is followed until its final status (the message then says the
-check finished; the report is posted by bot.delivery as today) or for ``FOLLOW_SECONDS``. Nothing is
-stored: a restarted bot stops showing progress, and the report still arrives as the service's event.
+update per ``UPDATE_INTERVAL`` seconds, taken from the same workspace budget as the cards' (``updates``),
+and a 429 the WebClient's retries did not cure pauses all progress for its ``Retry-After``. A check is
+followed until its final status (the message then says the check finished; the report is posted by
+bot.delivery as today) or for ``FOLLOW_SECONDS``. Nothing is stored: a restarted bot stops showing
+progress, and the report still arrives as the service's event.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import blocks
-from bot.delivery.pacing import Pacer
+from bot.delivery.pacing import Pacer, update_pacer
 from bot.delivery.refusals import TRANSIENT
 from services.api.schemas import DatasetStatus
 from services.client import ServiceClient, ServiceError
@@ -55,6 +56,7 @@ class CheckProgress:
         every: float = EVERY_SECONDS,
         follow_seconds: float = FOLLOW_SECONDS,
         pacer: Pacer | None = None,
+        updates: Pacer | None = None,  # the workspace's chat.update budget, shared with delivery
         clock: Callable[[], float] = time.monotonic,
         background: bool = True,  # False: no thread, the caller runs the passes (``run_once``)
     ) -> None:
@@ -63,6 +65,7 @@ class CheckProgress:
         self.every = every
         self.follow_seconds = follow_seconds
         self._pacer = pacer or Pacer(UPDATE_INTERVAL, burst=5)
+        self.updates = updates or update_pacer()
         self._clock = clock
         self._followed: dict[tuple[str, str], FollowedCheck] = {}
         self._lock = threading.Lock()
@@ -137,6 +140,7 @@ class CheckProgress:
 
     def _update(self, check: FollowedCheck, text: str) -> bool:
         self._pacer.wait("chat.update")
+        self.updates.wait("chat.update")
         try:
             self.slack.chat_update(channel=check.channel, ts=check.ts, text=text)
         except SlackApiError as error:

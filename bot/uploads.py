@@ -22,6 +22,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import blocks, policy, reply_to
+from bot.delivery.pacing import Pacer
 from bot.flows import Flows, SeenIds
 from bot.progress import CheckProgress
 from services.client import ServiceError
@@ -143,13 +144,16 @@ class UploadWorker:
         token: str,
         *,
         workers: int = 2,
+        updates: Pacer | None = None,  # the workspace's chat.update budget (bot.delivery.pacing)
     ) -> None:
         self.flows = flows
         self.slack = slack
         self._token = token
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slack-upload")
         self._seen_files = SeenIds()
-        self.progress = CheckProgress(flows.service, slack, every=flows.settings.slack_progress_seconds)
+        self.progress = CheckProgress(
+            flows.service, slack, every=flows.settings.slack_progress_seconds, updates=updates
+        )
         # The configured Web API's own origin (Slack's by default; a stand-in's in tests) is trusted too.
         self.trusted_origins = (flows.settings.slack_api_url,)
 

@@ -135,6 +135,22 @@ def sandbox_note(*items: Shown) -> list[Block]:
     return [context(SANDBOX_LABEL)] if is_sandbox(*items) else []
 
 
+def cost_caveats(estimate: EstimateOut | SweepEstimateOut, starting: str) -> list[Block]:
+    """What an estimate's card says under its costs: a doubtful price, and the cost cap it is above
+    (``starting``: what pressing the button does, e.g. "launching")."""
+    blocks: list[Block] = []
+    if estimate.note:
+        blocks.append(context(f":warning: Costs are estimates from {estimate.note}."))
+    if estimate.approval_required:
+        blocks.append(
+            context(
+                f":moneybag: Above the cost cap of {money(estimate.cost_cap_usd)}: "
+                f"{starting} asks an admin to approve it first."
+            )
+        )
+    return blocks
+
+
 def sandbox_suffix(*items: Shown) -> str:
     """The label for a text-only reply."""
     return f" ({SANDBOX_LABEL})" if is_sandbox(*items) else ""

@@ -15,6 +15,7 @@ from bot.blocks.kit import (
     actions,
     button,
     context,
+    cost_caveats,
     estimated,
     money,
     note_of,
@@ -67,15 +68,7 @@ def launch_card(
         context(" ".join(reasons) or "Recommendation from the dataset's size."),
         context(f"Evaluation: {'on (SQuAD F1 against the base model)' if evaluate else 'off'}"),
     ]
-    if estimate.note:
-        blocks.append(context(f":warning: Costs are estimates from {estimate.note}."))
-    if estimate.approval_required:
-        blocks.append(
-            context(
-                f":moneybag: Above the cost cap of {money(estimate.cost_cap_usd)}: "
-                "launching asks an admin to approve it first."
-            )
-        )
+    blocks += cost_caveats(estimate, "launching")
     for warning in estimate.warnings:
         blocks.append(context(f":warning: {warning}"))
     blocks += sandbox_note(estimate)

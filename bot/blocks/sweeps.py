@@ -13,9 +13,9 @@ from bot.blocks.kit import (
     actions,
     button,
     context,
+    cost_caveats,
     cut,
     estimated,
-    money,
     sandbox_note,
     sandbox_suffix,
     section,
@@ -52,15 +52,7 @@ def sweep_card(estimate: SweepEstimateOut, value: str) -> list[Block]:
             "from each subset's size."
         ),
     ]
-    if estimate.note:
-        blocks.append(context(f":warning: Costs are estimates from {estimate.note}."))
-    if estimate.approval_required:
-        blocks.append(
-            context(
-                f":moneybag: Above the cost cap of {money(estimate.cost_cap_usd)}: "
-                "starting asks an admin to approve it first."
-            )
-        )
+    blocks += cost_caveats(estimate, "starting")
     blocks += sandbox_note(estimate)
     blocks.append(
         actions(

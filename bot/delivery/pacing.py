@@ -1,11 +1,16 @@
 """Slack's pacing: posts to one channel at about one a second, ``chat.update`` on its own Tier 3 budget.
 
+``chat.update`` is Tier 3 for the whole workspace, whoever calls it: one ``update_pacer`` per bot
+process is shared by delivery's card updates and the "Checking…" progress (bot.edge wires it).
+A pacer is shared by threads: each call takes its token under a lock and sleeps outside it.
+
 A 429 that still happens is retried after its Retry-After by the WebClient's retry handler
 (bot.app.web_client); a rate limit past those retries stops the pass (bot.delivery.refusals).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -24,18 +29,20 @@ class Pacer:
         self.burst = burst
         self._clock = clock
         self._sleep = sleep
-        self._tokens: dict[str, tuple[float, float]] = {}  # key -> (tokens, when counted)
+        # key -> (tokens, when counted); below 0 while callers wait for tokens they have already taken
+        self._tokens: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
 
     def wait(self, key: str) -> None:
         if self.interval <= 0:
             return
-        now = self._clock()
-        tokens, stamp = self._tokens.get(key, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - stamp) / self.interval)
-        if tokens < 1:
-            self._sleep((1 - tokens) * self.interval)
-            now, tokens = self._clock(), 1.0
-        self._tokens[key] = (tokens - 1, now)
+        with self._lock:
+            now = self._clock()
+            tokens, stamp = self._tokens.get(key, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - stamp) / self.interval) - 1
+            self._tokens[key] = (tokens, now)
+        if tokens < 0:
+            self._sleep(-tokens * self.interval)
 
 
 def update_pacer() -> Pacer:

@@ -3,6 +3,7 @@ thread, acknowledged only after Slack accepted, and nothing lost across a restar
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -254,6 +255,27 @@ def test_the_pacer_spaces_posts_to_one_channel() -> None:
     pacer.wait("C1")
 
     assert slept == [0.75]
+
+
+def test_callers_sharing_a_pacer_from_threads_never_share_a_token() -> None:
+    slept: list[float] = []
+    lock = threading.Lock()
+
+    def sleep(seconds: float) -> None:  # the clock stands still: each caller queues behind the others
+        with lock:
+            slept.append(seconds)
+
+    pacer = Pacer(1.0, clock=lambda: 0.0, sleep=sleep, burst=2)
+    callers = [
+        threading.Thread(target=lambda: [pacer.wait("chat.update") for _ in range(5)]) for _ in range(4)
+    ]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(10)
+
+    # 20 calls, 2 free: the others wait 1, 2, ..., 18 intervals, one each, whatever the interleaving.
+    assert sorted(slept) == [float(n) for n in range(1, 19)]
 
 
 def test_the_edges_background_loop_delivers_until_stopped(bot: Bot) -> None:

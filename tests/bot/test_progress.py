@@ -13,8 +13,10 @@ from sqlalchemy import select, update
 
 from bot import blocks
 from bot.delivery import Pacer
+from bot.edge import slack_edge
 from bot.progress import FOLLOW_SECONDS, CheckProgress
 from services.datasets import service
+from services.platform.config import load_settings
 from services.platform.tables import Dataset, utcnow
 from tests.bot.conftest import BOT_TOKEN, Bot, wait_for
 from tests.bot.test_report_to_results import sums_file
@@ -109,7 +111,9 @@ class FrozenClock:
         return self.now
 
 
-def followed_by_hand(bot: Bot, clock: FrozenClock) -> tuple[CheckProgress, str, str]:
+def followed_by_hand(
+    bot: Bot, clock: FrozenClock, updates: Pacer | None = None
+) -> tuple[CheckProgress, str, str]:
     """A check 50 of 100 records in, its message, and a follower whose passes the test runs, with a
     WebClient without retries, so Slack's 429 reaches the follower itself."""
     dataset_id = bot.dataset(status="checking")
@@ -125,7 +129,9 @@ def followed_by_hand(bot: Bot, clock: FrozenClock) -> tuple[CheckProgress, str, 
     slack = WebClient(token=BOT_TOKEN, base_url=bot.stub.api_url)
     shown = blocks.checking_text("charts.zip")
     ts = str(slack.chat_postMessage(channel="C1", thread_ts=THREAD, text=shown)["ts"])
-    progress = CheckProgress(bot.service, slack, pacer=Pacer(0.0), clock=clock, background=False)
+    progress = CheckProgress(
+        bot.service, slack, pacer=Pacer(0.0), updates=updates or Pacer(0.0), clock=clock, background=False
+    )
     progress.follow("C1", ts, dataset_id, "charts.zip", shown)
     return progress, ts, dataset_id
 
@@ -155,3 +161,28 @@ def test_a_check_followed_past_its_bound_says_it_is_still_checking_and_is_let_go
     assert progress.run_once() == 1
     assert bot.stub.messages[("C1", ts)].text == blocks.still_checking_text("charts.zip")
     assert progress.following() == 0
+
+
+def test_progress_waits_for_the_chat_update_budget_the_cards_have_spent(bot: Bot) -> None:
+    clock = FrozenClock()
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.now += seconds
+
+    # chat.update is Tier 3 for the whole workspace: about 50 a minute, whoever calls it.
+    workspace = Pacer(60 / 50, clock=clock, sleep=sleep, burst=1)
+    workspace.wait("chat.update")  # a launch card's update has just taken the last token
+    progress, ts, _ = followed_by_hand(bot, clock, updates=workspace)
+
+    assert progress.run_once() == 1
+    assert slept == [pytest.approx(1.2)]  # the progress update waited its turn in the same budget
+    assert bot.stub.messages[("C1", ts)].text.endswith("50 of 100 records (50 %)")
+
+
+def test_one_chat_update_budget_serves_cards_and_progress(bot_env: int) -> None:
+    edge = slack_edge(load_settings())
+
+    assert edge is not None and edge.delivery is not None and edge.listeners is not None
+    assert edge.delivery.delivery.poster.updates is edge.listeners.uploads.progress.updates

@@ -8,7 +8,7 @@ evaluations it reads are final.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from sqlalchemy import select
@@ -169,9 +169,12 @@ def job_gallery(
         raise Conflict(
             "needs_a_pair", "11B and 90B disagree only in a pair: ask for the launch group's gallery", "set"
         )
-    path = gallery_path(settings, "jobs", job_id, which)
-    if path.is_file():
-        return path.read_bytes()
+    return _drawn_once(
+        gallery_path(settings, "jobs", job_id, which), lambda: _draw_job(settings, sessions, job_id, which)
+    )
+
+
+def _draw_job(settings: Settings, sessions: sessionmaker[Session], job_id: str, which: GallerySet) -> bytes:
     with sessions() as session:
         job = session.get(Job, job_id)
         if job is None:
@@ -180,10 +183,9 @@ def job_gallery(
         examples = {example.id: example for example in read_test_examples(files.lines(TEST_FILE))}
         scored = list(_scored(session, job, examples).values())
         rows = _helped_and_hurt(files, scored, which)
-        png = render_gallery(f"{job.name}: {TITLES[which]}", rows, sandbox=job.sandbox, note=_summary(scored))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(png)
-    return png
+        return render_gallery(
+            f"{job.name}: {TITLES[which]}", rows, sandbox=job.sandbox, note=_summary(scored)
+        )
 
 
 def group_gallery(
@@ -194,9 +196,15 @@ def group_gallery(
 ) -> bytes:
     """A pair's image: helped or hurt most across both sizes, where 11B and 90B disagree most, or all
     three in one (``ALL``, the image posted in the launch's thread)."""
-    path = gallery_path(settings, "groups", group_id, which)
-    if path.is_file():
-        return path.read_bytes()
+    return _drawn_once(
+        gallery_path(settings, "groups", group_id, which),
+        lambda: _draw_group(settings, sessions, group_id, which),
+    )
+
+
+def _draw_group(
+    settings: Settings, sessions: sessionmaker[Session], group_id: str, which: GallerySet
+) -> bytes:
     with sessions() as session:
         group = session.get(JobGroup, group_id)
         if group is None:
@@ -227,7 +235,14 @@ def group_gallery(
             rows.append(GalleryRow(None, (), heading=heading))
             rows.extend(_pair_row(files, pair.small, pair.large) for pair in chosen)
             note = f"{note}; {disagreement}"
-        png = render_gallery(f"{name}: {TITLES[which]}", rows, sandbox=sandbox, note=note)
+        return render_gallery(f"{name}: {TITLES[which]}", rows, sandbox=sandbox, note=note)
+
+
+def _drawn_once(path: Path, draw: Callable[[], bytes]) -> bytes:
+    """A gallery is drawn once and kept: the scores behind it no longer change once it can be drawn."""
+    if path.is_file():
+        return path.read_bytes()
+    png = draw()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(png)
     return png
