@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import shlex
 from dataclasses import dataclass
@@ -380,25 +381,7 @@ _PARSERS = {
 
 
 def _closest(word: str) -> str:
-    """The subcommand most like ``word``: shared letters in order, so typos and swaps still match."""
-
-    def likeness(candidate: str) -> tuple[int, int]:
-        prefix = 0
-        for a, b in zip(word, candidate, strict=False):
-            if a != b:
-                break
-            prefix += 1
-        return (_common_subsequence(word, candidate), prefix)
-
-    best = max(SUBCOMMANDS, key=likeness)
-    return best if likeness(best)[0] >= max(2, len(best) // 2) else "help"
-
-
-def _common_subsequence(a: str, b: str) -> int:
-    previous = [0] * (len(b) + 1)
-    for char in a:
-        current = [0]
-        for j, other in enumerate(b):
-            current.append(previous[j] + 1 if char == other else max(previous[j + 1], current[j]))
-        previous = current
-    return previous[-1]
+    """The subcommand most like ``word`` (difflib's similarity: typos and swapped letters still match),
+    or help when none is close."""
+    close = difflib.get_close_matches(word.lower(), list(SUBCOMMANDS), n=1, cutoff=0.6)
+    return close[0] if close else "help"

@@ -18,7 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,7 +35,7 @@ from services.platform import outbox
 from services.platform.config import Settings
 from services.platform.db import unit_of_work
 from services.platform.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
-from services.platform.tables import Dataset, new_id, utcnow
+from services.platform.tables import Dataset, new_id
 from services.tuning.pricing import PriceTable, load_prices
 from services.tuning.recommend import ModelSize
 
@@ -274,25 +274,8 @@ def check_next(deps: CheckDeps) -> str | None:
 
 
 def _claim(deps: CheckDeps) -> str | None:
-    now = utcnow()
-    free = or_(Dataset.lease_owner.is_(None), Dataset.lease_expires_at < now)
     with unit_of_work(deps.sessions) as session:
-        candidates = session.scalars(
-            select(Dataset.id)
-            .where(Dataset.status == DatasetStatus.CHECKING, free)
-            .order_by(Dataset.created_at)
-            .limit(5)
-        ).all()
-        for dataset_id in candidates:
-            won = session.execute(
-                update(Dataset)
-                .where(Dataset.id == dataset_id, Dataset.status == DatasetStatus.CHECKING, free)
-                .values(lease_owner=deps.owner, lease_expires_at=now + timedelta(seconds=CHECK_LEASE_SECONDS))
-                .execution_options(synchronize_session=False)
-            ).rowcount  # type: ignore[attr-defined]
-            if won:
-                return dataset_id
-    return None
+        return repository.claim_check(session, deps.owner, timedelta(seconds=CHECK_LEASE_SECONDS))
 
 
 def _progress_recorder(deps: CheckDeps, dataset_id: str) -> ProgressCallback:
@@ -323,28 +306,9 @@ def _finish(
     counts = (report or {}).get("counts") or {}
     # A checked source's records were all read, whatever progress the check last recorded.
     read = {"records_checked": counts["records"], "records_total": counts["records"]} if counts else {}
+    outcome_values = {"status": status, "report": report, "s3_uri": s3_uri, "error": error, "format": fmt}
     with unit_of_work(deps.sessions) as session:
-        won = session.execute(
-            update(Dataset)
-            .where(
-                Dataset.id == dataset_id,
-                Dataset.status == DatasetStatus.CHECKING,
-                Dataset.lease_owner == deps.owner,
-            )
-            .values(
-                status=status,
-                report=report,
-                s3_uri=s3_uri,
-                error=error,
-                format=fmt,
-                lease_owner=None,
-                lease_expires_at=None,
-                updated_at=utcnow(),
-                **read,
-            )
-            .execution_options(synchronize_session=False)
-        ).rowcount  # type: ignore[attr-defined]
-        if not won:
+        if not repository.finish_check(session, dataset_id, deps.owner, **outcome_values, **read):
             return  # our lease expired and another replica re-ran the check: its outcome stands
         dataset = session.get(Dataset, dataset_id)
         assert dataset is not None
