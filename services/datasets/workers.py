@@ -13,7 +13,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -134,7 +134,9 @@ BATCH_BYTES = 4 << 20
 
 
 class _BatchedFuture(Future[ImageOutcome]):
-    """An image waiting in the stage's open batch: asking for its result sends the batch first."""
+    """An image given to the stage's batches. Asking for its result while it is not done sends the
+    open batch first: this image's, if it is still open, and otherwise work for the pool while the
+    caller waits. A stage and its futures are used from one thread (the read pass)."""
 
     def __init__(self, stage: ImageStage) -> None:
         super().__init__()
@@ -276,13 +278,13 @@ class ImageStage:
 
 def _settle(futures: list[_BatchedFuture], task: Future[list[ImageOutcome]]) -> None:
     """Hand each image of a finished batch its outcome, or the batch's failure (a worker that died)."""
-    failure = task.exception()
-    outcomes = task.result() if failure is None else [None] * len(futures)
-    for future, outcome in zip(futures, outcomes, strict=True):
-        if outcome is None:
-            future.set_exception(failure or RuntimeError("image batch returned no outcome"))
-        else:
-            future.set_result(outcome)
+    failure = CancelledError() if task.cancelled() else task.exception()
+    if failure is not None:
+        for future in futures:
+            future.set_exception(failure)
+        return
+    for future, outcome in zip(futures, task.result(), strict=True):
+        future.set_result(outcome)
 
 
 def _missing(message: str) -> ImageOutcome:
