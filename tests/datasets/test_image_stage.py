@@ -5,7 +5,7 @@ cannot finish fails each of its images instead of leaving anyone waiting."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,21 @@ def test_a_batch_that_cannot_finish_fails_each_of_its_images(tmp_path: Path) -> 
         with pytest.raises(BrokenProcessPool):
             future.result(timeout=5)
     stage.close()
+
+
+def test_a_batch_the_pool_cancels_cancels_each_of_its_images(tmp_path: Path) -> None:
+    class CancellingPool(Executor):  # as a pool shut down with cancel_futures=True does to queued work
+        def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+            future: Future[Any] = Future()
+            future.cancel()
+            return future
+
+    stage = ImageStage(CancellingPool(), tmp_path / "out", ImagePolicy(), None)
+    futures = [stage.submit(ImageRef(path=str(p)))[0] for p in images(tmp_path / "in", BATCH_IMAGES)]
+
+    for future in futures:
+        with pytest.raises(CancelledError):
+            future.result(timeout=5)
 
 
 def test_images_still_batched_when_reading_stops_are_not_sent(tmp_path: Path) -> None:
