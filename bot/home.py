@@ -35,7 +35,7 @@ def publish_home(service: ServiceClient, slack: WebClient, user: str) -> bool:
         return False
     stages = {stage: [job for job in team if job.status == stage] for stage in IN_PROGRESS}
     try:
-        slack.views_publish(user_id=user, view=blocks.home_view(mine, stages))
+        slack.views_publish(user_id=user, view=blocks.home_view(mine, stages, LISTED_PER_STAGE))
     except SlackApiError as error:
         log.warning("home not published", extra={"error": error.response.get("error")})
         return False

@@ -38,8 +38,11 @@ def _lines(jobs: Sequence[JobOut], empty: str) -> Block:
     return section(text.strip() or empty)
 
 
-def home_view(mine: Sequence[JobOut], stages: Mapping[JobStatus, Sequence[JobOut]]) -> dict[str, Any]:
-    """The viewer's recent jobs (``mine``, newest first) and the team's jobs per stage in ``stages``."""
+def home_view(
+    mine: Sequence[JobOut], stages: Mapping[JobStatus, Sequence[JobOut]], listed_per_stage: int | None = None
+) -> dict[str, Any]:
+    """The viewer's recent jobs (``mine``, newest first) and the team's jobs per stage in ``stages``, of
+    which the service listed at most ``listed_per_stage`` each: a full stage may hold more."""
     everyone = [job for jobs in stages.values() for job in jobs]
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": "tunebot"}},
@@ -55,7 +58,9 @@ def home_view(mine: Sequence[JobOut], stages: Mapping[JobStatus, Sequence[JobOut
     ]
     for stage, title in STAGE_TITLES.items():
         jobs = stages.get(stage) or []
-        blocks.append(section(f"*{title}* ({len(jobs)})"))
+        full = listed_per_stage is not None and len(jobs) >= listed_per_stage
+        counted = f"the newest {len(jobs)}; all in History" if full else str(len(jobs))
+        blocks.append(section(f"*{title}* ({counted})"))
         blocks.append(_lines(jobs, "None."))
     blocks.append(context("Updated whenever one of your jobs moves."))
     blocks += sandbox_note(*mine, *everyone)

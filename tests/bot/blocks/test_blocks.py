@@ -141,6 +141,14 @@ def test_the_other_messages_validate() -> None:
     View(**blocks.home_view([JOB], {JobStatus.TRAINING: [JOB]})).validate_json()
 
 
+def test_a_home_stage_listed_to_its_cap_says_it_shows_only_the_newest() -> None:
+    view = blocks.home_view([], {JobStatus.QUEUED: [JOB] * 3, JobStatus.TRAINING: [JOB]}, listed_per_stage=3)
+
+    titles = [block["text"]["text"] for block in view["blocks"] if block["type"] == "section"]
+    assert "*Queued* (the newest 3; all in History)" in titles  # there may be more than the 3 listed
+    assert "*Training* (1)" in titles and "*Evaluating* (0)" in titles
+
+
 def test_a_button_value_over_slacks_limit_is_refused_here() -> None:
     with pytest.raises(ValueError, match="2000"):
         blocks.button("Go", "a", "x" * 2_001)
