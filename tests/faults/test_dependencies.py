@@ -37,7 +37,7 @@ from tests.faults.proxy import S3, FaultProxy, Rule, TcpCut
 from tests.faults.s3_files import write_metrics
 from tests.slack_stub import SlackStub
 
-OUTAGE_SECONDS = 60  # issue 12: "the Slack Web API down for a minute"; many poll ticks and delivery passes fail
+OUTAGE_SECONDS = 60  # issue 12: "the Slack Web API down for a minute": many poll ticks and passes fail
 
 
 def health(replica: Replica, path: str) -> int:
