@@ -25,17 +25,7 @@ def newest(
 
 def record_progress(session: Session, dataset_id: str, owner: str, checked: int, total: int | None) -> bool:
     """Note how far the check of ``dataset_id`` got; False when ``owner`` no longer holds its check."""
-    won = session.execute(
-        update(Dataset)
-        .where(
-            Dataset.id == dataset_id,
-            Dataset.status == DatasetStatus.CHECKING,
-            Dataset.lease_owner == owner,
-        )
-        .values(records_checked=checked, records_total=total)
-        .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
-    return bool(won)
+    return _update_held_check(session, dataset_id, owner, records_checked=checked, records_total=total)
 
 
 def claim_check(session: Session, owner: str, lease: timedelta) -> str | None:
@@ -64,6 +54,13 @@ def claim_check(session: Session, owner: str, lease: timedelta) -> str | None:
 def finish_check(session: Session, dataset_id: str, owner: str, **outcome: Any) -> bool:
     """Store a check's outcome (status, report …) and free its lease; False when ``owner`` no longer
     holds the check (its lease ran out and another replica took it: that one's outcome stands)."""
+    return _update_held_check(
+        session, dataset_id, owner, **outcome, lease_owner=None, lease_expires_at=None, updated_at=utcnow()
+    )
+
+
+def _update_held_check(session: Session, dataset_id: str, owner: str, **values: Any) -> bool:
+    """Set ``values`` on a check still in progress and held by ``owner``; False when it is not."""
     won = session.execute(
         update(Dataset)
         .where(
@@ -71,7 +68,7 @@ def finish_check(session: Session, dataset_id: str, owner: str, **outcome: Any) 
             Dataset.status == DatasetStatus.CHECKING,
             Dataset.lease_owner == owner,
         )
-        .values(**outcome, lease_owner=None, lease_expires_at=None, updated_at=utcnow())
+        .values(**values)
         .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
     return bool(won)
