@@ -21,6 +21,7 @@ from services.platform.tables import Dataset, utcnow
 from tests.bot.conftest import BOT_TOKEN, Bot, wait_for
 from tests.bot.test_report_to_results import sums_file
 from tests.bot.test_uploads import share
+from tests.clock import FrozenClock
 from tests.slack_stub import Message
 
 THREAD = "1700000100.000100"  # the share's ts (tests.bot.test_uploads.share)
@@ -101,14 +102,6 @@ def test_a_rate_limited_update_is_retried_after_slack_s_retry_after(bot: Bot) ->
     assert len(limited) == 1 and limited[0].status == 429
     texts = updates_of(bot, ts)
     assert texts[-1] == final and len(texts) == len(set(texts))  # each content once, none lost
-
-
-class FrozenClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def followed_by_hand(

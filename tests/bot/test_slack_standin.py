@@ -9,6 +9,7 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from tests.clock import FrozenClock
 from tests.slack_blockkit import pointer_targets
 from tests.slack_stub import SlackStub
 
@@ -141,20 +142,12 @@ def test_a_trigger_expires_after_3_seconds_and_is_good_for_one_view(slack_stub: 
     assert refusal(slack_stub, "views_open", trigger_id="made-up", view=view)["error"] == "invalid_trigger_id"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_posts_to_one_channel_are_limited_to_about_one_a_second_with_short_bursts(
     slack_stub: SlackStub,
 ) -> None:
     # https://docs.slack.dev/apis/web-api/rate-limits: chat.postMessage "one message per second per
     # channel", short bursts allowed; a 429 carries Retry-After
-    clock = slack_stub.clock = Clock()
+    clock = slack_stub.clock = FrozenClock(1000.0)
     web = client(slack_stub)
     for n in range(slack_stub.post_burst):
         web.chat_postMessage(channel="C1", text=f"burst {n}")
@@ -173,7 +166,7 @@ def test_posts_to_one_channel_are_limited_to_about_one_a_second_with_short_burst
 
 def test_chat_update_is_tier_3(slack_stub: SlackStub) -> None:
     # https://docs.slack.dev/reference/methods/chat.update: Tier 3, 50+ per minute
-    clock = slack_stub.clock = Clock()
+    clock = slack_stub.clock = FrozenClock(1000.0)
     web = client(slack_stub)
     ts = web.chat_postMessage(channel="C1", text="card")["ts"]
     for n in range(50):

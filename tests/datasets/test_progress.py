@@ -16,19 +16,10 @@ from services.datasets.readers import count_records, read_examples
 from services.datasets.service import CheckDeps, CheckOptions, check_next, register_dataset
 from services.platform.tables import Dataset
 from services.tuning.pricing import load_prices
+from tests.clock import FrozenClock
 from tests.datasets.fixtures import make_llava
 from tests.datasets.hub_fixtures import CHARTQA_SCHEMA, chartqa_row, make_hub_chartqa, make_saved_to_disk
 from tests.jobs.conftest import settings_for
-
-
-class FrozenClock:
-    """A clock that moves only when told: the rate bound is shown without waiting for time to pass."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def bedrock_lines(records: int) -> list[str]:
